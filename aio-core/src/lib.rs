@@ -1,0 +1,60 @@
+//! # aio-core: the `aio_ops` protocol
+//!
+//! The bottom of the workspace: the asynchronous-operation record that every
+//! layer above passes around (the NetBSD tech-kern proposal's
+//! `struct aio_ops`), its life cycle, its delivery to waiters, callbacks and
+//! completion rings, the target trait it runs against, the one error type,
+//! and the synchronization shim that every crate uses so that loom can check
+//! all of it.
+//!
+//! **Layering.** aio-core depends on nothing of ours: only libc,
+//! parking_lot, crossbeam-utils (cache padding) and, under `cfg(loom)`,
+//! loom. `blockdev` and `aio-pool` build on it; `aio-posix` wires them
+//! together.
+//!
+//! ## Contents
+//!
+//! * [`sync`]: the shim (parking_lot/std normally, loom under `cfg(loom)`).
+//! * [`Op`], [`Pending`], [`Queued`], [`InFlight`]: the op record and the
+//!   handles that encode who may do what in each state (`src/op/README.md`
+//!   is the protocol's prose description).
+//! * [`Target`], [`Attempt`], [`Availability`]: what an op runs against,
+//!   and how a synchronous caller waits for a busy resource.
+//! * [`CompletionRing`], [`Reaper`]: the lock-free completion ring.
+//! * [`Error`]: POSIX errno values, converted in one place.
+//! * [`MemTarget`]: an in-memory target for tests and benches.
+//!
+//! ## Synchronous mode in one example
+//!
+//! ```
+//! use aio_core::{MemTarget, Op, OpKind, into_dyn};
+//!
+//! let target = into_dyn(MemTarget::new(1 << 20));
+//! let mut op = Op::new(target, b"hello".to_vec());
+//! op.prepare(OpKind::Write, 4096, 5).unwrap();
+//! assert_eq!(op.run_sync(), Ok(5)); // no callback: the caller services it
+//! op.set_buf(vec![0; 5]);
+//! op.prepare(OpKind::Read, 4096, 5).unwrap();
+//! assert_eq!(op.run_sync(), Ok(5));
+//! assert_eq!(op.buf(), b"hello");
+//! ```
+
+#[cfg(all(loom, not(debug_assertions)))]
+compile_error!("loom models need debug assertions: build them with `--profile loom`");
+
+pub mod error;
+mod mem;
+pub mod op;
+pub mod ring;
+pub mod stats;
+pub mod sync;
+pub mod target;
+
+#[cfg(all(test, loom))]
+mod tests;
+
+pub use error::{Error, Result};
+pub use mem::MemTarget;
+pub use op::{CancelOutcome, Callback, Completion, InFlight, Op, OpKind, OpState, Pending, Queued};
+pub use ring::{CompletionRing, CqEntry, Reaper};
+pub use target::{Attempt, Availability, FlushKind, Target, into_dyn};
