@@ -83,7 +83,11 @@ impl Error {
     /// confused caller can never produce "success" by accident.
     #[inline]
     pub const fn from_errno(errno: i32) -> Error {
-        if errno > 0 { Error(errno) } else { Error(libc::EIO) }
+        if errno > 0 {
+            Error(errno)
+        } else {
+            Error(libc::EIO)
+        }
     }
 
     /// The positive libc errno.

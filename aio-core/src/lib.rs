@@ -20,6 +20,9 @@
 //!   is the protocol's prose description).
 //! * [`Target`], [`Attempt`], [`Availability`]: what an op runs against,
 //!   and how a synchronous caller waits for a busy resource.
+//! * [`Strategy`], [`Engine`], [`EngineTicket`]: the asynchronous side of a
+//!   target (NetBSD's strategy routine) and the per-thread engine that lets
+//!   one servicing thread keep many ops in flight.
 //! * [`CompletionRing`], [`Reaper`]: the lock-free completion ring.
 //! * [`Error`]: POSIX errno values, converted in one place.
 //! * [`MemTarget`]: an in-memory target for tests and benches.
@@ -47,6 +50,7 @@ mod mem;
 pub mod op;
 pub mod ring;
 pub mod stats;
+pub mod strategy;
 pub mod sync;
 pub mod target;
 
@@ -55,6 +59,9 @@ mod tests;
 
 pub use error::{Error, Result};
 pub use mem::MemTarget;
-pub use op::{CancelOutcome, Callback, Completion, InFlight, Op, OpKind, OpState, Pending, Queued};
+pub use op::{Callback, CancelOutcome, Completion, InFlight, Op, OpKind, OpState, Pending, Queued};
 pub use ring::{CompletionRing, CqEntry, Reaper};
+pub use strategy::{
+    BasicEngine, Doorbell, DoorbellWaker, Engine, EngineTicket, EngineWaker, Strategy,
+};
 pub use target::{Attempt, Availability, FlushKind, Target, into_dyn};

@@ -84,7 +84,9 @@ impl Target for MemTarget {
             return Attempt::Busy;
         }
         let mut data = self.data.lock();
-        let end = usize::try_from(offset).ok().and_then(|o| o.checked_add(buf.len()));
+        let end = usize::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_add(buf.len()));
         match end {
             Some(end) if end <= data.len() => {
                 data[end - buf.len()..end].copy_from_slice(buf);

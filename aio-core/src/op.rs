@@ -232,8 +232,19 @@ unsafe impl Sync for OpShared {}
 
 impl fmt::Debug for OpShared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpShared").field("state", &self.observe()).finish_non_exhaustive()
+        f.debug_struct("OpShared")
+            .field("state", &self.observe())
+            .finish_non_exhaustive()
     }
+}
+
+// The record stays within four cache lines; the handles are one pointer.
+#[cfg(not(loom))]
+mod size_checks {
+    use super::*;
+    static_assertions::const_assert!(std::mem::size_of::<OpShared>() <= 256);
+    static_assertions::assert_eq_size!(Op, usize);
+    static_assertions::assert_eq_size!(Pending, usize);
 }
 
 fn next_id() -> u64 {
@@ -287,10 +298,12 @@ impl OpShared {
             let d = &mut *p;
             let (ptr, _) = d.buf.ptr_cap();
             match d.kind {
-                OpKind::Read => {
-                    d.target.read_at(std::slice::from_raw_parts_mut(ptr, d.len), d.offset)
-                }
-                OpKind::Write => d.target.write_at(std::slice::from_raw_parts(ptr, d.len), d.offset),
+                OpKind::Read => d
+                    .target
+                    .read_at(std::slice::from_raw_parts_mut(ptr, d.len), d.offset),
+                OpKind::Write => d
+                    .target
+                    .write_at(std::slice::from_raw_parts(ptr, d.len), d.offset),
                 OpKind::Fsync => match d.target.flush(FlushKind::Full) {
                     Attempt::Ready(r) => Attempt::Ready(r.map(|()| 0)),
                     Attempt::Busy => Attempt::Busy,
@@ -345,7 +358,10 @@ impl OpShared {
             match notify {
                 None => {}
                 Some(Ok(cb)) => {
-                    let c = Completion { op: this, result: Error::check_res(*res) };
+                    let c = Completion {
+                        op: this,
+                        result: Error::check_res(*res),
+                    };
                     if catch_unwind(AssertUnwindSafe(|| cb(&c))).is_err() {
                         crate::stats::count_callback_panic();
                         *res = Error::to_res(Err(Error::EIO));
@@ -354,7 +370,11 @@ impl OpShared {
                     }
                 }
                 Some(Err((ring, id, private))) => {
-                    ring.push(CqEntry { id, user_data: private as u64, res: *res });
+                    ring.push(CqEntry {
+                        id,
+                        user_data: private as u64,
+                        res: *res,
+                    });
                 }
             }
         };
@@ -364,7 +384,11 @@ impl OpShared {
             run_notify(self, &mut res);
         }
 
-        let to = if res == -i64::from(libc::ECANCELED) { CANCELLED } else { DONE };
+        let to = if res == -i64::from(libc::ECANCELED) {
+            CANCELLED
+        } else {
+            DONE
+        };
         // The delivering RMW. Release publishes `result` (and everything the
         // callback did) to whoever observes the terminal phase with Acquire;
         // Acquire makes a waiter's registration (done under `mtx`) visible
@@ -478,7 +502,10 @@ impl Completion<'_> {
 
 impl fmt::Debug for Completion<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Completion").field("id", &self.id()).field("result", &self.result).finish()
+        f.debug_struct("Completion")
+            .field("id", &self.id())
+            .field("result", &self.result)
+            .finish()
     }
 }
 
@@ -605,7 +632,10 @@ impl Op {
     /// Gives the op an owned buffer; returns the previous owned one.
     pub fn set_buf(&mut self, buf: Vec<u8>) -> Option<Vec<u8>> {
         // SAFETY: `Op` is the unique owner of a non-submitted op.
-        let old = unsafe { self.shared.desc_mut(|d| std::mem::replace(&mut d.buf, BufStore::Owned(buf))) };
+        let old = unsafe {
+            self.shared
+                .desc_mut(|d| std::mem::replace(&mut d.buf, BufStore::Owned(buf)))
+        };
         match old {
             BufStore::Owned(v) => Some(v),
             _ => None,
@@ -619,11 +649,18 @@ impl Op {
     ///
     /// Flushes ignore `offset` and `len` (both are stored as 0).
     pub fn prepare(&mut self, kind: OpKind, offset: u64, len: usize) -> Result<()> {
-        let (offset, len) = if kind.is_transfer() { (offset, len) } else { (0, 0) };
+        let (offset, len) = if kind.is_transfer() {
+            (offset, len)
+        } else {
+            (0, 0)
+        };
         if offset > i64::MAX as u64 || len > isize::MAX as usize {
             return Err(Error::EINVAL);
         }
-        if offset.checked_add(len as u64).is_none_or(|end| end > i64::MAX as u64) {
+        if offset
+            .checked_add(len as u64)
+            .is_none_or(|end| end > i64::MAX as u64)
+        {
             return Err(Error::EOVERFLOW);
         }
         // SAFETY: `Op` is the unique owner of a non-submitted op.
@@ -751,7 +788,10 @@ impl Op {
     /// Takes the owned buffer back (`None` for a raw or absent one).
     pub fn into_buf(self) -> Option<Vec<u8>> {
         // SAFETY: `Op` is the unique owner of a non-submitted op.
-        let old = unsafe { self.shared.desc_mut(|d| std::mem::replace(&mut d.buf, BufStore::None)) };
+        let old = unsafe {
+            self.shared
+                .desc_mut(|d| std::mem::replace(&mut d.buf, BufStore::None))
+        };
         match old {
             BufStore::Owned(v) => Some(v),
             _ => None,
@@ -790,10 +830,15 @@ impl Op {
         // SAFETY: exclusive, as above.
         sh.result.with_mut(|p| unsafe { *p = Error::to_res(r) });
         let s = sh.state.load(Ordering::Relaxed);
-        let to = if r == Err(Error::ECANCELED) { CANCELLED } else { DONE };
+        let to = if r == Err(Error::ECANCELED) {
+            CANCELLED
+        } else {
+            DONE
+        };
         // Relaxed: no other thread can observe this op until the owner
         // submits it, and submission publishes with Release.
-        sh.state.store((s & !(PHASE_MASK | WAITERS)) | to, Ordering::Relaxed);
+        sh.state
+            .store((s & !(PHASE_MASK | WAITERS)) | to, Ordering::Relaxed);
         r
     }
 
@@ -823,7 +868,10 @@ impl Op {
     pub fn enqueue(self) -> (Pending, Queued) {
         let sh = &self.shared;
         let s = sh.state.load(Ordering::Relaxed);
-        debug_assert!(matches!(phase(s), IDLE | DONE | CANCELLED), "enqueue of a submitted op");
+        debug_assert!(
+            matches!(phase(s), IDLE | DONE | CANCELLED),
+            "enqueue of a submitted op"
+        );
         if s & WAITERS != 0 {
             // The last delivery set the flag for a waiter; clear it for the
             // next one. Nobody else can be inside `mtx`'s protocol now.
@@ -843,9 +891,19 @@ impl Op {
         };
         // Release: the descriptor written by the owner is published to the
         // servicer, whichever way the `Queued` reaches it.
-        sh.state.store((u64::from(epoch) << GEN_SHIFT) | QUEUED, Ordering::Release);
-        let queued = Queued { shared: Arc::clone(&self.shared), epoch, info };
-        (Pending { shared: self.shared }, queued)
+        sh.state
+            .store((u64::from(epoch) << GEN_SHIFT) | QUEUED, Ordering::Release);
+        let queued = Queued {
+            shared: Arc::clone(&self.shared),
+            epoch,
+            info,
+        };
+        (
+            Pending {
+                shared: self.shared,
+            },
+            queued,
+        )
     }
 }
 
@@ -862,7 +920,9 @@ pub struct Pending {
 
 impl fmt::Debug for Pending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pending").field("state", &self.state()).finish()
+        f.debug_struct("Pending")
+            .field("state", &self.state())
+            .finish()
     }
 }
 
@@ -907,7 +967,12 @@ impl Pending {
     pub fn wait(self) -> (Op, Result<usize>) {
         self.shared.wait_delivered(None);
         let r = self.shared.read_result();
-        (Op { shared: self.shared }, r)
+        (
+            Op {
+                shared: self.shared,
+            },
+            r,
+        )
     }
 
     /// Returns the op and its result if it is delivered, else gives the
@@ -937,7 +1002,8 @@ fn cancel_shared(sh: &OpShared, epoch: Option<u32>) -> CancelOutcome {
             QUEUED => {
                 let won = if crate::sync::mutant("cancel-not-atomic") {
                     // Check-then-act: the race the CAS exists to close.
-                    sh.state.store((s & !PHASE_MASK) | INFLIGHT, Ordering::Release);
+                    sh.state
+                        .store((s & !PHASE_MASK) | INFLIGHT, Ordering::Release);
                     true
                 } else {
                     // The CAS out of QUEUED is what makes "cancel racing
@@ -988,7 +1054,10 @@ pub struct Queued {
 
 impl fmt::Debug for Queued {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Queued").field("id", &self.info.id).field("kind", &self.info.kind).finish()
+        f.debug_struct("Queued")
+            .field("id", &self.info.id)
+            .field("kind", &self.info.kind)
+            .finish()
     }
 }
 
@@ -1047,7 +1116,12 @@ impl Queued {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Some(InFlight { shared: self.shared, done: false }),
+                Ok(_) => {
+                    return Some(InFlight {
+                        shared: self.shared,
+                        done: false,
+                    });
+                }
                 Err(now) => s = now,
             }
         }
@@ -1072,7 +1146,10 @@ pub struct InFlight {
 
 impl fmt::Debug for InFlight {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InFlight").field("id", &self.id()).field("kind", &self.kind()).finish()
+        f.debug_struct("InFlight")
+            .field("id", &self.id())
+            .field("kind", &self.kind())
+            .finish()
     }
 }
 

@@ -99,7 +99,9 @@ unsafe impl Send for CompletionRing {}
 
 impl fmt::Debug for CompletionRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CompletionRing").field("capacity", &self.capacity()).finish()
+        f.debug_struct("CompletionRing")
+            .field("capacity", &self.capacity())
+            .finish()
     }
 }
 
@@ -111,7 +113,10 @@ impl CompletionRing {
             return Err(Error::EINVAL);
         }
         let slots = (0..capacity)
-            .map(|i| Slot { seq: AtomicU64::new(i as u64), entry: UnsafeCell::new(CqEntry::default()) })
+            .map(|i| Slot {
+                seq: AtomicU64::new(i as u64),
+                entry: UnsafeCell::new(CqEntry::default()),
+            })
             .collect();
         let ring = Arc::new(CompletionRing {
             head: CachePadded::new(AtomicU64::new(0)),
@@ -122,7 +127,10 @@ impl CompletionRing {
             available: Condvar::new(),
             ready: Condvar::new(),
         });
-        let reaper = Reaper { ring: Arc::clone(&ring), head: 0 };
+        let reaper = Reaper {
+            ring: Arc::clone(&ring),
+            head: 0,
+        };
         Ok((ring, reaper))
     }
 
@@ -157,7 +165,10 @@ impl CompletionRing {
             // itself (the slot is protected by `seq`), but AcqRel makes the
             // CONSUMER_WAITING bit we read here ordered against the
             // consumer's fetch_or (both RMWs on `tail`).
-            match self.tail.compare_exchange_weak(t, t + 2, Ordering::AcqRel, Ordering::Relaxed) {
+            match self
+                .tail
+                .compare_exchange_weak(t, t + 2, Ordering::AcqRel, Ordering::Relaxed)
+            {
                 Ok(_) => {
                     let slot = &self.slots[(pos & self.mask) as usize];
                     // SAFETY: the CAS made `pos` ours alone, and the consumer
@@ -196,7 +207,11 @@ impl CompletionRing {
         loop {
             // Register, and learn the latest head, in one RMW on `head`.
             let fresh = self.head.fetch_or(BIT, Ordering::AcqRel) >> 1;
-            let h = if crate::sync::mutant("ring-no-recheck") { stale } else { fresh };
+            let h = if crate::sync::mutant("ring-no-recheck") {
+                stale
+            } else {
+                fresh
+            };
             let t = self.tail.load(Ordering::Acquire) >> 1;
             if t.wrapping_sub(h) < cap {
                 return;
@@ -240,7 +255,8 @@ impl Reaper {
             // to producers (head not yet advanced past it).
             let e = slot.entry.with(|p| unsafe { *p });
             // Mark the slot free for the position one lap ahead.
-            slot.seq.store(self.head + ring.slots.len() as u64, Ordering::Relaxed);
+            slot.seq
+                .store(self.head + ring.slots.len() as u64, Ordering::Relaxed);
             self.head += 1;
             n += 1;
             f(e);
@@ -303,7 +319,12 @@ impl Reaper {
     }
 
     /// Waits for at least one entry, then reaps up to `budget`.
-    pub fn reap_wait(&mut self, budget: usize, deadline: Option<Instant>, f: impl FnMut(CqEntry)) -> usize {
+    pub fn reap_wait(
+        &mut self,
+        budget: usize,
+        deadline: Option<Instant>,
+        f: impl FnMut(CqEntry),
+    ) -> usize {
         if !self.wait(deadline) {
             return 0;
         }

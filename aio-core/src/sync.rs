@@ -162,7 +162,13 @@ pub mod atomic {
             self.0.swap(v, o)
         }
         #[inline(always)]
-        pub fn compare_exchange(&self, c: bool, n: bool, s: Ordering, f: Ordering) -> Result<bool, bool> {
+        pub fn compare_exchange(
+            &self,
+            c: bool,
+            n: bool,
+            s: Ordering,
+            f: Ordering,
+        ) -> Result<bool, bool> {
             self.0.compare_exchange(c, n, s, f)
         }
         #[inline(always)]

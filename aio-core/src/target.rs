@@ -29,7 +29,7 @@
 //! emptied the list (and is woken). The flag lives under the op's own mutex,
 //! so a notification that arrives before the caller sleeps is not lost. Lock
 //! order: `avail.waiters` before `op.mtx`; the waiter never holds both.
-//! Model: `loom_available` in `src/tests`, mutant `available-no-epoch-check`.
+//! Model: `loom_available` in `src/tests`, mutant `available-no-gen-check`.
 
 use crate::error::Result;
 use crate::op::OpShared;
@@ -80,9 +80,19 @@ pub trait Target: Send + Sync {
     fn availability(&self) -> Option<&Availability> {
         None
     }
+
+    /// The target's strategy routine, if it can start I/O without waiting
+    /// for it (see [`Strategy`](crate::Strategy)). A servicer runs a target
+    /// without one synchronously on its own thread.
+    fn strategy(&self) -> Option<&dyn crate::strategy::Strategy> {
+        None
+    }
 }
 
 /// Turns a concrete target into the `Arc<dyn Target>` that ops carry.
+// The shim's `Arc` cannot be unsized (loom's cannot), so the trait object is
+// made as a std `Arc` and converted by the shim.
+#[allow(clippy::disallowed_types)]
 pub fn into_dyn<T: Target + 'static>(t: T) -> Arc<dyn Target> {
     crate::sync::arc_from_std(std::sync::Arc::new(t) as std::sync::Arc<dyn Target>)
 }
@@ -106,7 +116,10 @@ impl Default for Availability {
 impl Availability {
     /// An availability event with no waiters.
     pub fn new() -> Self {
-        Availability { epoch: AtomicU64::new(0), waiters: Mutex::new(Vec::new()) }
+        Availability {
+            epoch: AtomicU64::new(0),
+            waiters: Mutex::new(Vec::new()),
+        }
     }
 
     /// Reads the generation. Take a ticket *before* the attempt that may
@@ -142,7 +155,7 @@ impl Availability {
         op.arm_available();
         {
             let mut w = self.waiters.lock();
-            let stale = if crate::sync::mutant("available-no-epoch-check") {
+            let stale = if crate::sync::mutant("available-no-gen-check") {
                 false
             } else {
                 // Relaxed is enough: the list lock orders us against the

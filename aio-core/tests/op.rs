@@ -60,9 +60,20 @@ fn sync_mode_round_trip_and_bounds() {
 fn prepare_rejects_bad_input() {
     let (_, t) = mem(4096);
     let mut op = Op::new(t, vec![0u8; 512]);
-    assert_eq!(op.prepare(OpKind::Read, 0, 513), Err(Error::EINVAL), "buffer shorter than length");
-    assert_eq!(op.prepare(OpKind::Read, u64::MAX, 1), Err(Error::EINVAL), "offset past off_t");
-    assert_eq!(op.prepare(OpKind::Read, i64::MAX as u64, 2), Err(Error::EOVERFLOW));
+    assert_eq!(
+        op.prepare(OpKind::Read, 0, 513),
+        Err(Error::EINVAL),
+        "buffer shorter than length"
+    );
+    assert_eq!(
+        op.prepare(OpKind::Read, u64::MAX, 1),
+        Err(Error::EINVAL),
+        "offset past off_t"
+    );
+    assert_eq!(
+        op.prepare(OpKind::Read, i64::MAX as u64, 2),
+        Err(Error::EOVERFLOW)
+    );
     assert_eq!(op.prepare(OpKind::Read, 0, usize::MAX), Err(Error::EINVAL));
     // The op is unchanged by a failed prepare.
     op.prepare(OpKind::Write, 100, 10).unwrap();
@@ -84,7 +95,10 @@ fn sync_mode_sleeps_on_available_until_released() {
         // Wait until the op sleeps on the target, then release it.
         let deadline = std::time::Instant::now() + T;
         while m2.availability().unwrap().waiters() == 0 {
-            assert!(std::time::Instant::now() < deadline, "op never slept on `available`");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "op never slept on `available`"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         m2.open();
@@ -283,13 +297,9 @@ fn raw_buffer_op() {
     let mut op = unsafe { Op::from_raw_parts(t, storage.as_mut_ptr(), storage.len()) };
     op.prepare(OpKind::Write, 0, 100).unwrap();
     assert_eq!(op.run_sync(), Ok(100));
-    assert!(op.into_buf().is_none(), "a raw buffer is not the op's to give");
+    assert!(
+        op.into_buf().is_none(),
+        "a raw buffer is not the op's to give"
+    );
     drop(storage);
-}
-
-#[test]
-fn record_size_is_reported() {
-    // The figure for the closing note; the assertion keeps it honest.
-    eprintln!("op record size: {} bytes", Op::RECORD_SIZE);
-    assert!(Op::RECORD_SIZE <= 256, "op record grew to {}", Op::RECORD_SIZE);
 }

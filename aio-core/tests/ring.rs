@@ -8,7 +8,11 @@ use aio_core::{CompletionRing, CqEntry, Error};
 #[test]
 fn capacity_must_be_a_power_of_two() {
     for bad in [0usize, 3, 6, 1 << 31] {
-        assert_eq!(CompletionRing::new(bad).err(), Some(Error::EINVAL), "capacity {bad}");
+        assert_eq!(
+            CompletionRing::new(bad).err(),
+            Some(Error::EINVAL),
+            "capacity {bad}"
+        );
     }
     assert_eq!(CompletionRing::new(1).unwrap().0.capacity(), 1);
 }
@@ -16,10 +20,18 @@ fn capacity_must_be_a_power_of_two() {
 #[test]
 fn full_ring_refuses_try_push_and_keeps_order() {
     let (ring, mut reaper) = CompletionRing::new(2).unwrap();
-    let e = |id| CqEntry { id, user_data: id * 10, res: id as i64 };
+    let e = |id| CqEntry {
+        id,
+        user_data: id * 10,
+        res: id as i64,
+    };
     assert!(ring.try_push(e(1)).is_ok());
     assert!(ring.try_push(e(2)).is_ok());
-    assert_eq!(ring.try_push(e(3)), Err(e(3)), "full: given back, not dropped");
+    assert_eq!(
+        ring.try_push(e(3)),
+        Err(e(3)),
+        "full: given back, not dropped"
+    );
     let mut got = vec![];
     assert_eq!(reaper.reap(1, |x| got.push(x.id)), 1);
     assert!(ring.try_push(e(3)).is_ok());
@@ -37,7 +49,11 @@ fn producers_block_on_full_ring_and_nothing_is_lost() {
             let ring = aio_core::sync::Arc::clone(&ring);
             thread::spawn(move || {
                 for i in 0..PER {
-                    ring.push(CqEntry { id: p, user_data: i, res: 0 });
+                    ring.push(CqEntry {
+                        id: p,
+                        user_data: i,
+                        res: 0,
+                    });
                 }
             })
         })

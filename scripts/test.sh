@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every test of the project, in the order a reviewer would want them to fail:
+# formatting, lints, the test suites of every crate (unit, integration, doc,
+# C), then the loom models and the proof that each mutant is caught.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace --no-fail-fast 2>&1 | tee target/test.log
+# Sum up every test binary's result line into one closing line.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "cargo test: %d passed, %d failed\n", p, f }' target/test.log
+
+step "scripts/loom.sh"
+scripts/loom.sh
+
+step "scripts/loom.sh --mutants"
+scripts/loom.sh --mutants
