@@ -1,10 +1,140 @@
 //! # aio-pool: per-CPU service pools, one class of operation each
 //!
-//! The proposal's `aio_service_pool`: per-(CPU, class) queues served by
-//! pinned worker threads that stay dormant until work is pending.
+//! The proposal's `aio_service_pool`: "Asynchronous operations are queued
+//! to a designated service pool. Each service pool handles a specific class
+//! of operations. These pools are backed by per-CPU kernel threads, and
+//! those threads remain dormant until operations are pending."
 //!
 //! **Layering.** Depends on `aio-core` only; it drives whatever implements
-//! aio-core's target and device interfaces and never names a `blockdev`
-//! type.
+//! aio-core's [`Target`](aio_core::Target), [`Strategy`](aio_core::Strategy)
+//! and [`Engine`](aio_core::Engine) and never names a `blockdev` type.
 //!
-//! Not built yet: see the aio-pool issue.
+//! # Design overview
+//!
+//! * **Pools.** One pool per (CPU, class), classes [`Class::Read`],
+//!   [`Class::Write`] and [`Class::Sync`] (fsync, fdatasync). Each has a
+//!   bounded FIFO queue, a mutex, a `pending` condvar and one worker thread
+//!   pinned to its CPU. The thread count is `3 * pools_per_class`, fixed.
+//! * **Submission** ([`PoolSet::submit`]). Synchronous-mode ops (no
+//!   callback, no ring) run on the caller's thread and are never queued.
+//!   Otherwise a slot is reserved (per-pool and total caps; `EAGAIN` and
+//!   the op back past them, or a sleep with [`SubmitFlags::WAIT`]), the op
+//!   is tried inline with `Strategy::try_nowait` (a RAM disk, a page-cache
+//!   hit) and queued only if that would block, on the pool of the
+//!   submitter's CPU (`sched_getcpu`).
+//! * **Workers never block on one op.** A worker takes queued tokens,
+//!   starts them and hands them to the target's `Strategy::submit` with its
+//!   own [`Engine`](aio_core::Engine) (made by
+//!   [`PoolConfig::engine_factory`]; aio-core's `BasicEngine` by default,
+//!   blockdev's io_uring engine in the POSIX layer), up to
+//!   `max_in_flight` at once. A target without a strategy runs on the
+//!   worker (`InFlight::execute`).
+//! * **Balance.** An idle worker steals up to half of a sibling pool's
+//!   queue (same class); a submitter whose pool's worker is busy wakes an
+//!   idle sibling so that it can steal. All submitters on one CPU still
+//!   spread over every pool of the class.
+//! * **Ordering** (`order.rs`): an fsync waits for the writes submitted to
+//!   its target before it; [`SubmitFlags::ORDERED`] ops run FIFO, one at a
+//!   time, per target; everything else runs in parallel.
+//! * **Cancellation**: queued or parked ops are removed and completed with
+//!   `ECANCELED` exactly once; in-flight ones go to the device's
+//!   `Strategy::cancel` through the worker that owns their engine.
+//! * **Panics** in a device's `submit`, a target's I/O or an engine's
+//!   `poll` are caught by the worker, counted, and the op is completed
+//!   with `EIO` (aio-core's `InFlight` drop); callback panics are caught by
+//!   aio-core.
+//!
+//! # The wake-up model
+//!
+//! A worker sleeps in exactly one of two places, and every producer knows
+//! which from the pool's sleep state (under the pool mutex):
+//!
+//! | worker state | sleeps in        | woken by |
+//! |--------------|------------------|----------|
+//! | `Idle`       | `pending` condvar | a submitter's push, a released barrier, a sibling-wake hint, a cancel request, shutdown |
+//! | `EngineOpen` | `Engine::wait`   | the same producers, through `Engine::waker()`; and the **device**: completing an op rings the engine (an `EngineTicket`, or the io_uring CQ) |
+//! | `EngineFull` | `Engine::wait`   | the device (a completion makes room), a cancel request, shutdown |
+//!
+//! The device's completion is thus one more producer, with its own sticky
+//! wake-up (the engine's doorbell or eventfd), and the waker is sticky
+//! too ("wakes the current or next wait"), so producers call it after
+//! dropping the pool lock. `sleep/README.md` is the protocol's prose
+//! description with the lost-wake-up race and a proof sketch.
+//!
+//! # Shutdown ([`PoolSet::shutdown`])
+//!
+//! 1. Close the gate (`CLOSED` bit, one SeqCst RMW); later submits fail
+//!    with `ESHUTDOWN` and give the op back. Wake `WAIT` submitters so they
+//!    give up too.
+//! 2. Wait until every submitter already inside `submit` has left (the
+//!    gate's count is 0). A submitter increments and tests `CLOSED` in one
+//!    RMW, so it is either refused or counted; after this step nothing new
+//!    is admitted (model: `loom_shutdown_vs_submit`).
+//! 3. [`ShutdownMode::Cancel`]: remove every queued and parked op and
+//!    complete it with `ECANCELED`. [`ShutdownMode::Drain`]: wait until
+//!    every admitted op has been taken by a worker (parked ones are
+//!    released as their barriers clear). After this step nothing can be
+//!    queued any more: only submitters and barrier releases queue, and
+//!    there are neither.
+//! 4. Set each pool's `exit` flag and wake its worker wherever it sleeps.
+//!    A worker exits when `exit` is set, its queue is empty, its engine has
+//!    nothing in flight and every op it handed out is confirmed complete.
+//! 5. Join every worker.
+//!
+//! Nothing is lost: every op was refused (step 1), cancelled (step 3) or
+//! run and completed before its worker exited (step 4).
+//!
+//! # Locking (whole crate)
+//!
+//! ```text
+//!   Lock order:   OrderShard::mtx  ->  Pool::q
+//!                 Shared::space, CancelReply::m: leaves, taken alone
+//!   Never two Pool::q at once. No pool lock across a device, target,
+//!   engine or callback. aio-core's op locks (taken inside enqueue, start,
+//!   complete, cancel) are never taken under a pool or order lock: removal
+//!   collects under the lock and cancels after unlocking.
+//! ```
+//!
+//! # Example: what the POSIX layer does
+//!
+//! ```
+//! use aio_core::{BasicEngine, Engine, MemTarget, Op, OpKind, into_dyn};
+//! use aio_pool::{PoolConfig, PoolSet, ShutdownMode, SubmitFlags, Submitted};
+//!
+//! // One pool per CPU per class; plug in any engine (blockdev's
+//! // io_uring engine in aio-posix).
+//! let cfg = PoolConfig::default()
+//!     .engine_factory(|| Box::new(BasicEngine::new()) as Box<dyn Engine>);
+//! let pools = PoolSet::new(cfg).unwrap();
+//!
+//! fn done(_c: &aio_core::Completion<'_>) {}
+//! let target = into_dyn(MemTarget::new(1 << 16));
+//! let mut op = Op::new(target, b"appended".to_vec());
+//! op.prepare(OpKind::Write, 0, 8).unwrap();
+//! op.set_callback(done);
+//! // O_APPEND: FIFO per target.
+//! match pools.submit(op, SubmitFlags::ORDERED) {
+//!     Ok(Submitted::Pending(p)) => assert_eq!(p.wait().1, Ok(8)),
+//!     Ok(Submitted::Done(..)) => unreachable!("the op has a callback"),
+//!     Err(e) => panic!("refused: {}", e.error),
+//! }
+//! pools.shutdown(ShutdownMode::Drain);
+//! ```
+
+#[cfg(all(loom, not(debug_assertions)))]
+compile_error!("loom models need debug assertions: build them with `--profile loom`");
+
+mod config;
+mod cpu;
+mod order;
+mod pool;
+mod set;
+mod stats;
+mod worker;
+
+#[cfg(all(test, loom))]
+mod tests;
+
+pub use config::{Class, EngineFactory, PoolConfig, SubmitFlags};
+pub use set::{PoolSet, ShutdownMode, ShutdownReport, SubmitError, Submitted, target_key};
+pub use stats::PoolStats;

@@ -1,0 +1,210 @@
+//! Configuration, classes and submission flags.
+//!
+//! Lock order: none (plain data).
+
+use std::fmt;
+
+use aio_core::{BasicEngine, Engine, OpKind};
+
+/// The class of an operation: each class has its own pools and workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// `read` / `aio_read`.
+    Read = 0,
+    /// `write` / `aio_write`.
+    Write = 1,
+    /// `fsync` / `fdatasync` / `aio_fsync`.
+    Sync = 2,
+}
+
+impl Class {
+    /// Every class, in index order.
+    pub const ALL: [Class; 3] = [Class::Read, Class::Write, Class::Sync];
+
+    /// The class that services an op of `kind`.
+    pub fn of(kind: OpKind) -> Class {
+        match kind {
+            OpKind::Read => Class::Read,
+            OpKind::Write => Class::Write,
+            OpKind::Fsync | OpKind::Fdatasync => Class::Sync,
+        }
+    }
+
+    /// 0, 1 or 2.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Per-submission flags (kept here, not in aio-core: they describe how the
+/// pool schedules the op, not the op itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SubmitFlags(u32);
+
+impl SubmitFlags {
+    /// No flag: a positional transfer that may run in parallel with any
+    /// other, inline if the target can do it without blocking.
+    pub const NONE: SubmitFlags = SubmitFlags(0);
+    /// Run FIFO with every other `ORDERED` op on the same target, one at a
+    /// time (`O_APPEND`, non-seekable targets; io-wq's hashed work). Never
+    /// run inline.
+    pub const ORDERED: SubmitFlags = SubmitFlags(1);
+    /// When the queues are full, wait for room instead of failing with
+    /// `EAGAIN`.
+    pub const WAIT: SubmitFlags = SubmitFlags(2);
+    /// Do not try the op inline on the submitter's thread, even if the pool
+    /// allows it.
+    pub const NO_INLINE: SubmitFlags = SubmitFlags(4);
+
+    /// Whether every flag in `other` is set.
+    pub fn contains(self, other: SubmitFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for SubmitFlags {
+    type Output = SubmitFlags;
+    fn bitor(self, rhs: SubmitFlags) -> SubmitFlags {
+        SubmitFlags(self.0 | rhs.0)
+    }
+}
+
+/// Creates the engine of one worker thread. Called once per worker, on the
+/// thread that builds the pools.
+pub type EngineFactory = Box<dyn Fn() -> Box<dyn Engine> + Send + Sync>;
+
+/// How to build a [`PoolSet`](crate::PoolSet).
+///
+/// The number of threads is `pools_per_class * 3` and never changes.
+pub struct PoolConfig {
+    /// Pools per class. Pool `i` of each class serves CPU `cpus[i % cpus.len()]`
+    /// and submitters running on CPU `c` use pool `c % pools_per_class`.
+    /// Default: the number of CPUs this process may run on.
+    pub pools_per_class: usize,
+    /// The CPUs to pin workers to, in pool order. Default: the CPUs this
+    /// process may run on (`sched_getaffinity`).
+    pub cpus: Vec<usize>,
+    /// Pin each worker to its CPU (`sched_setaffinity`). A failure is
+    /// logged and counted in [`PoolStats::pinned`](crate::PoolStats), not
+    /// fatal. Default: true.
+    pub pin: bool,
+    /// Ops one worker keeps in flight through its engine at most. Default 32.
+    pub max_in_flight: usize,
+    /// Ops a worker takes from its own queue in one go. Default 4.
+    pub batch: usize,
+    /// Queued ops per pool at most; past it a submit tries the sibling
+    /// pools of the class, then fails with `EAGAIN`. Default 1024.
+    pub queue_cap_per_pool: usize,
+    /// Queued ops in all pools together at most. Default 4096.
+    pub queue_cap_total: usize,
+    /// Try each op inline first (`Strategy::try_nowait` on the submitter's
+    /// thread) and queue it only if that would block. Default: true.
+    pub inline: bool,
+    /// Let idle workers steal from sibling pools of their class. Default: true.
+    pub steal: bool,
+    /// Makes each worker's engine. Default: aio-core's [`BasicEngine`].
+    pub engine_factory: EngineFactory,
+    /// Which classes get workers (bit `Class::index`). Models start only
+    /// the worker they need; everything else leaves it at all three.
+    pub(crate) spawn_mask: u8,
+}
+
+impl fmt::Debug for PoolConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolConfig")
+            .field("pools_per_class", &self.pools_per_class)
+            .field("cpus", &self.cpus)
+            .field("pin", &self.pin)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("batch", &self.batch)
+            .field("queue_cap_per_pool", &self.queue_cap_per_pool)
+            .field("queue_cap_total", &self.queue_cap_total)
+            .field("inline", &self.inline)
+            .field("steal", &self.steal)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        let cpus = crate::cpu::allowed_cpus();
+        PoolConfig {
+            pools_per_class: cpus.len().max(1),
+            cpus,
+            pin: true,
+            max_in_flight: 32,
+            batch: 4,
+            // Loom: tiny capacities keep the models small (tokio's habit).
+            queue_cap_per_pool: if cfg!(loom) { 2 } else { 1024 },
+            queue_cap_total: if cfg!(loom) { 4 } else { 4096 },
+            inline: true,
+            steal: true,
+            engine_factory: Box::new(|| Box::new(BasicEngine::new())),
+            spawn_mask: 0b111,
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Sets [`PoolConfig::pools_per_class`].
+    pub fn pools_per_class(mut self, n: usize) -> Self {
+        self.pools_per_class = n;
+        self
+    }
+
+    /// Sets [`PoolConfig::engine_factory`].
+    pub fn engine_factory(
+        mut self,
+        f: impl Fn() -> Box<dyn Engine> + Send + Sync + 'static,
+    ) -> Self {
+        self.engine_factory = Box::new(f);
+        self
+    }
+
+    /// Sets [`PoolConfig::inline`].
+    pub fn inline(mut self, on: bool) -> Self {
+        self.inline = on;
+        self
+    }
+
+    /// Sets [`PoolConfig::steal`].
+    pub fn steal(mut self, on: bool) -> Self {
+        self.steal = on;
+        self
+    }
+
+    /// Sets [`PoolConfig::max_in_flight`].
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// Sets both queue caps.
+    pub fn queue_caps(mut self, per_pool: usize, total: usize) -> Self {
+        self.queue_cap_per_pool = per_pool;
+        self.queue_cap_total = total;
+        self
+    }
+
+    /// Starts workers only for `classes` (the models use this).
+    #[cfg(loom)]
+    pub(crate) fn only(mut self, classes: &[Class]) -> Self {
+        self.spawn_mask = classes.iter().fold(0, |m, c| m | (1 << c.index()));
+        self
+    }
+
+    /// Checks the numbers. `EINVAL` on a zero or inconsistent setting.
+    pub(crate) fn validate(&self) -> aio_core::Result<()> {
+        let bad = self.pools_per_class == 0
+            || self.max_in_flight == 0
+            || self.batch == 0
+            || self.queue_cap_per_pool == 0
+            || self.queue_cap_total == 0
+            || self.pools_per_class > 1024;
+        if bad {
+            Err(aio_core::Error::EINVAL)
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Per-target ordering: the fsync barrier and FIFO ("ordered") ops.
+//!
+//! # What is guaranteed
+//!
+//! * An fsync/fdatasync on a target is dispatched only after every write to
+//!   that target that was submitted (queued) before it has completed.
+//! * Ops submitted with [`SubmitFlags::ORDERED`](crate::SubmitFlags) run one
+//!   at a time per target, in submission order (io-wq's hashed work): the
+//!   next starts only after the previous has completed.
+//! * Everything else (plain positional reads and writes) is not tracked
+//!   here and runs in parallel.
+//!
+//! # How completion is known
+//!
+//! aio-core gives a servicer no per-op completion hook once it has handed
+//! the [`InFlight`](aio_core::InFlight) token to a device. What it does
+//! give is the engine's in-flight count: every op a device completes outside
+//! `submit` is counted there until it completes (a ticket, or the engine's
+//! own ring). So a worker *confirms* its tracked ops in batches: an op run
+//! synchronously, or whose `submit` left the engine empty, is confirmed at
+//! once; the others are confirmed when the worker next sees its engine
+//! with nothing in flight. While any barrier waits (`waiting > 0`), workers
+//! with unconfirmed ops stop taking new work until their engine drains, so
+//! a barrier cannot be starved by a steady stream of writes. (With a
+//! per-op completion hook in aio-core this could be exact; see the crate
+//! docs.)
+//!
+//! # Epochs
+//!
+//! Each target has an epoch, bumped by every fsync. A tracked write records
+//! the epoch it was submitted in. `old` counts unfinished writes of every
+//! epoch before the current one, `cur` those of the current epoch; an
+//! fsync merges `cur` into `old` and bumps the epoch, and is held while
+//! `old > 0`. (Merging is conservative: an fsync may wait for a write
+//! submitted after an *earlier* fsync but before itself, which is exactly
+//! what it must wait for, and for nothing later.) Held fsyncs are released
+//! together, in order, when `old` reaches 0.
+//!
+//! # Locking
+//!
+//! ```text
+//!   Lock order:  OrderShard::mtx  ->  Pool::q
+//!   (in practice released work is collected under the shard lock and
+//!    pushed to pools after unlocking, so the two are never nested)
+//!
+//!   m   under the OrderShard mutex
+//!   a   atomic
+//! ```
+
+use std::collections::{HashMap, VecDeque};
+
+use aio_core::OpKind;
+use aio_core::sync::Mutex;
+use aio_core::sync::atomic::{AtomicUsize, Ordering};
+use crossbeam_utils::CachePadded;
+
+use crate::pool::Work;
+
+const SHARDS: usize = if cfg!(loom) { 1 } else { 16 };
+/// Idle entries are kept (so steady-state traffic to a target allocates
+/// nothing) until a shard holds more than this many targets.
+const GC_AT: usize = 1024;
+
+/// The ordering state of one target. (m)
+#[derive(Default)]
+struct TargetOrder {
+    epoch: u64,
+    /// Unfinished tracked writes of epochs before `epoch`.
+    old: usize,
+    /// Unfinished tracked writes of epoch `epoch`.
+    cur: usize,
+    /// Fsyncs waiting for `old` to reach 0, oldest first.
+    held: VecDeque<Work>,
+    /// An ordered op of this target is running (or queued to run).
+    fifo_active: bool,
+    /// Ordered ops waiting for the active one, oldest first.
+    fifo: VecDeque<Work>,
+}
+
+impl TargetOrder {
+    fn idle(&self) -> bool {
+        self.old == 0
+            && self.cur == 0
+            && self.held.is_empty()
+            && !self.fifo_active
+            && self.fifo.is_empty()
+    }
+}
+
+/// One shard of the table: target key -> its ordering state. (m)
+type Shard = Mutex<HashMap<usize, TargetOrder>>;
+
+/// The per-target ordering table, sharded by target key.
+pub(crate) struct OrderTable {
+    shards: Box<[CachePadded<Shard>]>,
+    /// Ops parked in `held` or `fifo` (all shards). Workers read it to
+    /// decide whether to drain before taking more work, and shutdown to
+    /// know that nothing can still be released. (a)
+    pub(crate) parked: AtomicUsize,
+}
+
+impl Default for OrderTable {
+    fn default() -> Self {
+        OrderTable {
+            shards: (0..SHARDS)
+                .map(|_| CachePadded::new(Mutex::new(HashMap::new())))
+                .collect(),
+            parked: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// What `admit` decided.
+pub(crate) enum Admit {
+    /// Run it now (queue it, or try it inline).
+    Run(Work),
+    /// Parked in the table; a later `finished` releases it.
+    Parked,
+}
+
+impl OrderTable {
+    fn shard(&self, key: usize) -> &Shard {
+        // Target keys are addresses: drop the alignment bits.
+        &self.shards[(key >> 4) % SHARDS]
+    }
+
+    /// Whether an op needs the table at all: ordered ops, queued writes
+    /// (an fsync may follow) and flushes.
+    pub(crate) fn involved(kind: OpKind, ordered: bool) -> bool {
+        ordered || !matches!(kind, OpKind::Read)
+    }
+
+    /// Registers a submitted op; may park it.
+    pub(crate) fn admit(&self, mut w: Work) -> Admit {
+        let mut map = self.shard(w.m.key).lock();
+        let t = map.entry(w.m.key).or_default();
+        if w.m.kind == OpKind::Write {
+            w.m.tracked = true;
+            w.m.epoch = t.epoch;
+            t.cur += 1;
+        }
+        let barrier_check_split = aio_core::sync::mutant("fsync-check-unlocked");
+        if matches!(w.m.kind, OpKind::Fsync | OpKind::Fdatasync) {
+            t.old += t.cur;
+            t.cur = 0;
+            t.epoch += 1;
+            let must_wait = t.old > 0 || !t.held.is_empty();
+            if must_wait && barrier_check_split {
+                // Mutant: the check is made, the lock dropped and retaken
+                // before parking; a write finishing in between finds no
+                // held fsync to release, and the fsync is parked forever.
+                drop(map);
+                map = self.shard(w.m.key).lock();
+                let t = map.entry(w.m.key).or_default();
+                t.held.push_back(w);
+                self.parked.fetch_add(1, Ordering::SeqCst);
+                return Admit::Parked;
+            }
+            if must_wait {
+                t.held.push_back(w);
+                self.parked.fetch_add(1, Ordering::SeqCst);
+                return Admit::Parked;
+            }
+        }
+        if w.m.ordered {
+            if t.fifo_active {
+                t.fifo.push_back(w);
+                self.parked.fetch_add(1, Ordering::SeqCst);
+                return Admit::Parked;
+            }
+            t.fifo_active = true;
+        }
+        Admit::Run(w)
+    }
+
+    /// The pool is done with an op that `admit` let run (completed,
+    /// cancelled, or never started): updates the counts and moves released
+    /// ops to `out`.
+    pub(crate) fn finished(
+        &self,
+        key: usize,
+        tracked: bool,
+        epoch: u64,
+        ordered: bool,
+        out: &mut Vec<Work>,
+    ) {
+        if !tracked && !ordered {
+            return;
+        }
+        let mut map = self.shard(key).lock();
+        let Some(t) = map.get_mut(&key) else {
+            debug_assert!(false, "finished op of an unknown target");
+            return;
+        };
+        if tracked {
+            if epoch < t.epoch {
+                debug_assert!(t.old > 0);
+                t.old -= 1;
+                if t.old == 0 {
+                    let n = t.held.len();
+                    out.extend(t.held.drain(..));
+                    self.parked.fetch_sub(n, Ordering::SeqCst);
+                }
+            } else {
+                debug_assert!(t.cur > 0);
+                t.cur -= 1;
+            }
+        }
+        if ordered {
+            match t.fifo.pop_front() {
+                Some(next) => {
+                    out.push(next);
+                    self.parked.fetch_sub(1, Ordering::SeqCst);
+                }
+                None => t.fifo_active = false,
+            }
+        }
+        if t.idle() && map.len() > GC_AT {
+            map.remove(&key);
+        }
+    }
+
+    /// Removes the parked ops that `pick` selects (cancellation, shutdown)
+    /// into `out`. Removed writes are no longer counted; a removed ordered
+    /// op leaves the running one (if any) active.
+    pub(crate) fn remove_parked(&self, mut pick: impl FnMut(&Work) -> bool, out: &mut Vec<Work>) {
+        for shard in self.shards.iter() {
+            let mut map = shard.lock();
+            for t in map.values_mut() {
+                let before = out.len();
+                let mut i = 0;
+                while i < t.held.len() {
+                    if pick(&t.held[i]) {
+                        out.extend(t.held.remove(i));
+                    } else {
+                        i += 1;
+                    }
+                }
+                let mut i = 0;
+                while i < t.fifo.len() {
+                    if pick(&t.fifo[i]) {
+                        let w = t.fifo.remove(i).expect("index checked");
+                        if w.m.tracked {
+                            if w.m.epoch < t.epoch {
+                                t.old -= 1;
+                            } else {
+                                t.cur -= 1;
+                            }
+                        }
+                        out.push(w);
+                    } else {
+                        i += 1;
+                    }
+                }
+                self.parked.fetch_sub(out.len() - before, Ordering::SeqCst);
+                // Removing fifo writes may have cleared a barrier: the
+                // caller follows up with `release_ready`.
+            }
+        }
+    }
+
+    /// Moves every held fsync whose barrier is clear to `out` (after
+    /// `remove_parked` took writes away).
+    pub(crate) fn release_ready(&self, out: &mut Vec<Work>) {
+        for shard in self.shards.iter() {
+            let mut map = shard.lock();
+            for t in map.values_mut() {
+                if t.old == 0 && !t.held.is_empty() {
+                    let n = t.held.len();
+                    out.extend(t.held.drain(..));
+                    self.parked.fetch_sub(n, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    /// Ops parked now.
+    pub(crate) fn parked(&self) -> usize {
+        self.parked.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,303 @@
+//! One service pool: the proposal's `struct aio_service_pool`, for one
+//! (CPU, class) pair. Its queue, its `pending` condvar, the sleep state of
+//! its one worker, and the engine waker that reaches that worker while it
+//! sleeps in `Engine::wait`.
+//!
+//! The sleep/wake protocol is described in `sleep/README.md` (beside this
+//! file); read it before changing anything marked (q) below.
+//!
+//! # Locking
+//!
+//! ```text
+//!   Lock order:  OrderShard::mtx  ->  Pool::q  ->  (engine waker's own lock)
+//!
+//!   * No thread ever holds two `Pool::q` locks: a stealer drops its own
+//!     pool's lock before taking a sibling's, and the sibling-wake hint uses
+//!     `try_lock`.
+//!   * `Pool::q` is never held across a call into a device, a target, an
+//!     engine or a callback; the engine waker is called after unlocking.
+//! ```
+//!
+//! # Field markings (after NetBSD's `buf.h`)
+//!
+//! ```text
+//!   c   constant after construction
+//!   q   under Pool::q (the pool mutex)
+//!   a   atomic, Relaxed: admission accounting (exact, but orders nothing)
+//!   s   statistics, Relaxed
+//! ```
+
+use std::collections::VecDeque;
+
+use aio_core::sync::atomic::AtomicUsize;
+use aio_core::sync::{Arc, Condvar, Mutex, MutexGuard};
+use aio_core::{CancelOutcome, EngineWaker, Error, InFlight, OpKind, Queued, Target};
+
+use crate::config::Class;
+use crate::stats::Counters;
+
+/// The pool's claim on an op: started or not.
+pub(crate) enum Token {
+    /// Not started: the owner may still cancel it through its `Pending`.
+    Queued(Queued),
+    /// Started by an inline attempt that would have blocked (punted): only
+    /// the pool can cancel it now.
+    Started(InFlight),
+}
+
+/// What the scheduler knows about a queued op without touching it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Meta {
+    pub(crate) id: u64,
+    pub(crate) key: usize,
+    pub(crate) kind: OpKind,
+    /// FIFO with the other ordered ops of its target.
+    pub(crate) ordered: bool,
+    /// Counted in the order table as an unfinished write of epoch `epoch`.
+    pub(crate) tracked: bool,
+    pub(crate) epoch: u64,
+    /// The pool (global index) whose admission count this op is charged to.
+    pub(crate) home: usize,
+}
+
+/// One unit of work in a queue: the token and its [`Meta`].
+pub(crate) struct Work {
+    pub(crate) tok: Token,
+    pub(crate) m: Meta,
+}
+
+impl Work {
+    /// Completes the op with `ECANCELED` unless its owner already did.
+    /// Returns whether this call cancelled it.
+    pub(crate) fn cancel(self) -> bool {
+        match self.tok {
+            Token::Queued(q) => q.cancel() == CancelOutcome::Cancelled,
+            Token::Started(f) => {
+                f.complete(Err(Error::ECANCELED));
+                true
+            }
+        }
+    }
+}
+
+/// What the worker is doing, as far as producers need to know. (q)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sleep {
+    /// Running, or about to look at the queue: a producer needs to do
+    /// nothing, the worker will see its work.
+    Awake,
+    /// Asleep on `pending`, nothing in flight: a producer sets `Awake` and
+    /// notifies `pending`.
+    Idle,
+    /// Asleep in `Engine::wait` with room for more: a producer sets `Awake`
+    /// and calls the engine waker (after unlocking).
+    EngineOpen,
+    /// Asleep in `Engine::wait` with no room (in-flight depth reached, or
+    /// held back by an ordering barrier): new work cannot be taken anyway,
+    /// so only a completion (the device rings the engine itself), a cancel
+    /// request or shutdown wakes it.
+    EngineFull,
+}
+
+/// A request for the worker to pass a cancel to its device (only the
+/// worker owns the engine the op was submitted through).
+pub(crate) struct CancelReq {
+    pub(crate) id: u64,
+    pub(crate) target: Arc<dyn Target>,
+    pub(crate) reply: Arc<CancelReply>,
+}
+
+/// Where workers answer a [`CancelReq`]: (answers, any `Cancelled`).
+#[derive(Default)]
+pub(crate) struct CancelReply {
+    pub(crate) m: Mutex<(usize, bool)>,
+    pub(crate) cv: Condvar,
+}
+
+impl CancelReply {
+    pub(crate) fn answer(&self, cancelled: bool) {
+        let mut g = self.m.lock();
+        g.0 += 1;
+        g.1 |= cancelled;
+        self.cv.notify_all();
+    }
+}
+
+/// The fields under the pool mutex.
+pub(crate) struct PoolQ {
+    /// Ops waiting for the worker (or a stealer), oldest first. Its
+    /// capacity is reserved up front, so pushing never allocates. (q)
+    pub(crate) queue: VecDeque<Work>,
+    /// The worker's sleep state. (q)
+    pub(crate) sleep: Sleep,
+    /// Shutdown: exit once the queue is empty and nothing is in flight. (q)
+    pub(crate) exit: bool,
+    /// Cancel requests for the device, answered by the worker. (q)
+    pub(crate) cancels: Vec<CancelReq>,
+}
+
+/// What a producer must do after unlocking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum Wake {
+    /// The worker is awake (or cannot take the work): nothing.
+    Nothing,
+    /// Notify `pending`.
+    Notify,
+    /// Call the engine waker.
+    Ring,
+}
+
+/// One (CPU, class) pool.
+pub(crate) struct Pool {
+    /// (c)
+    pub(crate) class: Class,
+    /// Index within its class. (c)
+    pub(crate) index: usize,
+    /// The CPU its worker is pinned to. (c)
+    pub(crate) cpu: usize,
+    /// The pool mutex.
+    pub(crate) q: Mutex<PoolQ>,
+    /// The worker sleeps here when it has nothing in flight. (q: waited on
+    /// with `q` held)
+    pub(crate) pending: Condvar,
+    /// Ops admitted to this pool and not yet taken off its queue (includes
+    /// ops being pushed and ops parked in the order table). (a)
+    pub(crate) reserved: AtomicUsize,
+    /// Wakes the worker's `Engine::wait`. (c)
+    pub(crate) waker: Box<dyn EngineWaker>,
+    /// (s)
+    pub(crate) stats: Counters,
+}
+
+impl Pool {
+    pub(crate) fn new(
+        class: Class,
+        index: usize,
+        cpu: usize,
+        cap: usize,
+        waker: Box<dyn EngineWaker>,
+    ) -> Pool {
+        Pool {
+            class,
+            index,
+            cpu,
+            q: Mutex::new(PoolQ {
+                queue: VecDeque::with_capacity(cap),
+                sleep: Sleep::Awake,
+                exit: false,
+                cancels: Vec::new(),
+            }),
+            pending: Condvar::new(),
+            reserved: AtomicUsize::new(0),
+            waker,
+            stats: Counters::default(),
+        }
+    }
+
+    /// Decides, with the pool locked, whether the worker must be woken, and
+    /// marks it awake if so. `force` also wakes a worker that cannot take
+    /// new work (for cancel requests and shutdown).
+    pub(crate) fn wake_locked(g: &mut MutexGuard<'_, PoolQ>, force: bool) -> Wake {
+        let w = match g.sleep {
+            Sleep::Awake => Wake::Nothing,
+            Sleep::Idle => Wake::Notify,
+            Sleep::EngineOpen => Wake::Ring,
+            Sleep::EngineFull if force => Wake::Ring,
+            Sleep::EngineFull => Wake::Nothing,
+        };
+        if w != Wake::Nothing {
+            g.sleep = Sleep::Awake;
+        }
+        w
+    }
+
+    /// Carries out a [`Wake`] decided under the lock (call it unlocked).
+    pub(crate) fn wake(&self, w: Wake) {
+        match w {
+            Wake::Nothing => {}
+            Wake::Notify => {
+                if !aio_core::sync::mutant("pool-no-notify") {
+                    self.pending.notify_one();
+                }
+            }
+            // The waker is sticky ("wakes the current or next wait"), so it
+            // may be called after unlocking: if the worker has not reached
+            // `Engine::wait` yet, that wait returns at once.
+            Wake::Ring => self.waker.wake(),
+        }
+    }
+
+    /// Appends `w` to the queue and wakes the worker if it sleeps. Returns
+    /// whether the worker was asleep (false: it is busy, and a sibling may
+    /// want to steal).
+    pub(crate) fn push(&self, w: Work) -> bool {
+        let mut g = self.q.lock();
+        // After shutdown step 4 nothing may be queued: the worker may be
+        // gone (see the crate docs, "Shutdown").
+        debug_assert!(!g.exit, "push to a pool after shutdown");
+        g.queue.push_back(w);
+        let len = g.queue.len();
+        let wake = Pool::wake_locked(&mut g, false);
+        drop(g);
+        self.stats.queue_hwm.max(len as u64);
+        self.wake(wake);
+        wake != Wake::Nothing
+    }
+
+    /// Moves up to `n` ops from the front of the queue to `out`. The
+    /// caller holds the pool lock (the guard is the evidence).
+    pub(crate) fn take_locked(
+        g: &mut MutexGuard<'_, PoolQ>,
+        n: usize,
+        out: &mut Vec<Work>,
+    ) -> usize {
+        let k = n.min(g.queue.len());
+        out.extend(g.queue.drain(..k));
+        k
+    }
+
+    /// Steals up to half of this pool's queue (at least one, at most `n`)
+    /// into `out`, for an idle sibling. Takes this pool's lock; the caller
+    /// must hold no pool lock.
+    pub(crate) fn steal_into(&self, n: usize, out: &mut Vec<Work>) -> usize {
+        let mut g = self.q.lock();
+        let len = g.queue.len();
+        if len == 0 {
+            return 0;
+        }
+        let k = len.div_ceil(2).min(n);
+        Pool::take_locked(&mut g, k, out)
+    }
+
+    /// The sibling-wake hint: if this pool's worker sleeps idle, wake it so
+    /// it can steal. Never blocks (`try_lock`): missing a wake-up here
+    /// costs balance, not liveness, because every queued op's own worker is
+    /// woken by its push.
+    pub(crate) fn wake_if_idle(&self) -> bool {
+        let Some(mut g) = self.q.try_lock() else {
+            return false;
+        };
+        if g.sleep != Sleep::Idle || g.exit {
+            return false;
+        }
+        let w = Pool::wake_locked(&mut g, false);
+        drop(g);
+        self.wake(w);
+        true
+    }
+
+    /// Asks the worker to cancel `id` through its device. Returns false if
+    /// the worker has exited (the request was not queued).
+    pub(crate) fn request_cancel(&self, req: CancelReq) -> bool {
+        let mut g = self.q.lock();
+        if g.exit {
+            return false;
+        }
+        g.cancels.push(req);
+        let w = Pool::wake_locked(&mut g, true);
+        drop(g);
+        self.wake(w);
+        true
+    }
+}

@@ -1,0 +1,647 @@
+//! The set of all pools: admission, submission, cancellation, shutdown.
+//!
+//! # Locking
+//!
+//! ```text
+//!   Lock order:  Shared::space  (alone)
+//!                OrderShard::mtx  ->  Pool::q
+//!                CancelReply::m   (alone)
+//!
+//!   No lock of this file is held across a call into a target, a device,
+//!   an engine or a callback, and none across `Pool::push`.
+//! ```
+//!
+//! # Field markings
+//!
+//! ```text
+//!   c   constant after construction
+//!   a   atomic; the ordering is given at each use
+//!   s   under Shared::space
+//!   j   under Shared::joins
+//! ```
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use aio_core::sync::atomic::{AtomicUsize, Ordering};
+use aio_core::sync::thread::{self, JoinHandle};
+use aio_core::sync::{Arc, Condvar, Mutex};
+use aio_core::{CancelOutcome, Error, Op, Pending, Queued, Result, Target};
+use crossbeam_utils::CachePadded;
+
+use crate::config::{Class, PoolConfig, SubmitFlags};
+use crate::order::{Admit, OrderTable};
+use crate::pool::{CancelReply, CancelReq, Meta, Pool, Token, Work};
+use crate::stats::PoolStats;
+use crate::worker::Worker;
+
+/// The gate's "closed" bit; the rest counts submitters inside `submit`.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+
+/// The numbers of the configuration that the running pools need. (c)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) per_class: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) batch: usize,
+    pub(crate) cap_pool: usize,
+    pub(crate) cap_total: usize,
+    pub(crate) inline: bool,
+    pub(crate) steal: bool,
+}
+
+/// Everything the workers and submitters share.
+pub(crate) struct Shared {
+    /// (c)
+    pub(crate) lim: Limits,
+    /// Pool `class * per_class + i`. (c; each pool has its own legend)
+    pub(crate) pools: Box<[CachePadded<Pool>]>,
+    /// Per-target ordering. (its own legend)
+    pub(crate) order: OrderTable,
+    /// Ops admitted and not yet taken off a queue, in all pools (parked
+    /// ones included). (a, SeqCst: pairs with `space_waiters`)
+    queued: AtomicUsize,
+    /// CLOSED | number of threads inside `submit`. (a, SeqCst)
+    gate: AtomicUsize,
+    /// Threads sleeping on `space_cv` (WAIT submitters, a draining
+    /// shutdown). (a, SeqCst)
+    space_waiters: AtomicUsize,
+    /// Protects nothing but the sleep on `space_cv`. (s)
+    space: Mutex<()>,
+    space_cv: Condvar,
+}
+
+impl Shared {
+    fn class_range(&self, class: Class) -> std::ops::Range<usize> {
+        let s = class.index() * self.lim.per_class;
+        s..s + self.lim.per_class
+    }
+
+    /// Reserves room for one op of `class`, preferring pool `pref` (index
+    /// within the class). Returns the pool's global index.
+    fn try_reserve(&self, class: Class, pref: usize) -> Option<usize> {
+        // SeqCst: a space waiter's check and this RMW must be totally
+        // ordered with the dequeuer's decrement (see `wait_space`).
+        if self.queued.fetch_add(1, Ordering::SeqCst) >= self.lim.cap_total {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let r = self.class_range(class);
+        for k in 0..self.lim.per_class {
+            let idx = r.start + (pref + k) % self.lim.per_class;
+            let p = &self.pools[idx];
+            if p.reserved.fetch_add(1, Ordering::SeqCst) < self.lim.cap_pool {
+                return Some(idx);
+            }
+            p.reserved.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        None
+    }
+
+    fn has_room(&self, class: Class) -> bool {
+        self.queued.load(Ordering::SeqCst) < self.lim.cap_total
+            && self
+                .class_range(class)
+                .any(|i| self.pools[i].reserved.load(Ordering::SeqCst) < self.lim.cap_pool)
+    }
+
+    /// An op charged to pool `home` left the queues (taken, stolen,
+    /// removed, or completed inline). Wakes space waiters.
+    pub(crate) fn dequeued(&self, home: usize) {
+        self.pools[home].reserved.fetch_sub(1, Ordering::SeqCst);
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        // SeqCst load after the SeqCst decrement: either we see the
+        // waiter's increment (and notify under the lock it sleeps with), or
+        // its check (after its increment) sees our decrement.
+        if self.space_waiters.load(Ordering::SeqCst) > 0 {
+            let _g = self.space.lock();
+            self.space_cv.notify_all();
+        }
+    }
+
+    /// Sleeps until `done()` holds, re-checking after every dequeue.
+    fn wait_space(&self, mut done: impl FnMut() -> bool) {
+        let mut g = self.space.lock();
+        self.space_waiters.fetch_add(1, Ordering::SeqCst);
+        while !done() {
+            g = self.space_cv.wait(g);
+        }
+        self.space_waiters.fetch_sub(1, Ordering::SeqCst);
+        drop(g);
+    }
+
+    fn wake_space_waiters(&self) {
+        let _g = self.space.lock();
+        self.space_cv.notify_all();
+    }
+
+    /// Queues `w` on its home pool; if that pool's worker is busy, wakes an
+    /// idle sibling so it can steal.
+    pub(crate) fn push(&self, w: Work) {
+        let home = w.m.home;
+        let woke = self.pools[home].push(w);
+        if !woke && self.lim.steal && self.lim.per_class > 1 {
+            let p = &self.pools[home];
+            let r = self.class_range(p.class);
+            for k in 1..self.lim.per_class {
+                let s = r.start + (p.index + k) % self.lim.per_class;
+                if self.pools[s].wake_if_idle() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Pushes ops the order table released.
+    pub(crate) fn push_all(&self, ws: &mut Vec<Work>) {
+        for w in ws.drain(..) {
+            self.push(w);
+        }
+    }
+
+    /// The pool is done with `m` without a worker having run it (cancelled
+    /// or completed inline): the order table learns it.
+    fn retire(&self, m: Meta) {
+        if m.tracked || m.ordered {
+            let mut out = Vec::new();
+            self.order
+                .finished(m.key, m.tracked, m.epoch, m.ordered, &mut out);
+            self.push_all(&mut out);
+        }
+    }
+
+    /// Removes every queued or parked op that `pick` selects and cancels
+    /// it. Returns how many this call cancelled.
+    fn remove_and_cancel(&self, pick: impl Fn(&Meta) -> bool) -> usize {
+        let mut out = Vec::new();
+        self.order.remove_parked(|w| pick(&w.m), &mut out);
+        for p in self.pools.iter() {
+            let mut g = p.q.lock();
+            let mut i = 0;
+            while i < g.queue.len() {
+                if pick(&g.queue[i].m) {
+                    out.extend(g.queue.remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        let mut n = 0;
+        for w in out {
+            let m = w.m;
+            self.dequeued(m.home);
+            if w.cancel() {
+                n += 1;
+                self.pools[m.home].stats.cancelled.inc();
+            }
+            self.retire(m);
+        }
+        let mut rel = Vec::new();
+        self.order.release_ready(&mut rel);
+        self.push_all(&mut rel);
+        n
+    }
+}
+
+/// What [`PoolSet::submit`] did with an op.
+#[derive(Debug)]
+#[must_use]
+pub enum Submitted {
+    /// Synchronous mode (no callback, no ring): the caller's thread ran it;
+    /// here is the op back and its result.
+    Done(Op, Result<usize>),
+    /// Asynchronous mode: the op was completed inline or queued; its
+    /// callback or ring announces the completion, and the `Pending` waits
+    /// for it.
+    Pending(Pending),
+}
+
+/// A refused submission: the op comes back untouched, with the reason
+/// (`EAGAIN`: the queues are full; `ESHUTDOWN`: the pools are shutting
+/// down). Nothing was queued and no notification will run.
+#[derive(Debug)]
+pub struct SubmitError {
+    /// The op, still idle.
+    pub op: Op,
+    /// Why it was refused.
+    pub error: Error,
+}
+
+impl std::fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "submission refused: {}", self.error)
+    }
+}
+
+impl std::error::Error for SubmitError {}
+
+/// How [`PoolSet::shutdown`] treats the ops still queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    /// Run every queued op to completion before the workers exit.
+    Drain,
+    /// Complete every queued (not yet started) op with `ECANCELED`.
+    Cancel,
+}
+
+/// What [`PoolSet::shutdown`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Queued ops completed with `ECANCELED` (cancel mode).
+    pub cancelled: usize,
+    /// Worker threads joined.
+    pub joined: usize,
+    /// Worker threads that had panicked (should be 0: workers catch).
+    pub worker_panics: usize,
+}
+
+/// The per-(CPU, class) service pools and their workers.
+///
+/// Created once (by the POSIX layer, typically one per process) and shared
+/// by reference or `Arc`; every method takes `&self`.
+pub struct PoolSet {
+    sh: Arc<Shared>,
+    /// Worker threads, taken by the first shutdown. (j)
+    joins: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for PoolSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolSet")
+            .field("limits", &self.sh.lim)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key [`Queued::target_key`] gives ops on `target`, for
+/// [`PoolSet::cancel_target`].
+pub fn target_key(target: &Arc<dyn Target>) -> usize {
+    Arc::as_ptr(target) as *const () as usize
+}
+
+impl PoolSet {
+    /// Builds the pools and starts `3 * pools_per_class` workers (each
+    /// with an engine from `config.engine_factory`). `EINVAL` for a bad
+    /// configuration, `EAGAIN` if a thread cannot be started (the ones
+    /// already started are stopped).
+    pub fn new(config: PoolConfig) -> Result<PoolSet> {
+        config.validate()?;
+        let lim = Limits {
+            per_class: config.pools_per_class,
+            max_in_flight: config.max_in_flight,
+            batch: config.batch,
+            cap_pool: config.queue_cap_per_pool,
+            cap_total: config.queue_cap_total,
+            inline: config.inline,
+            steal: config.steal,
+        };
+        let cpus = if config.cpus.is_empty() {
+            vec![0]
+        } else {
+            config.cpus.clone()
+        };
+        let mut pools = Vec::with_capacity(3 * lim.per_class);
+        let mut engines = Vec::with_capacity(3 * lim.per_class);
+        for class in Class::ALL {
+            for i in 0..lim.per_class {
+                let engine = (config.engine_factory)();
+                let cpu = cpus[i % cpus.len()];
+                pools.push(CachePadded::new(Pool::new(
+                    class,
+                    i,
+                    cpu,
+                    lim.cap_pool,
+                    engine.waker(),
+                )));
+                engines.push(engine);
+            }
+        }
+        let sh = Arc::new(Shared {
+            lim,
+            pools: pools.into_boxed_slice(),
+            order: OrderTable::default(),
+            queued: AtomicUsize::new(0),
+            gate: AtomicUsize::new(0),
+            space_waiters: AtomicUsize::new(0),
+            space: Mutex::new(()),
+            space_cv: Condvar::new(),
+        });
+        let set = PoolSet {
+            sh: Arc::clone(&sh),
+            joins: Mutex::new(Vec::new()),
+        };
+        for (idx, engine) in engines.into_iter().enumerate() {
+            let p = &sh.pools[idx];
+            if config.spawn_mask & (1 << p.class.index()) == 0 {
+                // No worker (models only): mark the pool as exited so
+                // nothing waits for it.
+                p.q.lock().exit = true;
+                continue;
+            }
+            let w = Worker::new(Arc::clone(&sh), idx, engine, config.pin);
+            let name = format!("aio-{:?}-{}", p.class, p.index).to_lowercase();
+            match thread::spawn_named(name, move || w.run()) {
+                Ok(h) => set.joins.lock().push(h),
+                Err(_) => {
+                    set.shutdown(ShutdownMode::Cancel);
+                    return Err(Error::EAGAIN);
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// Submits `op`.
+    ///
+    /// * Synchronous mode ([`Op::is_synchronous`]): runs it on this thread
+    ///   ([`Op::run_sync`]) and returns [`Submitted::Done`]; never queued.
+    /// * Otherwise the op goes to the pool of its class on this thread's
+    ///   CPU (or a sibling if that one is full). Unless the pool's `inline`
+    ///   switch or [`SubmitFlags::NO_INLINE`] says no, a plain read or
+    ///   write on a target with a strategy is first tried inline
+    ///   ([`Strategy::try_nowait`](aio_core::Strategy::try_nowait)) and
+    ///   queued only if that would block. An fsync is parked until the
+    ///   target's earlier writes complete; an [`SubmitFlags::ORDERED`] op
+    ///   waits for the target's earlier ordered ops.
+    ///
+    /// Errors give the op back untouched: `EAGAIN` if the queues are full
+    /// (unless [`SubmitFlags::WAIT`], which sleeps for room instead),
+    /// `ESHUTDOWN` after [`PoolSet::shutdown`] began.
+    pub fn submit(
+        &self,
+        mut op: Op,
+        flags: SubmitFlags,
+    ) -> std::result::Result<Submitted, SubmitError> {
+        if op.is_synchronous() {
+            let r = op.run_sync();
+            return Ok(Submitted::Done(op, r));
+        }
+        let sh = &*self.sh;
+        if !self.enter() {
+            return Err(SubmitError {
+                op,
+                error: Error::from_errno(libc::ESHUTDOWN),
+            });
+        }
+        let r = self.submit_entered(op, flags);
+        // SeqCst: pairs with shutdown's fetch_or / load (see `enter`).
+        sh.gate.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+
+    /// Enters the gate: false if shutdown has begun. Shutdown sets CLOSED
+    /// and then waits for the count to drop to 0; because the increment
+    /// and the CLOSED test are one RMW, every submitter either sees CLOSED
+    /// or is counted before shutdown stops waiting.
+    fn enter(&self) -> bool {
+        let gate = &self.sh.gate;
+        if aio_core::sync::mutant("gate-check-first") {
+            // Mutant: test, then count. Shutdown can run between the two
+            // and miss this submitter.
+            if gate.load(Ordering::SeqCst) & CLOSED != 0 {
+                return false;
+            }
+            gate.fetch_add(1, Ordering::SeqCst);
+            return true;
+        }
+        if gate.fetch_add(1, Ordering::SeqCst) & CLOSED != 0 {
+            gate.fetch_sub(1, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    fn submit_entered(
+        &self,
+        op: Op,
+        flags: SubmitFlags,
+    ) -> std::result::Result<Submitted, SubmitError> {
+        let sh = &*self.sh;
+        let kind = op.kind();
+        let class = Class::of(kind);
+        let ordered = flags.contains(SubmitFlags::ORDERED) && kind.is_transfer();
+        let pref = crate::cpu::current_cpu() % sh.lim.per_class;
+        let home = loop {
+            if let Some(h) = sh.try_reserve(class, pref) {
+                break h;
+            }
+            if !flags.contains(SubmitFlags::WAIT) {
+                sh.pools[sh.class_range(class).start + pref]
+                    .stats
+                    .rejected
+                    .inc();
+                return Err(SubmitError {
+                    op,
+                    error: Error::EAGAIN,
+                });
+            }
+            sh.wait_space(|| sh.has_room(class) || sh.gate.load(Ordering::SeqCst) & CLOSED != 0);
+            if sh.gate.load(Ordering::SeqCst) & CLOSED != 0 {
+                return Err(SubmitError {
+                    op,
+                    error: Error::from_errno(libc::ESHUTDOWN),
+                });
+            }
+        };
+        let pool = &sh.pools[home];
+        pool.stats.submitted.inc();
+        let try_inline = sh.lim.inline
+            && !flags.contains(SubmitFlags::NO_INLINE)
+            && !ordered
+            && kind.is_transfer()
+            && op.target().strategy().is_some();
+        let (pending, queued) = op.enqueue();
+        let m = Meta {
+            id: queued.id(),
+            key: queued.target_key(),
+            kind,
+            ordered,
+            tracked: false,
+            epoch: 0,
+            home,
+        };
+        let mut w = Work {
+            tok: Token::Queued(queued),
+            m,
+        };
+        if try_inline {
+            match Self::inline(w) {
+                Ok(panicked) => {
+                    if panicked {
+                        pool.stats.panics.inc();
+                    }
+                    pool.stats.inline.inc();
+                    sh.dequeued(home);
+                    return Ok(Submitted::Pending(pending));
+                }
+                Err(back) => w = back,
+            }
+        }
+        if OrderTable::involved(kind, ordered) {
+            match sh.order.admit(w) {
+                Admit::Run(back) => w = back,
+                Admit::Parked => return Ok(Submitted::Pending(pending)),
+            }
+        }
+        sh.push(w);
+        Ok(Submitted::Pending(pending))
+    }
+
+    /// The inline attempt: `Ok(panicked)` if the op completed on this
+    /// thread, the work (now started) back if it would block.
+    fn inline(w: Work) -> std::result::Result<bool, Work> {
+        let Token::Queued(q) = w.tok else {
+            return Err(w);
+        };
+        let m = w.m;
+        let Some(f) = Queued::start(q) else {
+            // Only our own Pending could have cancelled it, and nobody has
+            // seen it yet; treat as done.
+            return Ok(false);
+        };
+        let target = f.target();
+        let Some(s) = target.strategy() else {
+            return Err(Work {
+                tok: Token::Started(f),
+                m,
+            });
+        };
+        match catch_unwind(AssertUnwindSafe(|| s.try_nowait(f))) {
+            Ok(Ok(())) => Ok(false),
+            Ok(Err(f)) => Err(Work {
+                tok: Token::Started(f),
+                m,
+            }),
+            // The token was dropped while unwinding: completed with EIO.
+            Err(_) => Ok(true),
+        }
+    }
+
+    /// Cancels one op (`aio_cancel(fd, aiocb)`): `pending` and `id` are the
+    /// op's, `target` the one it was submitted on.
+    ///
+    /// * still queued (or parked behind a barrier): removed and completed
+    ///   with `ECANCELED` → [`CancelOutcome::Cancelled`];
+    /// * in flight on a device with a cancel routine
+    ///   ([`Strategy::cancel`](aio_core::Strategy::cancel)) that accepts →
+    ///   `Cancelled` (the device completes it with `ECANCELED`);
+    /// * otherwise → [`CancelOutcome::InFlight`] ("not cancelable") or
+    ///   [`CancelOutcome::AlreadyDone`].
+    ///
+    /// Blocks until every worker has answered a device cancel.
+    pub fn cancel(&self, pending: &Pending, target: &Arc<dyn Target>, id: u64) -> CancelOutcome {
+        let sh = &*self.sh;
+        let key = target_key(target);
+        if sh.remove_and_cancel(|m| m.id == id && m.key == key) > 0 {
+            return CancelOutcome::Cancelled;
+        }
+        match pending.cancel() {
+            CancelOutcome::InFlight => {}
+            other => return other,
+        }
+        if target.strategy().is_none() {
+            return CancelOutcome::InFlight;
+        }
+        let reply = Arc::new(CancelReply::default());
+        let mut asked = 0;
+        for p in sh.pools.iter() {
+            let req = CancelReq {
+                id,
+                target: Arc::clone(target),
+                reply: Arc::clone(&reply),
+            };
+            if p.request_cancel(req) {
+                asked += 1;
+            }
+        }
+        let mut g = reply.m.lock();
+        while g.0 < asked {
+            g = reply.cv.wait(g);
+        }
+        if g.1 {
+            CancelOutcome::Cancelled
+        } else if pending.is_complete() {
+            CancelOutcome::AlreadyDone
+        } else {
+            CancelOutcome::InFlight
+        }
+    }
+
+    /// Cancels every queued or parked op on the target with key `key`
+    /// (`aio_cancel(fd, NULL)`; see [`target_key`]). Returns how many were
+    /// cancelled. Ops already in flight are not touched: the caller finds
+    /// them still incomplete ("not cancelable").
+    pub fn cancel_target(&self, key: usize) -> usize {
+        self.sh.remove_and_cancel(|m| m.key == key)
+    }
+
+    /// A snapshot of every pool's counters, in pool order (class, then
+    /// index).
+    pub fn stats(&self) -> Vec<PoolStats> {
+        self.sh
+            .pools
+            .iter()
+            .map(|p| p.stats.snapshot(p.class, p.index, p.cpu))
+            .collect()
+    }
+
+    /// Pools per class.
+    pub fn pools_per_class(&self) -> usize {
+        self.sh.lim.per_class
+    }
+
+    /// Ops admitted and not yet taken by a worker (queued or parked).
+    pub fn queued(&self) -> usize {
+        self.sh.queued.load(Ordering::SeqCst)
+    }
+
+    /// Shuts the pools down, in the numbered steps of the crate docs:
+    /// stops accepting, drains or cancels what is queued, stops and joins
+    /// every worker. Idempotent: a second call returns an empty report.
+    /// Ops already in flight complete normally before their worker exits.
+    pub fn shutdown(&self, mode: ShutdownMode) -> ShutdownReport {
+        let sh = &*self.sh;
+        let mut report = ShutdownReport::default();
+        // Step 1: close the gate; wake WAIT submitters so they give up.
+        let prev = sh.gate.fetch_or(CLOSED, Ordering::SeqCst);
+        if prev & CLOSED != 0 {
+            return report;
+        }
+        sh.wake_space_waiters();
+        // Step 2: wait for submitters already inside `submit` to leave; from
+        // now on nothing new is admitted.
+        while sh.gate.load(Ordering::SeqCst) & !CLOSED != 0 {
+            thread::yield_now();
+        }
+        // Step 3: cancel or drain every queued and parked op.
+        match mode {
+            ShutdownMode::Cancel => report.cancelled = sh.remove_and_cancel(|_| true),
+            ShutdownMode::Drain => sh.wait_space(|| sh.queued.load(Ordering::SeqCst) == 0),
+        }
+        // Step 4: tell every worker to exit once its queue is empty and
+        // nothing is in flight, and wake it wherever it sleeps.
+        for p in sh.pools.iter() {
+            let mut g = p.q.lock();
+            g.exit = true;
+            let w = Pool::wake_locked(&mut g, true);
+            drop(g);
+            p.wake(w);
+        }
+        // Step 5: join them.
+        let joins = std::mem::take(&mut *self.joins.lock());
+        for h in joins {
+            report.joined += 1;
+            if h.join().is_err() {
+                report.worker_panics += 1;
+            }
+        }
+        report
+    }
+}
+
+impl Drop for PoolSet {
+    /// Shuts down in [`ShutdownMode::Cancel`] if nobody did.
+    fn drop(&mut self) {
+        self.shutdown(ShutdownMode::Cancel);
+    }
+}

@@ -1,0 +1,1 @@
+//! Loom models of aio-pool's protocols. Compiled only under `cfg(loom)`.

@@ -1,0 +1,332 @@
+//! The worker: one thread per pool, pinned to the pool's CPU, owning one
+//! engine. It never blocks on one op: it starts queued ops and hands them
+//! to their device's strategy routine, keeps up to `max_in_flight` of them
+//! in flight, and sleeps only when it has nothing to start, either on the
+//! pool's `pending` condvar (nothing in flight) or in `Engine::wait`
+//! (something in flight). See `sleep/README.md` for the protocol.
+//!
+//! # Locking
+//!
+//! ```text
+//!   Lock order: Pool::q alone (see pool.rs). The worker holds its own
+//!   pool's lock only to take work, read cancel requests and decide to
+//!   sleep; it drops it before stealing (taking a sibling's lock), before
+//!   calling any device, target, engine or callback, and before pushing
+//!   released work.
+//! ```
+//!
+//! # Field markings
+//!
+//! ```text
+//!   w   owned by the worker thread (no sharing)
+//! ```
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use aio_core::sync::Arc;
+use aio_core::{Attempt, CancelOutcome, Engine, Error};
+
+use crate::pool::{CancelReq, Meta, Pool, Sleep, Token, Work};
+use crate::set::Shared;
+
+/// Ops completed per `Engine::poll` call at most.
+const POLL_BUDGET: usize = 64;
+
+pub(crate) struct Worker {
+    sh: Arc<Shared>,
+    /// Global index of the worker's pool. (w)
+    me: usize,
+    pin: bool,
+    /// (w)
+    engine: Box<dyn Engine>,
+    /// Work taken from a queue, about to be dispatched. (w)
+    batch: Vec<Work>,
+    /// Work the order table released, to push after unlocking. (w)
+    released: Vec<Work>,
+    /// Tracked or ordered ops handed to the device and not yet confirmed
+    /// complete (see order.rs, "How completion is known"). (w)
+    confirm: Vec<Meta>,
+    /// All ops handed to the device and not yet confirmed complete. (w)
+    unconfirmed: u64,
+    /// Cancel requests being answered. (w)
+    cancels: Vec<CancelReq>,
+}
+
+impl Worker {
+    pub(crate) fn new(sh: Arc<Shared>, me: usize, engine: Box<dyn Engine>, pin: bool) -> Worker {
+        let lim = sh.lim;
+        Worker {
+            sh,
+            me,
+            pin,
+            engine,
+            batch: Vec::with_capacity(lim.max_in_flight),
+            released: Vec::with_capacity(16),
+            confirm: Vec::with_capacity(confirm_cap(lim.max_in_flight)),
+            unconfirmed: 0,
+            cancels: Vec::new(),
+        }
+    }
+
+    /// How many more ops the worker may start now.
+    fn room(&self, in_flight: usize) -> usize {
+        let lim = self.sh.lim;
+        if in_flight >= lim.max_in_flight {
+            return 0;
+        }
+        // Hold back while a barrier or a FIFO waits and we may be holding
+        // up what it waits for, or while the confirm list is full: drain
+        // the engine first (order.rs).
+        if self.unconfirmed > 0
+            && (self.sh.order.parked() > 0 || self.confirm.len() >= confirm_cap(lim.max_in_flight))
+        {
+            return 0;
+        }
+        lim.max_in_flight - in_flight
+    }
+
+    /// The worker's main loop; returns after shutdown step 4 once its
+    /// queue is empty and nothing is in flight.
+    pub(crate) fn run(mut self) {
+        let sh = Arc::clone(&self.sh);
+        let pool = &sh.pools[self.me];
+        if self.pin {
+            match crate::cpu::pin_to(pool.cpu) {
+                Ok(()) => pool.stats.pinned.inc(),
+                Err(e) => eprintln!(
+                    "aio-pool: cannot pin the {:?} worker {} to CPU {}: {e} (running unpinned)",
+                    pool.class, pool.index, pool.cpu
+                ),
+            }
+        }
+        let lim = sh.lim;
+        let mut woke = false;
+        loop {
+            let mut progress = false;
+            // Completions first: they make room and may release barriers.
+            if self.engine.in_flight() > 0 {
+                match catch_unwind(AssertUnwindSafe(|| self.engine.poll(POLL_BUDGET))) {
+                    Ok(Ok(n)) => progress |= n > 0,
+                    Ok(Err(e)) => eprintln!("aio-pool: engine poll failed: {e}"),
+                    Err(_) => pool.stats.panics.inc(),
+                }
+            }
+            let in_flight = self.engine.in_flight();
+            if in_flight == 0 && self.unconfirmed > 0 {
+                self.confirm_all();
+                progress = true;
+            }
+            let room = self.room(in_flight);
+
+            let mut g = pool.q.lock();
+            g.sleep = Sleep::Awake;
+            if !g.cancels.is_empty() {
+                std::mem::swap(&mut g.cancels, &mut self.cancels);
+                drop(g);
+                self.answer_cancels();
+                woke = false;
+                continue;
+            }
+            let mut n = 0;
+            if room > 0 {
+                n = Pool::take_locked(&mut g, room.min(lim.batch), &mut self.batch);
+                if n == 0 && lim.steal && lim.per_class > 1 && !g.exit {
+                    drop(g);
+                    n = self.steal(room);
+                    g = pool.q.lock();
+                    if n == 0 && (!g.queue.is_empty() || !g.cancels.is_empty()) {
+                        // Work arrived while we were unlocked, and its
+                        // producer saw us awake: look again.
+                        continue;
+                    }
+                }
+            }
+            if n > 0 {
+                drop(g);
+                self.dispatch_batch();
+                woke = false;
+                continue;
+            }
+            if progress {
+                drop(g);
+                woke = false;
+                continue;
+            }
+            if woke {
+                pool.stats.spurious_wakeups.inc();
+            }
+            if g.exit && g.queue.is_empty() && in_flight == 0 && self.unconfirmed == 0 {
+                break;
+            }
+            // Nothing to start. Fall asleep with the lock still held since
+            // the checks above, so a producer either saw us Awake before we
+            // looked at the queue (we saw its work), or sees our sleep
+            // state now (and wakes us). See sleep/README.md.
+            if aio_core::sync::mutant("pool-sleep-unlocked") {
+                // Mutant: decide, unlock, relock, then publish the state; a
+                // push in the gap sees Awake and wakes nobody.
+                drop(g);
+                g = pool.q.lock();
+            }
+            pool.stats.sleeps.inc();
+            if in_flight > 0 {
+                g.sleep = if room > 0 {
+                    Sleep::EngineOpen
+                } else {
+                    Sleep::EngineFull
+                };
+                drop(g);
+                // Returns on a completion (the device rings the engine), on
+                // the waker (a producer, a cancel, shutdown), or spuriously.
+                if let Err(e) = self.engine.wait(None) {
+                    eprintln!("aio-pool: engine wait failed: {e}");
+                }
+            } else {
+                g.sleep = Sleep::Idle;
+                while g.sleep == Sleep::Idle {
+                    g = pool.pending.wait(g);
+                }
+                drop(g);
+            }
+            pool.stats.wakeups.inc();
+            woke = true;
+        }
+        // Answer any cancel request that raced with the exit decision.
+        let mut g = pool.q.lock();
+        std::mem::swap(&mut g.cancels, &mut self.cancels);
+        drop(g);
+        self.answer_cancels();
+    }
+
+    /// Steals from the sibling pools of this class, nearest first.
+    fn steal(&mut self, room: usize) -> usize {
+        let sh = Arc::clone(&self.sh);
+        let me = &sh.pools[self.me];
+        let per = sh.lim.per_class;
+        let start = me.class.index() * per;
+        for k in 1..per {
+            let v = start + (me.index + k) % per;
+            let n = sh.pools[v].steal_into(room, &mut self.batch);
+            if n > 0 {
+                me.stats.stolen_in.add(n as u64);
+                sh.pools[v].stats.stolen_out.add(n as u64);
+                return n;
+            }
+        }
+        0
+    }
+
+    fn dispatch_batch(&mut self) {
+        let mut batch = std::mem::take(&mut self.batch);
+        for w in batch.drain(..) {
+            self.sh.dequeued(w.m.home);
+            self.dispatch(w);
+        }
+        self.batch = batch;
+        if !self.released.is_empty() {
+            self.sh.push_all(&mut self.released);
+        }
+    }
+
+    /// Starts one op: hands it to its device, or runs it here if the
+    /// target has no strategy routine.
+    fn dispatch(&mut self, w: Work) {
+        let sh = Arc::clone(&self.sh);
+        let pool = &sh.pools[self.me];
+        let m = w.m;
+        let f = match w.tok {
+            Token::Queued(q) => match q.start() {
+                Some(f) => f,
+                None => {
+                    // The owner cancelled it while queued: it is delivered.
+                    self.finished(m);
+                    return;
+                }
+            },
+            Token::Started(f) => f,
+        };
+        let target = f.target();
+        match target.strategy() {
+            Some(s) => {
+                if catch_unwind(AssertUnwindSafe(|| s.submit(f, &mut *self.engine))).is_err() {
+                    // If the device dropped the token while unwinding, the
+                    // op was completed with EIO by aio-core.
+                    pool.stats.panics.inc();
+                }
+                let in_flight = self.engine.in_flight();
+                pool.stats.in_flight_hwm.max(in_flight as u64);
+                self.unconfirmed += 1;
+                if m.tracked || m.ordered {
+                    self.confirm.push(m);
+                }
+                if in_flight == 0 {
+                    // Completed inside `submit` (and so has everything
+                    // submitted before it).
+                    self.confirm_all();
+                }
+            }
+            None => {
+                let mut f = f;
+                pool.stats.in_flight_hwm.max(1);
+                match catch_unwind(AssertUnwindSafe(|| f.execute())) {
+                    Ok(Attempt::Ready(r)) => f.complete(r),
+                    // Only a synchronous caller can wait for the target's
+                    // resource (aio-core's availability protocol); a worker
+                    // must not block on one op.
+                    Ok(Attempt::Busy) => f.complete(Err(Error::EAGAIN)),
+                    Err(_) => {
+                        pool.stats.panics.inc();
+                        f.complete(Err(Error::EIO));
+                    }
+                }
+                pool.stats.completed.inc();
+                self.finished(m);
+            }
+        }
+    }
+
+    /// The engine is empty: every op handed to it has completed.
+    fn confirm_all(&mut self) {
+        let pool = &self.sh.pools[self.me];
+        pool.stats.completed.add(self.unconfirmed);
+        self.unconfirmed = 0;
+        let mut confirm = std::mem::take(&mut self.confirm);
+        for m in confirm.drain(..) {
+            self.finished(m);
+        }
+        self.confirm = confirm;
+        if !self.released.is_empty() {
+            let sh = Arc::clone(&self.sh);
+            sh.push_all(&mut self.released);
+        }
+    }
+
+    /// The op behind `m` is complete (or was cancelled): tell the order
+    /// table, collect what it releases.
+    fn finished(&mut self, m: Meta) {
+        self.sh
+            .order
+            .finished(m.key, m.tracked, m.epoch, m.ordered, &mut self.released);
+    }
+
+    fn answer_cancels(&mut self) {
+        for req in self.cancels.drain(..) {
+            let ok = match req.target.strategy() {
+                Some(s) => {
+                    let eng = &mut *self.engine;
+                    matches!(
+                        catch_unwind(AssertUnwindSafe(|| s.cancel(req.id, eng))),
+                        Ok(CancelOutcome::Cancelled)
+                    )
+                }
+                None => false,
+            };
+            req.reply.answer(ok);
+        }
+    }
+}
+
+/// Tracked ops a worker may leave unconfirmed before it drains its engine.
+fn confirm_cap(max_in_flight: usize) -> usize {
+    (max_in_flight * 4).max(64)
+}
