@@ -178,6 +178,7 @@ enum BufStore {
 }
 
 impl BufStore {
+    #[inline]
     fn ptr_cap(&mut self) -> (*mut u8, usize) {
         match self {
             BufStore::None => (NonNull::dangling().as_ptr(), 0),
@@ -290,6 +291,7 @@ impl OpShared {
     /// # Safety
     /// The caller holds the right to the buffer: the owner in synchronous
     /// mode, or the in-flight token.
+    #[inline]
     unsafe fn execute(&self) -> Attempt<Result<usize>> {
         // SAFETY: the caller's right to the op covers the descriptor and the
         // buffer; `ptr_cap` points at `cap >= len` valid bytes (checked by
@@ -648,6 +650,7 @@ impl Op {
     /// * `EOVERFLOW`: `offset + len` does not fit in an `off_t` (`i64`).
     ///
     /// Flushes ignore `offset` and `len` (both are stored as 0).
+    #[inline]
     pub fn prepare(&mut self, kind: OpKind, offset: u64, len: usize) -> Result<()> {
         let (offset, len) = if kind.is_transfer() {
             (offset, len)
