@@ -1,0 +1,709 @@
+//! [`FileDevice`]: a host file, block device or any open descriptor,
+//! asynchronous through the servicing thread's [`UringEngine`], or through
+//! a [`BlockingPool`] when the thread has no ring.
+//!
+//! # Paths an op can take
+//!
+//! ```text
+//!   submit(op, engine)
+//!     closed / empty / out of bounds / misaligned direct I/O
+//!         -> completed inside submit (ECANCELED, 0, ENOSPC, EINVAL)
+//!     engine is a UringEngine (and the fallback is not forced)
+//!         -> SQE in the engine's ring; completed by that engine's poll()
+//!     any other engine (BasicEngine, ...), or forced fallback
+//!         -> job on the BlockingPool with engine.ticket(); completed by a
+//!            pool thread with pread/pwrite/fsync, then the ticket returns
+//!   try_nowait(op)
+//!     a read of a regular file or block device: preadv2(RWF_NOWAIT);
+//!     completed inline on a page-cache hit, given back on EAGAIN
+//! ```
+//!
+//! # Bounds
+//!
+//! A device opened by path has the size of the file (or block device) at
+//! open time and behaves like a Linux block device: reads at or past the
+//! end return 0, reads crossing it are cut short, writes at or past it
+//! fail with `ENOSPC`, writes crossing it are cut short. A device made over
+//! a borrowed descriptor ([`FileDevice::from_raw_fd`]) has POSIX file
+//! semantics instead: nothing is clamped, a regular file grows when written
+//! past its end, and the kernel decides every result.
+//!
+//! # Streams
+//!
+//! Pipes, FIFOs, sockets and ptys have no offset: their ops use the
+//! descriptor's current position (offset -1 for io_uring, `read`/`write`
+//! for the pool), and the ring waits for readiness itself (it arms a poll
+//! internally), so a read with nothing to read occupies no thread. Such an
+//! op can be cancelled with [`Strategy::cancel`] on its engine
+//! (`IORING_OP_ASYNC_CANCEL`). The descriptor must be in blocking mode for
+//! the ring to wait: on an `O_NONBLOCK` descriptor an op that would block
+//! completes with `EAGAIN`, as `read(2)` would.
+
+use std::ffi::CString;
+use std::fmt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use aio_core::sync::atomic::{AtomicBool, Ordering};
+use aio_core::sync::{Arc, Mutex};
+use aio_core::{
+    Attempt, CancelOutcome, Engine, EngineTicket, Error, FlushKind, InFlight, OpKind, Result,
+    Strategy, Target,
+};
+
+use crate::device::{Device, Geometry, clamp_transfer};
+use crate::pool::BlockingPool;
+use crate::uring::{MAX_RW, Sqe, UringEngine};
+
+/// How a [`FileDevice`] is opened.
+#[derive(Debug, Clone)]
+pub struct FileOptions {
+    /// Open with `O_DIRECT`: transfers bypass the page cache, and their
+    /// offset, length and buffer address must be multiples of the logical
+    /// block size (checked before submission: `EINVAL`).
+    pub direct: bool,
+    /// Open read-only.
+    pub read_only: bool,
+    /// Create the file if missing and set its size to this many bytes.
+    pub create_size: Option<u64>,
+    /// Never use io_uring, even on a [`UringEngine`]: every op goes to the
+    /// blocking pool (so both engines can run the same tests).
+    pub force_fallback: bool,
+    /// Threads in the device's own pool (when `pool` is `None`).
+    pub fallback_threads: usize,
+    /// A pool shared with other devices, instead of one of the device's own.
+    pub pool: Option<Arc<BlockingPool>>,
+    /// The logical block size, if the kernel's answer should be overridden
+    /// (a power of two).
+    pub block_size: Option<u32>,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions {
+            direct: false,
+            read_only: false,
+            create_size: None,
+            force_fallback: false,
+            fallback_threads: 4,
+            pool: None,
+            block_size: None,
+        }
+    }
+}
+
+impl FileOptions {
+    /// Buffered, read-write, existing file, io_uring when available.
+    pub fn new() -> FileOptions {
+        FileOptions::default()
+    }
+    /// Sets [`FileOptions::direct`].
+    pub fn direct(mut self, on: bool) -> Self {
+        self.direct = on;
+        self
+    }
+    /// Sets [`FileOptions::read_only`].
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+    /// Sets [`FileOptions::create_size`].
+    pub fn create(mut self, size: u64) -> Self {
+        self.create_size = Some(size);
+        self
+    }
+    /// Sets [`FileOptions::force_fallback`].
+    pub fn force_fallback(mut self, on: bool) -> Self {
+        self.force_fallback = on;
+        self
+    }
+    /// Sets [`FileOptions::fallback_threads`].
+    pub fn fallback_threads(mut self, n: usize) -> Self {
+        self.fallback_threads = n;
+        self
+    }
+    /// Sets [`FileOptions::pool`].
+    pub fn pool(mut self, pool: Arc<BlockingPool>) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+    /// Sets [`FileOptions::block_size`].
+    pub fn block_size(mut self, bs: u32) -> Self {
+        self.block_size = Some(bs);
+        self
+    }
+}
+
+/// The state shared by a device and its in-flight ops (which keep the
+/// descriptor open until their completion).
+pub(crate) struct FileShared {
+    fd: RawFd,
+    /// `Some` when the device opened the file; `None` for a borrowed fd.
+    _owned: Option<OwnedFd>,
+    seekable: bool,
+    /// Enforce `capacity` (devices opened by path).
+    bounded: bool,
+    capacity: u64,
+    block_size: u32,
+    mem_align: u32,
+    direct: bool,
+    force_fallback: bool,
+    fallback_threads: usize,
+    /// (lock: this mutex, taken alone)
+    pool: Mutex<Option<Arc<BlockingPool>>>,
+    closed: AtomicBool,
+    nowait_ok: AtomicBool,
+}
+
+/// A host file, block device or open descriptor; see the module docs.
+pub struct FileDevice {
+    sh: Arc<FileShared>,
+    name: String,
+}
+
+impl fmt::Debug for FileDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileDevice")
+            .field("name", &self.name)
+            .field("fd", &self.sh.fd)
+            .field("capacity", &self.sh.capacity)
+            .field("direct", &self.sh.direct)
+            .finish()
+    }
+}
+
+/// What `submit` decided for a transfer.
+#[derive(Clone, Copy)]
+struct Plan {
+    kind: OpKind,
+    offset: u64,
+    len: usize,
+}
+
+const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
+
+fn fstat(fd: RawFd) -> Result<libc::stat> {
+    // SAFETY: `st` is a plain C struct written by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a local.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return Err(Error::last_os_error());
+    }
+    Ok(st)
+}
+
+/// Direct-I/O alignment (memory, offset) from statx, if the kernel knows.
+fn dio_align(fd: RawFd) -> Option<(u32, u32)> {
+    // SAFETY: `stx` is a plain C struct written by the kernel.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let empty = c"";
+    // SAFETY: valid C string and pointer to a local.
+    let r = unsafe {
+        libc::statx(
+            fd,
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_DIOALIGN,
+            &mut stx,
+        )
+    };
+    if r == 0 && stx.stx_mask & libc::STATX_DIOALIGN != 0 && stx.stx_dio_offset_align != 0 {
+        Some((stx.stx_dio_mem_align.max(1), stx.stx_dio_offset_align))
+    } else {
+        None
+    }
+}
+
+impl FileDevice {
+    /// Opens `path` (a regular file or a block device).
+    ///
+    /// Errors are the kernel's: `ENOENT` for a missing path (without
+    /// `create_size`), `EINVAL` if the file system refuses `O_DIRECT`, and
+    /// so on.
+    pub fn open(path: impl AsRef<Path>, o: FileOptions) -> Result<FileDevice> {
+        let path = path.as_ref();
+        let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::EINVAL)?;
+        let mut flags = libc::O_CLOEXEC
+            | if o.read_only {
+                libc::O_RDONLY
+            } else {
+                libc::O_RDWR
+            };
+        if o.direct {
+            flags |= libc::O_DIRECT;
+        }
+        if o.create_size.is_some() {
+            flags |= libc::O_CREAT;
+        }
+        // SAFETY: valid C string; plain syscall.
+        let fd = unsafe { libc::open(cpath.as_ptr(), flags, 0o644 as libc::c_uint) };
+        if fd < 0 {
+            return Err(Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        if let Some(size) = o.create_size {
+            let size = libc::off_t::try_from(size).map_err(|_| Error::EINVAL)?;
+            // SAFETY: plain syscall on our descriptor.
+            if unsafe { libc::ftruncate(fd, size) } < 0 {
+                return Err(Error::last_os_error());
+            }
+        }
+        FileDevice::build(fd, Some(owned), true, path.display().to_string(), &o)
+    }
+
+    /// A device over a descriptor the caller keeps owning (a regular file,
+    /// block device, pipe, FIFO, socket or pty). The device never closes
+    /// it. `O_DIRECT` is taken from the descriptor's flags; `o.direct`,
+    /// `o.read_only` and `o.create_size` are ignored. Nothing is clamped to
+    /// a size (POSIX file semantics; see the module docs).
+    ///
+    /// # Safety
+    ///
+    /// `fd` must stay open, and refer to the same file, until the device
+    /// and every op submitted to it are done (delivered).
+    pub unsafe fn from_raw_fd(fd: RawFd, o: FileOptions) -> Result<FileDevice> {
+        // SAFETY: plain syscall.
+        let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if fl < 0 {
+            return Err(Error::last_os_error());
+        }
+        let o = FileOptions {
+            direct: fl & libc::O_DIRECT != 0,
+            ..o
+        };
+        FileDevice::build(fd, None, false, format!("fd:{fd}"), &o)
+    }
+
+    fn build(
+        fd: RawFd,
+        owned: Option<OwnedFd>,
+        bounded: bool,
+        name: String,
+        o: &FileOptions,
+    ) -> Result<FileDevice> {
+        let st = fstat(fd)?;
+        let fmt = st.st_mode & libc::S_IFMT;
+        let (seekable, capacity, mut block_size) = match fmt {
+            libc::S_IFREG => (true, st.st_size as u64, 512u32),
+            libc::S_IFBLK => {
+                let mut size: u64 = 0;
+                // SAFETY: BLKGETSIZE64 writes a u64 into the pointer.
+                if unsafe { libc::ioctl(fd, BLKGETSIZE64 as _, &mut size) } < 0 {
+                    return Err(Error::last_os_error());
+                }
+                let mut ss: libc::c_int = 0;
+                // SAFETY: BLKSSZGET writes an int into the pointer.
+                if unsafe { libc::ioctl(fd, libc::BLKSSZGET as _, &mut ss) } < 0 {
+                    return Err(Error::last_os_error());
+                }
+                (true, size, u32::try_from(ss).unwrap_or(512).max(1))
+            }
+            _ => (false, u64::MAX, 1),
+        };
+        let mut mem_align = 1;
+        if o.direct && seekable {
+            match dio_align(fd) {
+                Some((m, off)) => {
+                    mem_align = m;
+                    block_size = block_size.max(off);
+                }
+                None => mem_align = block_size,
+            }
+        }
+        if let Some(bs) = o.block_size {
+            if !bs.is_power_of_two() {
+                return Err(Error::EINVAL);
+            }
+            block_size = bs;
+            if o.direct {
+                mem_align = mem_align.max(bs);
+            }
+        }
+        Ok(FileDevice {
+            sh: Arc::new(FileShared {
+                fd,
+                _owned: owned,
+                seekable,
+                bounded: bounded && seekable,
+                capacity,
+                block_size,
+                mem_align,
+                direct: o.direct && seekable,
+                force_fallback: o.force_fallback,
+                fallback_threads: o.fallback_threads,
+                pool: Mutex::new(o.pool.clone()),
+                closed: AtomicBool::new(false),
+                nowait_ok: AtomicBool::new(seekable),
+            }),
+            name,
+        })
+    }
+
+    /// The descriptor (still owned by the device, or by the caller for
+    /// [`FileDevice::from_raw_fd`]).
+    pub fn raw_fd(&self) -> RawFd {
+        self.sh.fd
+    }
+
+    /// Whether the device uses `O_DIRECT`.
+    pub fn is_direct(&self) -> bool {
+        self.sh.direct
+    }
+
+    /// Whether the descriptor has offsets (a regular file or block device).
+    pub fn is_seekable(&self) -> bool {
+        self.sh.seekable
+    }
+
+    /// The fallback pool, made on first use.
+    fn pool(&self) -> Arc<BlockingPool> {
+        let mut g = self.sh.pool.lock();
+        Arc::clone(g.get_or_insert_with(|| BlockingPool::new(self.sh.fallback_threads)))
+    }
+
+    /// Decides what a transfer does, or the result to complete it with now.
+    fn plan(
+        &self,
+        kind: OpKind,
+        offset: u64,
+        len: usize,
+        addr: usize,
+    ) -> std::result::Result<Plan, Result<usize>> {
+        let sh = &*self.sh;
+        if sh.closed.load(Ordering::Acquire) {
+            return Err(Err(Error::ECANCELED));
+        }
+        if !kind.is_transfer() {
+            return Ok(Plan {
+                kind,
+                offset: 0,
+                len: 0,
+            });
+        }
+        let mut len = len.min(MAX_RW);
+        if len == 0 {
+            return Err(Ok(0));
+        }
+        if sh.direct {
+            let bs = u64::from(sh.block_size);
+            if !addr.is_multiple_of(sh.mem_align as usize)
+                || !offset.is_multiple_of(bs)
+                || !(len as u64).is_multiple_of(bs)
+            {
+                return Err(Err(Error::EINVAL));
+            }
+        }
+        if sh.bounded {
+            len = clamp_transfer(kind == OpKind::Write, offset, len, sh.capacity)?;
+            if sh.direct
+                && kind == OpKind::Write
+                && !(len as u64).is_multiple_of(u64::from(sh.block_size))
+            {
+                return Err(Err(Error::EINVAL));
+            }
+        }
+        let offset = if sh.seekable { offset } else { u64::MAX };
+        Ok(Plan { kind, offset, len })
+    }
+
+    fn plan_op(&self, op: &mut InFlight) -> std::result::Result<(Plan, *mut u8), Result<usize>> {
+        let kind = op.kind();
+        let ptr = if kind.is_transfer() {
+            op.buf_mut().as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        };
+        let plan = self.plan(kind, op.offset(), op.len(), ptr as usize)?;
+        Ok((plan, ptr))
+    }
+
+    fn fallback(&self, mut op: InFlight, ticket: EngineTicket, plan: Plan) {
+        let sh = Arc::clone(&self.sh);
+        let job = Box::new(move || {
+            let r = blocking_io(&sh, &mut op, plan);
+            ticket.complete(op, r);
+        });
+        if let Err(job) = self.pool().execute(job) {
+            // The pool is shutting down (cannot happen while we hold it,
+            // but never lose an op): run it here.
+            job();
+        }
+    }
+}
+
+/// Runs one transfer or flush with blocking system calls (the pool path).
+fn blocking_io(sh: &FileShared, op: &mut InFlight, plan: Plan) -> Result<usize> {
+    let fd = sh.fd;
+    loop {
+        let r: isize = match plan.kind {
+            OpKind::Read => {
+                let buf = &mut op.buf_mut()[..plan.len];
+                // SAFETY: `buf` is valid for `plan.len` bytes, owned through
+                // the in-flight token.
+                unsafe {
+                    if sh.seekable {
+                        libc::pread(
+                            fd,
+                            buf.as_mut_ptr().cast(),
+                            plan.len,
+                            plan.offset as libc::off_t,
+                        )
+                    } else {
+                        libc::read(fd, buf.as_mut_ptr().cast(), plan.len)
+                    }
+                }
+            }
+            OpKind::Write => {
+                let buf = &op.buf()[..plan.len];
+                // SAFETY: as above, for reading.
+                unsafe {
+                    if sh.seekable {
+                        libc::pwrite(
+                            fd,
+                            buf.as_ptr().cast(),
+                            plan.len,
+                            plan.offset as libc::off_t,
+                        )
+                    } else {
+                        libc::write(fd, buf.as_ptr().cast(), plan.len)
+                    }
+                }
+            }
+            // SAFETY: plain syscalls.
+            OpKind::Fsync => unsafe { libc::fsync(fd) as isize },
+            // SAFETY: plain syscall.
+            OpKind::Fdatasync => unsafe { libc::fdatasync(fd) as isize },
+        };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let e = Error::last_os_error();
+        if e != Error::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+impl Target for FileDevice {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Attempt<Result<usize>> {
+        let plan = match self.plan(OpKind::Read, offset, buf.len(), buf.as_ptr() as usize) {
+            Ok(p) => p,
+            Err(r) => return Attempt::Ready(r),
+        };
+        Attempt::Ready(loop {
+            // SAFETY: `buf` is valid for `plan.len <= buf.len()` bytes.
+            let r = unsafe {
+                if self.sh.seekable {
+                    libc::pread(
+                        self.sh.fd,
+                        buf.as_mut_ptr().cast(),
+                        plan.len,
+                        offset as libc::off_t,
+                    )
+                } else {
+                    libc::read(self.sh.fd, buf.as_mut_ptr().cast(), plan.len)
+                }
+            };
+            if r >= 0 {
+                break Ok(r as usize);
+            }
+            let e = Error::last_os_error();
+            if e != Error::EINTR {
+                break Err(e);
+            }
+        })
+    }
+
+    fn write_at(&self, buf: &[u8], offset: u64) -> Attempt<Result<usize>> {
+        let plan = match self.plan(OpKind::Write, offset, buf.len(), buf.as_ptr() as usize) {
+            Ok(p) => p,
+            Err(r) => return Attempt::Ready(r),
+        };
+        Attempt::Ready(loop {
+            // SAFETY: `buf` is valid for `plan.len <= buf.len()` bytes.
+            let r = unsafe {
+                if self.sh.seekable {
+                    libc::pwrite(
+                        self.sh.fd,
+                        buf.as_ptr().cast(),
+                        plan.len,
+                        offset as libc::off_t,
+                    )
+                } else {
+                    libc::write(self.sh.fd, buf.as_ptr().cast(), plan.len)
+                }
+            };
+            if r >= 0 {
+                break Ok(r as usize);
+            }
+            let e = Error::last_os_error();
+            if e != Error::EINTR {
+                break Err(e);
+            }
+        })
+    }
+
+    fn flush(&self, kind: FlushKind) -> Attempt<Result<()>> {
+        if self.sh.closed.load(Ordering::Acquire) {
+            return Attempt::Ready(Err(Error::ECANCELED));
+        }
+        // SAFETY: plain syscalls on our descriptor.
+        let r = unsafe {
+            match kind {
+                FlushKind::Full => libc::fsync(self.sh.fd),
+                FlushKind::Data => libc::fdatasync(self.sh.fd),
+            }
+        };
+        Attempt::Ready(if r < 0 {
+            Err(Error::last_os_error())
+        } else {
+            Ok(())
+        })
+    }
+
+    fn strategy(&self) -> Option<&dyn Strategy> {
+        Some(self)
+    }
+}
+
+impl Strategy for FileDevice {
+    fn submit(&self, mut op: InFlight, engine: &mut dyn Engine) {
+        let (plan, ptr) = match self.plan_op(&mut op) {
+            Ok(p) => p,
+            Err(r) => return op.complete(r),
+        };
+        if !self.sh.force_fallback
+            && let Some(u) = engine.as_any_mut().downcast_mut::<UringEngine>()
+        {
+            {
+                let sqe = Sqe {
+                    kind: plan.kind,
+                    fd: self.sh.fd,
+                    offset: plan.offset,
+                    ptr,
+                    // `plan` capped the length at MAX_RW < u32::MAX.
+                    len: plan.len as u32,
+                };
+                return u.push(op, Arc::clone(&self.sh), sqe);
+            }
+        }
+        let ticket = engine.ticket();
+        self.fallback(op, ticket, plan);
+    }
+
+    /// On a [`UringEngine`]: cancels an op still in the backlog at once, or
+    /// one waiting in the kernel (a read of an empty pipe) with
+    /// `IORING_OP_ASYNC_CANCEL`. A transfer the kernel has already started
+    /// on a regular file cannot be cancelled (`InFlight`). On the pool path
+    /// ops cannot be cancelled.
+    fn cancel(&self, id: u64, engine: &mut dyn Engine) -> CancelOutcome {
+        match engine.as_any_mut().downcast_mut::<UringEngine>() {
+            Some(u) if !self.sh.force_fallback => u.cancel_op(id),
+            _ => CancelOutcome::InFlight,
+        }
+    }
+
+    /// Reads of a regular file or block device only: `preadv2` with
+    /// `RWF_NOWAIT` completes the op inline when the data is in the page
+    /// cache, and gives it back when the read would block (or came back
+    /// short before the end of the device).
+    fn try_nowait(&self, mut op: InFlight) -> std::result::Result<(), InFlight> {
+        let sh = &*self.sh;
+        if op.kind() != OpKind::Read || !sh.seekable || !sh.nowait_ok.load(Ordering::Relaxed) {
+            return Err(op);
+        }
+        let (plan, ptr) = match self.plan_op(&mut op) {
+            Ok(p) => p,
+            Err(r) => {
+                op.complete(r);
+                return Ok(());
+            }
+        };
+        let iov = libc::iovec {
+            iov_base: ptr.cast(),
+            iov_len: plan.len,
+        };
+        // SAFETY: the iovec points at `plan.len` bytes of the op's buffer,
+        // owned through the in-flight token.
+        let n =
+            unsafe { libc::preadv2(sh.fd, &iov, 1, plan.offset as libc::off_t, libc::RWF_NOWAIT) };
+        if n < 0 {
+            let e = Error::last_os_error();
+            if e == Error::EOPNOTSUPP || e == Error::EINVAL {
+                sh.nowait_ok.store(false, Ordering::Relaxed);
+                return Err(op);
+            }
+            if e == Error::EAGAIN || e == Error::EINTR {
+                return Err(op);
+            }
+            op.complete(Err(e));
+            return Ok(());
+        }
+        let n = n as usize;
+        let at_end = if sh.bounded {
+            plan.offset + n as u64 >= sh.capacity
+        } else {
+            fstat(sh.fd).is_ok_and(|st| plan.offset + n as u64 >= st.st_size as u64)
+        };
+        if n == plan.len || at_end {
+            op.complete(Ok(n));
+            Ok(())
+        } else {
+            Err(op)
+        }
+    }
+}
+
+impl Device for FileDevice {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn geometry(&self) -> Geometry {
+        Geometry {
+            block_size: self.sh.block_size,
+            capacity: self.sh.capacity,
+        }
+    }
+
+    /// New ops fail with `ECANCELED`. Ops already in a ring or the pool run
+    /// to completion with their result; a read waiting on an idle stream
+    /// ends when its engine cancels it or is dropped (`ECANCELED`).
+    fn shutdown(&self) {
+        self.sh.closed.store(true, Ordering::Release);
+    }
+}
+
+impl FileShared {
+    /// The descriptor.
+    #[allow(dead_code)]
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
+impl AsRawFd for FileDevice {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sh.fd
+    }
+}
+
+/// Makes an engine for a servicing thread: a [`UringEngine`] of `depth`,
+/// or, if io_uring cannot be set up here (`ENOSYS`, `EPERM` under seccomp,
+/// `io_uring_disabled`), aio-core's [`BasicEngine`](aio_core::BasicEngine),
+/// on which a [`FileDevice`] uses its blocking pool. The fallback is logged
+/// once per process.
+pub fn new_engine(depth: u32) -> Box<dyn Engine> {
+    match UringEngine::new(depth) {
+        Ok(e) => Box::new(e),
+        Err(e) => {
+            static LOGGED: std::sync::Once = std::sync::Once::new();
+            LOGGED.call_once(|| {
+                eprintln!("blockdev: io_uring unavailable ({e}); using a thread pool for file I/O");
+            });
+            Box::new(aio_core::BasicEngine::new())
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Forwarding an op to an inner device while keeping the right to complete
+//! it: the wrappers' way to see an inner completion before the owner does.
+//!
+//! The outer op (the one the owner submitted to the wrapper) stays with the
+//! wrapper. A shadow op is made on the inner device over the *same buffer*
+//! (by raw pointer: the outer op's in-flight token guarantees the buffer
+//! lives and nobody else touches it), detached, started and submitted to
+//! the inner device through the caller's engine. Its callback hands the
+//! outer op, the outer op's engine ticket and the inner result to `then`,
+//! which completes the outer op now or later (on a timer).
+//!
+//! Order of events for one op, which is what makes reusing the buffer safe:
+//! the inner device finishes with the buffer, then completes the shadow op,
+//! whose callback runs `then`, which (eventually) completes the outer op.
+//! Only after that can the owner reuse the buffer; the shadow op's own
+//! delivery touches nothing but the shadow record.
+
+use aio_core::sync::Arc;
+use aio_core::{
+    Attempt, Availability, Completion, Engine, EngineTicket, Error, FlushKind, InFlight, Op,
+    Result, Strategy, Target,
+};
+
+/// What to do with the outer op once the inner device has finished.
+pub(crate) type Then = Box<dyn FnOnce(InFlight, EngineTicket, Result<usize>) + Send>;
+
+struct Ctx {
+    outer: InFlight,
+    ticket: EngineTicket,
+    then: Then,
+}
+
+fn shadow_done(c: &Completion<'_>) {
+    // SAFETY: `private` is the pointer `forward` leaked for this op, and
+    // this callback runs exactly once per op (aio-core's guarantee), so the
+    // box is reclaimed exactly once.
+    let ctx = unsafe { Box::from_raw(c.private() as *mut Ctx) };
+    let Ctx {
+        outer,
+        ticket,
+        then,
+    } = *ctx;
+    then(outer, ticket, c.result());
+}
+
+/// Sends `outer` to `inner` as a transfer of `len` bytes (at most the op's
+/// length; the same kind and offset) and calls `then` with the result. The
+/// outer op's engine ticket is taken here, from `engine`.
+pub(crate) fn forward(
+    inner: &Arc<dyn Target>,
+    mut outer: InFlight,
+    engine: &mut dyn Engine,
+    len: usize,
+    then: Then,
+) {
+    let ticket = engine.ticket();
+    let kind = outer.kind();
+    let offset = outer.offset();
+    let (ptr, cap) = if kind.is_transfer() {
+        let b = outer.buf_mut();
+        (b.as_mut_ptr(), b.len())
+    } else {
+        (std::ptr::null_mut(), 0)
+    };
+    // SAFETY: the buffer is the outer op's, valid for `cap` bytes and
+    // reserved to us by the outer in-flight token, which `Ctx` keeps until
+    // after the shadow op's callback, i.e. until the inner device is done
+    // with the buffer (see the module docs).
+    let mut shadow = unsafe { Op::from_raw_parts(Arc::clone(inner), ptr, cap) };
+    let len = if kind.is_transfer() { len.min(cap) } else { 0 };
+    if let Err(e) = shadow.prepare(kind, offset, len) {
+        return then(outer, ticket, Err(e));
+    }
+    let ctx = Box::new(Ctx {
+        outer,
+        ticket,
+        then,
+    });
+    shadow.set_callback(shadow_done);
+    shadow.set_private(Box::into_raw(ctx) as usize);
+    let (pending, queued) = shadow.enqueue();
+    // Detached: the shadow op lives until its callback has run.
+    drop(pending);
+    let Some(mut f) = queued.start() else {
+        // Nobody else knows the shadow op, so nobody cancelled it; never
+        // reached. (If it were, the cancel would have run the callback.)
+        return;
+    };
+    match inner.strategy() {
+        Some(s) => s.submit(f, engine),
+        None => {
+            // A plain target: run it here (it may block, as a synchronous
+            // target does).
+            let r = match f.execute() {
+                Attempt::Ready(r) => r,
+                Attempt::Busy => Err(Error::EAGAIN),
+            };
+            f.complete(r);
+        }
+    }
+}
+
+/// A device shared between a wrapper (which keeps typed access) and the
+/// shadow ops (which need an `Arc<dyn Target>`): a forwarding target.
+pub(crate) struct Inner<D>(pub(crate) Arc<D>);
+
+impl<D: Target> Target for Inner<D> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Attempt<Result<usize>> {
+        self.0.read_at(buf, offset)
+    }
+    fn write_at(&self, buf: &[u8], offset: u64) -> Attempt<Result<usize>> {
+        self.0.write_at(buf, offset)
+    }
+    fn flush(&self, kind: FlushKind) -> Attempt<Result<()>> {
+        self.0.flush(kind)
+    }
+    fn availability(&self) -> Option<&Availability> {
+        self.0.availability()
+    }
+    fn strategy(&self) -> Option<&dyn Strategy> {
+        self.0.strategy()
+    }
+}

@@ -1,0 +1,654 @@
+//! [`NbdDevice`]: a client for the Network Block Device protocol.
+//!
+//! Handshake: fixed newstyle, one `NBD_OPT_GO` (asking for the export's
+//! size and block sizes), no TLS, simple replies only. Transmission: many
+//! requests in flight at once, replies matched to requests by cookie in any
+//! order.
+//!
+//! # Threads
+//!
+//! ```text
+//!   submitter (any thread)      writer thread             reader thread
+//!   ----------------------      -------------             -------------
+//!   check bounds                                          read reply header
+//!   ticket = engine.ticket()                              req = table.take(cookie)
+//!   build header (+ copy of                               read payload into the
+//!     the write payload)                                    op's buffer (reads)
+//!   cookie = table.insert(req)                            ticket.complete(op, r)
+//!   sendq.push(message) ------> pop a batch, write it     ...
+//!                               (one flush per batch)     on EOF / error / bad reply:
+//!                               on error: shutdown(2)       table.close(EIO) -> fail all
+//!                                 the socket                sendq.close(); shutdown(2)
+//! ```
+//!
+//! The submitter never touches the socket, so it never blocks on the
+//! network; write payloads are copied into the message so the writer never
+//! reads an op's buffer (the op belongs to the reader from the moment it is
+//! in the table). Every op is completed by the reader thread (or inside
+//! `submit` when it is refused), callbacks included, with no lock held.
+//!
+//! # Disconnection
+//!
+//! Whoever notices the connection is gone shuts the socket down, which
+//! makes the reader's next read fail; the reader then closes the in-flight
+//! table with `EIO` and fails every request in it. A request is inserted
+//! into the table only while the table is open (one critical section), so
+//! it is either failed by that drain or refused by `insert`: nothing hangs.
+//! `README.md` has the races and the loom model (`loom_nbd_*`).
+//!
+//! # Errors
+//!
+//! `connect_*` fails with `ENOENT` when the server does not have the export
+//! (`NBD_REP_ERR_UNKNOWN`), `EPERM` when it refuses it by policy or wants
+//! TLS, `EOPNOTSUPP` when it is not a fixed-newstyle server or does not know
+//! `NBD_OPT_GO`, `EIO` on any other protocol error, and the socket's errno
+//! otherwise. Request errors from the server arrive as their errno.
+
+use std::fmt;
+use std::io::{self, BufWriter, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use aio_core::sync::atomic::{AtomicBool, Ordering};
+use aio_core::sync::thread::{self, JoinHandle};
+use aio_core::sync::{Arc, Mutex};
+use aio_core::{
+    Attempt, Engine, EngineTicket, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target,
+};
+
+use crate::device::{Device, Geometry, clamp_transfer, join_unless_self};
+use crate::queue::WorkQueue;
+use crate::table::InflightTable;
+
+const NBDMAGIC: u64 = 0x4e42_444d_4147_4943;
+const IHAVEOPT: u64 = 0x4948_4156_454F_5054;
+const OPT_REPLY_MAGIC: u64 = 0x0003_e889_0455_65a9;
+const REQUEST_MAGIC: u32 = 0x2560_9513;
+const SIMPLE_REPLY_MAGIC: u32 = 0x6744_6698;
+
+const FLAG_FIXED_NEWSTYLE: u16 = 1 << 0;
+const FLAG_NO_ZEROES: u16 = 1 << 1;
+const OPT_GO: u32 = 7;
+const REP_ACK: u32 = 1;
+const REP_INFO: u32 = 3;
+const REP_ERR: u32 = 1 << 31;
+const INFO_EXPORT: u16 = 0;
+const INFO_BLOCK_SIZE: u16 = 3;
+
+const TFLAG_READ_ONLY: u16 = 1 << 1;
+const TFLAG_SEND_FLUSH: u16 = 1 << 2;
+
+const CMD_READ: u16 = 0;
+const CMD_WRITE: u16 = 1;
+const CMD_DISC: u16 = 2;
+const CMD_FLUSH: u16 = 3;
+
+/// Largest payload we send or ask for when the server does not say.
+const DEFAULT_MAX_PAYLOAD: u32 = 32 << 20;
+/// How long the handshake (and a writer stuck at shutdown) may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The socket, either kind.
+enum Stream {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    fn try_clone(&self) -> io::Result<Stream> {
+        Ok(match self {
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+        })
+    }
+    fn set_timeouts(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => {
+                s.set_read_timeout(t)?;
+                s.set_write_timeout(t)
+            }
+            Stream::Tcp(s) => {
+                s.set_read_timeout(t)?;
+                s.set_write_timeout(t)
+            }
+        }
+    }
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.set_write_timeout(t),
+            Stream::Tcp(s) => s.set_write_timeout(t),
+        }
+    }
+    fn fd(&self) -> RawFd {
+        match self {
+            Stream::Unix(s) => s.as_raw_fd(),
+            Stream::Tcp(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(b),
+            Stream::Tcp(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(b),
+            Stream::Tcp(s) => s.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What `NBD_OPT_GO` told us about the export.
+#[derive(Debug, Clone, Copy)]
+struct ExportInfo {
+    size: u64,
+    flags: u16,
+    block_size: u32,
+    max_payload: u32,
+}
+
+/// A request in the table: the op and what the reply must do with it.
+struct Req {
+    op: InFlight,
+    ticket: EngineTicket,
+    kind: OpKind,
+    len: usize,
+}
+
+struct Shared {
+    table: InflightTable<Req>,
+    sendq: WorkQueue<Vec<u8>>,
+    /// `stream`'s descriptor, for shutdown(2) from any thread.
+    fd: RawFd,
+    /// Set by [`Device::shutdown`]: in-flight ops fail with `ECANCELED`
+    /// instead of `EIO`.
+    shutting_down: AtomicBool,
+    /// The original socket (the threads use duplicates of it). Owned here so
+    /// that `fd` stays open, and means this socket, until the device and
+    /// both threads are gone.
+    stream: Stream,
+}
+
+impl Shared {
+    fn kill_socket(&self) {
+        // SAFETY: plain syscall; `fd` stays open while `stream` (or the
+        // threads' clones) hold it, and shutdown on a dead socket is harmless.
+        unsafe { libc::shutdown(self.fd, libc::SHUT_RDWR) };
+    }
+
+    fn gone_error(&self) -> Error {
+        if self.shutting_down.load(Ordering::Acquire) {
+            Error::ECANCELED
+        } else {
+            Error::EIO
+        }
+    }
+
+    /// Fails every request in flight and refuses new ones.
+    fn fail_all(&self, err: Error) {
+        for r in self.table.close(err) {
+            r.ticket.complete(r.op, Err(err));
+        }
+    }
+}
+
+/// An NBD export used as a device; see the module docs.
+pub struct NbdDevice {
+    sh: Arc<Shared>,
+    info: ExportInfo,
+    name: String,
+    reader: Mutex<Option<JoinHandle<()>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for NbdDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NbdDevice")
+            .field("name", &self.name)
+            .field("size", &self.info.size)
+            .field("in_flight", &self.sh.table.len())
+            .finish()
+    }
+}
+
+fn be_u16(b: &[u8]) -> u16 {
+    u16::from_be_bytes([b[0], b[1]])
+}
+fn be_u32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+fn be_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(a)
+}
+
+fn read_exact_io(s: &mut Stream, b: &mut [u8]) -> Result<()> {
+    s.read_exact(b).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            Error::EIO
+        } else {
+            Error::from(e)
+        }
+    })
+}
+
+/// The errno for an `NBD_REP_ERR_*` reply.
+fn option_error(t: u32) -> Error {
+    match t & !REP_ERR {
+        1 | 4 => Error::EOPNOTSUPP, // UNSUP, PLATFORM
+        2 | 5 => Error::EPERM,      // POLICY, TLS_REQD
+        3 | 8 | 9 => Error::EINVAL, // INVALID, BLOCK_SIZE_REQD, TOO_BIG
+        6 => Error::ENOENT,         // UNKNOWN: no such export
+        7 => Error::from_errno(libc::ESHUTDOWN),
+        _ => Error::EIO,
+    }
+}
+
+/// The errno for a transmission-phase error from the server.
+fn request_error(e: u32) -> Error {
+    match e {
+        1 => Error::EPERM,
+        5 => Error::EIO,
+        12 => Error::ENOMEM,
+        22 => Error::EINVAL,
+        28 => Error::ENOSPC,
+        75 => Error::EOVERFLOW,
+        95 => Error::EOPNOTSUPP,
+        108 => Error::from_errno(libc::ESHUTDOWN),
+        _ => Error::EIO,
+    }
+}
+
+fn handshake(s: &mut Stream, export: &str) -> Result<ExportInfo> {
+    let mut hello = [0u8; 18];
+    read_exact_io(s, &mut hello)?;
+    if be_u64(&hello[0..]) != NBDMAGIC {
+        return Err(Error::EIO);
+    }
+    if be_u64(&hello[8..]) != IHAVEOPT {
+        // An oldstyle server: not supported.
+        return Err(Error::EOPNOTSUPP);
+    }
+    let hflags = be_u16(&hello[16..]);
+    if hflags & FLAG_FIXED_NEWSTYLE == 0 {
+        return Err(Error::EOPNOTSUPP);
+    }
+    let cflags = u32::from(hflags & (FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES));
+    let name = export.as_bytes();
+    let name_len = u32::try_from(name.len()).map_err(|_| Error::EINVAL)?;
+    if name.len() > 4096 {
+        return Err(Error::EINVAL);
+    }
+    let mut m = Vec::with_capacity(32 + name.len());
+    m.extend_from_slice(&cflags.to_be_bytes());
+    m.extend_from_slice(&IHAVEOPT.to_be_bytes());
+    m.extend_from_slice(&OPT_GO.to_be_bytes());
+    m.extend_from_slice(&(4 + name_len + 2 + 2).to_be_bytes());
+    m.extend_from_slice(&name_len.to_be_bytes());
+    m.extend_from_slice(name);
+    m.extend_from_slice(&1u16.to_be_bytes());
+    m.extend_from_slice(&INFO_BLOCK_SIZE.to_be_bytes());
+    s.write_all(&m)?;
+
+    let mut size = None;
+    let mut flags = 0u16;
+    let mut block_size = 512u32;
+    let mut max_payload = DEFAULT_MAX_PAYLOAD;
+    loop {
+        let mut h = [0u8; 20];
+        read_exact_io(s, &mut h)?;
+        if be_u64(&h[0..]) != OPT_REPLY_MAGIC || be_u32(&h[8..]) != OPT_GO {
+            return Err(Error::EIO);
+        }
+        let rtype = be_u32(&h[12..]);
+        let len = be_u32(&h[16..]) as usize;
+        if len > 1 << 20 {
+            return Err(Error::EIO);
+        }
+        let mut data = vec![0u8; len];
+        read_exact_io(s, &mut data)?;
+        if rtype & REP_ERR != 0 {
+            return Err(option_error(rtype));
+        }
+        match rtype {
+            REP_ACK => break,
+            REP_INFO if len >= 2 => match be_u16(&data) {
+                INFO_EXPORT if len >= 12 => {
+                    size = Some(be_u64(&data[2..]));
+                    flags = be_u16(&data[10..]);
+                }
+                INFO_BLOCK_SIZE if len >= 14 => {
+                    let min = be_u32(&data[2..]);
+                    let max = be_u32(&data[10..]);
+                    if min.is_power_of_two() {
+                        block_size = min.max(512);
+                    }
+                    if max > 0 {
+                        max_payload = max.min(DEFAULT_MAX_PAYLOAD);
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    let size = size.ok_or(Error::EIO)?;
+    let max_payload = max_payload / block_size * block_size;
+    Ok(ExportInfo {
+        size,
+        flags,
+        block_size,
+        max_payload: max_payload.max(block_size),
+    })
+}
+
+fn header(kind: u16, cookie: u64, offset: u64, len: u32) -> [u8; 28] {
+    let mut h = [0u8; 28];
+    h[0..4].copy_from_slice(&REQUEST_MAGIC.to_be_bytes());
+    // h[4..6]: command flags, none.
+    h[6..8].copy_from_slice(&kind.to_be_bytes());
+    h[8..16].copy_from_slice(&cookie.to_be_bytes());
+    h[16..24].copy_from_slice(&offset.to_be_bytes());
+    h[24..28].copy_from_slice(&len.to_be_bytes());
+    h
+}
+
+fn reader_loop(sh: &Shared, mut s: Stream) {
+    let mut h = [0u8; 16];
+    loop {
+        if s.read_exact(&mut h).is_err() {
+            break;
+        }
+        if be_u32(&h[0..]) != SIMPLE_REPLY_MAGIC {
+            break; // structured replies were not negotiated: protocol error
+        }
+        let err = be_u32(&h[4..]);
+        let Some(mut req) = sh.table.take(be_u64(&h[8..])) else {
+            break; // a cookie we never sent (or already answered)
+        };
+        let r = if err != 0 {
+            Err(request_error(err))
+        } else {
+            match req.kind {
+                OpKind::Read => {
+                    let buf = &mut req.op.buf_mut()[..req.len];
+                    if s.read_exact(buf).is_err() {
+                        // The op is ours (out of the table): fail it here.
+                        let e = sh.gone_error();
+                        req.ticket.complete(req.op, Err(e));
+                        break;
+                    }
+                    Ok(req.len)
+                }
+                OpKind::Write => Ok(req.len),
+                OpKind::Fsync | OpKind::Fdatasync => Ok(0),
+            }
+        };
+        req.ticket.complete(req.op, r);
+    }
+    // The connection is gone (or the device is shutting down).
+    sh.fail_all(sh.gone_error());
+    sh.sendq.close();
+    sh.kill_socket();
+}
+
+fn writer_loop(sh: &Shared, s: Stream) {
+    let mut w = BufWriter::with_capacity(256 << 10, s);
+    let mut batch = Vec::with_capacity(64);
+    let mut ok = true;
+    while sh.sendq.pop_batch(&mut batch, 64) {
+        for m in batch.drain(..) {
+            if ok && w.write_all(&m).is_err() {
+                ok = false;
+            }
+        }
+        if ok && w.flush().is_err() {
+            ok = false;
+        }
+        if !ok {
+            // Make the reader notice: it fails everything in flight.
+            sh.kill_socket();
+        }
+    }
+    let _ = w.flush();
+    // Queue closed: the device is shutting down (after NBD_CMD_DISC) or the
+    // reader has already failed everything. Either way, end the connection
+    // so the reader's read returns.
+    sh.kill_socket();
+}
+
+impl NbdDevice {
+    /// Connects to `export` on the server listening on the Unix socket at
+    /// `path`.
+    pub fn connect_unix(path: impl AsRef<Path>, export: &str) -> Result<NbdDevice> {
+        let s = UnixStream::connect(path.as_ref())?;
+        NbdDevice::start(Stream::Unix(s), export)
+    }
+
+    /// Connects to `export` on the server at `addr` over TCP.
+    pub fn connect_tcp(addr: impl ToSocketAddrs, export: &str) -> Result<NbdDevice> {
+        let s = TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        NbdDevice::start(Stream::Tcp(s), export)
+    }
+
+    fn start(mut s: Stream, export: &str) -> Result<NbdDevice> {
+        s.set_timeouts(Some(HANDSHAKE_TIMEOUT))?;
+        let info = handshake(&mut s, export)?;
+        s.set_timeouts(None)?;
+        let rs = s.try_clone()?;
+        let ws = s.try_clone()?;
+        let sh = Arc::new(Shared {
+            table: InflightTable::new(),
+            sendq: WorkQueue::new(),
+            fd: s.fd(),
+            shutting_down: AtomicBool::new(false),
+            stream: s,
+        });
+        let sr = Arc::clone(&sh);
+        let reader = thread::spawn_named("blockdev-nbd-rx".into(), move || reader_loop(&sr, rs))?;
+        let sw = Arc::clone(&sh);
+        let writer =
+            match thread::spawn_named("blockdev-nbd-tx".into(), move || writer_loop(&sw, ws)) {
+                Ok(w) => w,
+                Err(e) => {
+                    sh.kill_socket();
+                    let _ = reader.join();
+                    return Err(e.into());
+                }
+            };
+        Ok(NbdDevice {
+            sh,
+            info,
+            name: format!("nbd:{export}"),
+            reader: Mutex::new(Some(reader)),
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// Whether the server said the export is read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.info.flags & TFLAG_READ_ONLY != 0
+    }
+
+    /// The largest transfer sent as one request; longer ops are cut short.
+    pub fn max_payload(&self) -> u32 {
+        self.info.max_payload
+    }
+
+    /// Requests in flight.
+    pub fn in_flight(&self) -> usize {
+        self.sh.table.len()
+    }
+
+    /// Whether the connection is gone (dropped by the server, or shut down).
+    pub fn is_disconnected(&self) -> bool {
+        self.sh.table.closed().is_some()
+    }
+
+    /// Runs one request synchronously on the caller's thread, through the
+    /// same connection: submit with a private engine, wait for the reply.
+    fn run_sync(&self, kind: OpKind, buf: *mut u8, len: usize, offset: u64) -> Result<usize> {
+        // SAFETY: `buf` is valid for `len` bytes for the whole call (the
+        // caller's slice), and we wait for the op to be delivered before
+        // returning.
+        let mut op =
+            unsafe { aio_core::Op::from_raw_parts(aio_core::into_dyn(NullTarget), buf, len) };
+        op.prepare(kind, offset, len)?;
+        let (pending, queued) = op.enqueue();
+        let mut engine = aio_core::BasicEngine::new();
+        if let Some(f) = queued.start() {
+            self.submit(f, &mut engine);
+        }
+        let (_, r) = pending.wait();
+        r
+    }
+}
+
+/// A target for the ops `run_sync` makes (they never run against it).
+struct NullTarget;
+
+impl Target for NullTarget {
+    fn read_at(&self, _: &mut [u8], _: u64) -> Attempt<Result<usize>> {
+        Attempt::Ready(Err(Error::EINVAL))
+    }
+    fn write_at(&self, _: &[u8], _: u64) -> Attempt<Result<usize>> {
+        Attempt::Ready(Err(Error::EINVAL))
+    }
+    fn flush(&self, _: FlushKind) -> Attempt<Result<()>> {
+        Attempt::Ready(Err(Error::EINVAL))
+    }
+}
+
+impl Target for NbdDevice {
+    /// Synchronous mode: sends the request and blocks until its reply.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Attempt<Result<usize>> {
+        Attempt::Ready(self.run_sync(OpKind::Read, buf.as_mut_ptr(), buf.len(), offset))
+    }
+    /// Synchronous mode: sends the request and blocks until its reply.
+    fn write_at(&self, buf: &[u8], offset: u64) -> Attempt<Result<usize>> {
+        // The op only reads from the buffer (a write).
+        Attempt::Ready(self.run_sync(OpKind::Write, buf.as_ptr().cast_mut(), buf.len(), offset))
+    }
+    fn flush(&self, kind: FlushKind) -> Attempt<Result<()>> {
+        let k = if kind == FlushKind::Full {
+            OpKind::Fsync
+        } else {
+            OpKind::Fdatasync
+        };
+        Attempt::Ready(self.run_sync(k, std::ptr::null_mut(), 0, 0).map(|_| ()))
+    }
+    fn strategy(&self) -> Option<&dyn Strategy> {
+        Some(self)
+    }
+}
+
+impl Strategy for NbdDevice {
+    /// Queues the request for the writer thread and returns; the reader
+    /// thread completes the op when the reply arrives. Requests that cannot
+    /// be sent (empty, out of bounds, connection gone) complete here.
+    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+        let kind = op.kind();
+        let (cmd, len) = match kind {
+            OpKind::Read | OpKind::Write => {
+                let write = kind == OpKind::Write;
+                if write && self.is_read_only() {
+                    return op.complete(Err(Error::EPERM));
+                }
+                match clamp_transfer(write, op.offset(), op.len(), self.info.size) {
+                    Ok(n) => (
+                        if write { CMD_WRITE } else { CMD_READ },
+                        n.min(self.info.max_payload as usize),
+                    ),
+                    Err(r) => return op.complete(r),
+                }
+            }
+            OpKind::Fsync | OpKind::Fdatasync => {
+                if self.info.flags & TFLAG_SEND_FLUSH == 0 {
+                    // The server has no volatile cache to flush.
+                    return op.complete(Ok(0));
+                }
+                (CMD_FLUSH, 0)
+            }
+        };
+        if let Some(e) = self.sh.table.closed() {
+            return op.complete(Err(e));
+        }
+        // `len` fits: it is at most max_payload (a u32).
+        let mut msg = Vec::with_capacity(28 + if cmd == CMD_WRITE { len } else { 0 });
+        msg.extend_from_slice(&header(cmd, 0, op.offset(), len as u32));
+        if cmd == CMD_WRITE {
+            msg.extend_from_slice(&op.buf()[..len]);
+        }
+        let ticket = engine.ticket();
+        match self.sh.table.insert(Req {
+            op,
+            ticket,
+            kind,
+            len,
+        }) {
+            Err((req, e)) => req.ticket.complete(req.op, Err(e)),
+            Ok(cookie) => {
+                msg[8..16].copy_from_slice(&cookie.to_be_bytes());
+                // If the queue is closed the connection is going away and
+                // the reader will fail the request (it is in the table).
+                let _ = self.sh.sendq.push(msg);
+            }
+        }
+    }
+}
+
+impl Device for NbdDevice {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn geometry(&self) -> Geometry {
+        Geometry {
+            block_size: self.info.block_size,
+            capacity: self.info.size,
+        }
+    }
+
+    /// Fails every request in flight with `ECANCELED` (a reply that was
+    /// being read when this ran completes with its result), refuses new
+    /// ones, sends `NBD_CMD_DISC` and lets the writer end the connection.
+    /// Never blocks for long: a writer stuck on a full socket gives up
+    /// after a timeout.
+    fn shutdown(&self) {
+        if self.sh.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.sh.fail_all(Error::ECANCELED);
+        let _ = self
+            .sh
+            .stream
+            .set_write_timeout(Some(Duration::from_secs(1)));
+        let _ = self.sh.sendq.push(header(CMD_DISC, 0, 0, 0).to_vec());
+        self.sh.sendq.close();
+    }
+}
+
+impl Drop for NbdDevice {
+    fn drop(&mut self) {
+        self.shutdown();
+        join_unless_self(self.writer.get_mut().take());
+        // The writer ended the connection, so the reader's read returns.
+        self.sh.kill_socket();
+        join_unless_self(self.reader.get_mut().take());
+    }
+}

@@ -1,0 +1,93 @@
+//! Loom models of the protocols blockdev adds. Compiled only under
+//! `cfg(loom)`; run by `scripts/loom.sh` (every model) and
+//! `scripts/loom.sh --mutants` (each mutant in `scripts/mutants/blockdev.txt`
+//! must make its model fail). `src/README.md` describes each protocol.
+//!
+//! Each model is one small scenario with two or three threads. A comment on
+//! each says what a failure looks like.
+
+mod loom_bridge;
+mod loom_nbd_table;
+mod loom_queue;
+mod loom_timer;
+
+use aio_core::sync::Arc;
+use aio_core::{Attempt, FlushKind, Result, Target};
+
+/// A target that does nothing, for models where the I/O is not the point.
+pub(super) struct Nop;
+
+impl Target for Nop {
+    fn read_at(&self, b: &mut [u8], _: u64) -> Attempt<Result<usize>> {
+        Attempt::Ready(Ok(b.len()))
+    }
+    fn write_at(&self, b: &[u8], _: u64) -> Attempt<Result<usize>> {
+        Attempt::Ready(Ok(b.len()))
+    }
+    fn flush(&self, _: FlushKind) -> Attempt<Result<()>> {
+        Attempt::Ready(Ok(()))
+    }
+}
+
+pub(super) fn nop() -> Arc<dyn Target> {
+    aio_core::into_dyn(Nop)
+}
+
+/// Loom with the bound `scripts/loom.sh` sets (LOOM_MAX_PREEMPTIONS), or 3.
+pub(super) fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(3);
+    }
+    b.check(f);
+}
+
+/// A flag one thread raises and another waits for.
+#[derive(Default)]
+pub(super) struct Flag {
+    raised: aio_core::sync::Mutex<usize>,
+    cv: aio_core::sync::Condvar,
+}
+
+impl Flag {
+    pub(super) fn raise(&self) {
+        *self.raised.lock() += 1;
+        self.cv.notify_all();
+    }
+    pub(super) fn wait(&self) {
+        let mut g = self.raised.lock();
+        while *g == 0 {
+            g = self.cv.wait(g);
+        }
+    }
+}
+
+/// Holds a loom object on the model's main thread without dropping it
+/// when the model panics; [`Keep::done`] drops it on the success path.
+///
+/// Loom reports a deadlock by panicking in whichever thread blocked last,
+/// after it has cleared its notion of the running thread. If that thread's
+/// unwinding drops a loom object (an `Arc`), loom panics again and the
+/// whole process aborts, so `scripts/loom.sh --mutants` would see a crash
+/// instead of a failed model. Dropping explicitly on success keeps loom's
+/// leak check meaningful.
+pub(super) struct Keep<T>(std::mem::ManuallyDrop<T>);
+
+impl<T> Keep<T> {
+    pub(super) fn new(v: T) -> Self {
+        Keep(std::mem::ManuallyDrop::new(v))
+    }
+
+    pub(super) fn done(mut self) {
+        // SAFETY: `self` is consumed, so the value is dropped once and never
+        // used again.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.0) }
+    }
+}
+
+impl<T> std::ops::Deref for Keep<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}

@@ -1,0 +1,513 @@
+//! [`UringEngine`]: one io_uring per servicing thread.
+//!
+//! The ring belongs to the thread, not to a device: a pool worker creates
+//! one engine and hands it to every `submit`, so a fixed number of threads
+//! and rings serves any number of [`FileDevice`](crate::FileDevice)s (each
+//! `submit` finds the ring by downcasting the engine).
+//!
+//! # How it works
+//!
+//! * `submit` (through [`UringEngine::push`]) puts the op in a slab slot and
+//!   its SQE in a backlog; SQEs move from the backlog into the submission
+//!   queue while fewer than `depth` ops are in the kernel. Nothing enters
+//!   the kernel until [`Engine::poll`] or [`Engine::wait`]: submissions are
+//!   batched, one `io_uring_enter` for many ops.
+//! * `poll(budget)` submits, then reaps up to `budget` CQEs without
+//!   blocking, completing each op from its slot (callbacks run here, on the
+//!   servicing thread, with no lock held).
+//! * `wait(timeout)` blocks in `io_uring_enter` until a CQE arrives. An
+//!   8-byte read of an eventfd is kept armed in the ring, so writing the
+//!   eventfd ([`Engine::waker`]) ends the wait; the engine re-arms it when
+//!   its CQE is reaped.
+//! * Ops completed by other threads carry an [`EngineTicket`] from
+//!   [`Engine::ticket`]. A ticket rings the engine's [`Doorbell`]; a
+//!   [`Bridge`] thread (started with the first ticket) turns each ring into
+//!   an eventfd write, so tickets wake `wait` through the same path.
+//! * A slot's user_data is `generation << 32 | index`, so an
+//!   `IORING_OP_ASYNC_CANCEL` aimed at a finished op can never hit the op
+//!   that reused its slot.
+//!
+//! # Memory safety
+//!
+//! The kernel writes into (or reads from) an op's buffer until its CQE is
+//! posted. The op's [`InFlight`] token, which keeps the buffer alive and
+//! away from its owner, stays in the slot until then; the slot also keeps
+//! the device's descriptor open. Dropping the engine cancels every op in the
+//! kernel and waits for all their CQEs before returning, so no buffer is
+//! handed back while the kernel may still touch it.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use aio_core::sync::Arc;
+use aio_core::{
+    CancelOutcome, Doorbell, Engine, EngineTicket, EngineWaker, Error, InFlight, OpKind, Result,
+};
+use io_uring::{IoUring, opcode, squeue, types};
+
+use crate::bridge::Bridge;
+use crate::file::FileShared;
+
+const EVENTFD_UD: u64 = u64::MAX;
+const CANCEL_UD: u64 = u64::MAX - 1;
+/// The largest single transfer the kernel does (Linux's `MAX_RW_COUNT`).
+pub(crate) const MAX_RW: usize = 0x7fff_f000;
+
+/// An eventfd (blocking mode, so that the ring waits on its read).
+pub(crate) struct EventFd(OwnedFd);
+
+impl EventFd {
+    fn new() -> Result<EventFd> {
+        // SAFETY: plain syscall, no pointers.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by eventfd and is owned by nobody else.
+        Ok(EventFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn signal(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live local. A failure (counter
+        // saturated) still leaves the eventfd readable, which is all a wake
+        // needs.
+        let _ = unsafe { libc::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
+    }
+}
+
+/// The [`EngineWaker`] of a [`UringEngine`]: writes its eventfd.
+struct UringWaker(Arc<EventFd>);
+
+impl EngineWaker for UringWaker {
+    fn wake(&self) {
+        self.0.signal();
+    }
+}
+
+/// What a device asks the ring to do for one op (see [`UringEngine::push`]).
+pub(crate) struct Sqe {
+    pub(crate) kind: OpKind,
+    pub(crate) fd: RawFd,
+    /// `u64::MAX` (-1): the descriptor's current position (streams).
+    pub(crate) offset: u64,
+    pub(crate) ptr: *mut u8,
+    pub(crate) len: u32,
+}
+
+struct Slot {
+    generation: u32,
+    op: Option<InFlight>,
+    keep: Option<Arc<FileShared>>,
+    in_kernel: bool,
+}
+
+/// A servicing thread's io_uring: see the module docs.
+pub struct UringEngine {
+    ring: IoUring,
+    depth: usize,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Slots holding an op (in the backlog or in the kernel).
+    busy: usize,
+    /// Ops whose SQE is in the submission queue or the kernel.
+    in_kernel: usize,
+    /// SQEs waiting for room under `depth`.
+    backlog: VecDeque<squeue::Entry>,
+    efd: Arc<EventFd>,
+    /// Where the armed eventfd read lands; boxed so the engine can move.
+    efd_buf: Box<u64>,
+    efd_armed: bool,
+    closing: bool,
+    bell: Arc<Doorbell>,
+    bridge: Option<Bridge>,
+    cancel_res: Option<i32>,
+    cqes: Vec<(u64, i32)>,
+}
+
+impl fmt::Debug for UringEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UringEngine")
+            .field("depth", &self.depth)
+            .field("busy", &self.busy)
+            .field("in_kernel", &self.in_kernel)
+            .field("tickets", &self.bell.outstanding())
+            .finish()
+    }
+}
+
+// SAFETY: the engine is used by one thread at a time (`&mut self`); the raw
+// pointers inside queued SQEs point into op buffers whose `InFlight` tokens
+// the engine owns, and those may move between threads.
+unsafe impl Send for UringEngine {}
+
+fn is_transient(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR) | Some(libc::EAGAIN) | Some(libc::EBUSY) | Some(libc::ETIME)
+    )
+}
+
+impl UringEngine {
+    /// A ring that keeps up to `depth` ops in the kernel (more wait in a
+    /// backlog). Fails with the kernel's errno (`ENOSYS` without io_uring,
+    /// `EPERM` under a seccomp filter or `io_uring_disabled`, `ENOMEM`).
+    pub fn new(depth: u32) -> Result<UringEngine> {
+        let depth = depth.clamp(1, 4096);
+        // Two more entries than the depth: the eventfd read and a cancel.
+        let ring = IoUring::builder()
+            .setup_cqsize((depth + 2) * 2)
+            .build(depth + 2)
+            .map_err(Error::from)?;
+        let mut e = UringEngine {
+            ring,
+            depth: depth as usize,
+            slots: Vec::new(),
+            free: Vec::new(),
+            busy: 0,
+            in_kernel: 0,
+            backlog: VecDeque::new(),
+            efd: Arc::new(EventFd::new()?),
+            efd_buf: Box::new(0),
+            efd_armed: false,
+            closing: false,
+            bell: Doorbell::new(),
+            bridge: None,
+            cancel_res: None,
+            cqes: Vec::with_capacity(64),
+        };
+        e.arm_eventfd();
+        e.submit_pending()?;
+        Ok(e)
+    }
+
+    /// The queue depth: the most ops this engine keeps in the kernel.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Pushes one SQE, submitting the queue first if it is full.
+    fn push_sqe(&mut self, e: &squeue::Entry) {
+        loop {
+            // SAFETY: every SQE we push points at memory that stays valid
+            // until its CQE: an op buffer owned through the slot's InFlight,
+            // `efd_buf` (freed only after the eventfd read's CQE), or
+            // nothing (cancel).
+            let pushed = unsafe { self.ring.submission().push(e) }.is_ok();
+            if pushed {
+                return;
+            }
+            // The SQ is sized for `depth` + 2, so this only happens while a
+            // batch is still unsubmitted: push it to the kernel.
+            if let Err(err) = self.ring.submit()
+                && !is_transient(&err)
+            {
+                // Nothing we can do but retry; the kernel will accept the
+                // batch once it has room.
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    fn arm_eventfd(&mut self) {
+        if self.efd_armed || self.closing {
+            return;
+        }
+        let ptr: *mut u64 = &mut *self.efd_buf;
+        let e = opcode::Read::new(types::Fd(self.efd.0.as_raw_fd()), ptr.cast(), 8)
+            .build()
+            .user_data(EVENTFD_UD);
+        self.push_sqe(&e);
+        self.efd_armed = true;
+    }
+
+    /// Takes an op: the ring will do `sqe` for it, and `keep` (the device's
+    /// descriptor) stays alive until its CQE.
+    pub(crate) fn push(&mut self, op: InFlight, keep: Arc<FileShared>, sqe: Sqe) {
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    op: None,
+                    keep: None,
+                    in_kernel: false,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[idx as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.op = Some(op);
+        slot.keep = Some(keep);
+        slot.in_kernel = false;
+        let ud = (u64::from(slot.generation) << 32) | u64::from(idx);
+        let fd = types::Fd(sqe.fd);
+        let entry = match sqe.kind {
+            OpKind::Read => opcode::Read::new(fd, sqe.ptr, sqe.len)
+                .offset(sqe.offset)
+                .build(),
+            OpKind::Write => opcode::Write::new(fd, sqe.ptr, sqe.len)
+                .offset(sqe.offset)
+                .build(),
+            OpKind::Fsync => opcode::Fsync::new(fd).build(),
+            OpKind::Fdatasync => opcode::Fsync::new(fd)
+                .flags(types::FsyncFlags::DATASYNC)
+                .build(),
+        };
+        self.busy += 1;
+        self.backlog.push_back(entry.user_data(ud));
+        self.fill();
+    }
+
+    /// Moves SQEs from the backlog into the submission queue while fewer
+    /// than `depth` ops are in the kernel.
+    fn fill(&mut self) {
+        while self.in_kernel < self.depth {
+            let Some(e) = self.backlog.pop_front() else {
+                break;
+            };
+            let idx = (e.get_user_data() & 0xffff_ffff) as usize;
+            self.slots[idx].in_kernel = true;
+            self.in_kernel += 1;
+            self.push_sqe(&e);
+        }
+    }
+
+    fn submit_pending(&mut self) -> Result<()> {
+        if self.ring.submission().is_empty() {
+            return Ok(());
+        }
+        match self.ring.submit() {
+            Ok(_) => Ok(()),
+            Err(e) if is_transient(&e) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reaps up to `budget` op CQEs; returns how many ops it completed.
+    fn reap(&mut self, budget: usize) -> usize {
+        let mut done = 0;
+        while done < budget {
+            self.cqes.clear();
+            {
+                let cq = self.ring.completion();
+                for cqe in cq.take(budget - done) {
+                    self.cqes.push((cqe.user_data(), cqe.result()));
+                }
+            }
+            if self.cqes.is_empty() {
+                break;
+            }
+            let mut cqes = std::mem::take(&mut self.cqes);
+            for &(ud, res) in &cqes {
+                match ud {
+                    EVENTFD_UD => {
+                        self.efd_armed = false;
+                        self.arm_eventfd();
+                    }
+                    CANCEL_UD => self.cancel_res = Some(res),
+                    _ => {
+                        if self.complete_slot(ud, res) {
+                            done += 1;
+                        }
+                    }
+                }
+            }
+            cqes.clear();
+            self.cqes = cqes;
+        }
+        done
+    }
+
+    fn complete_slot(&mut self, ud: u64, res: i32) -> bool {
+        let idx = (ud & 0xffff_ffff) as usize;
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return false;
+        };
+        if u64::from(slot.generation) != ud >> 32 {
+            return false;
+        }
+        let Some(op) = slot.op.take() else {
+            return false;
+        };
+        let keep = slot.keep.take();
+        slot.in_kernel = false;
+        self.free.push(idx as u32);
+        self.busy -= 1;
+        self.in_kernel -= 1;
+        // The CQE is posted: the kernel is done with the buffer, so the op
+        // may go back to its owner. No lock is held here.
+        op.complete(Error::check_res(i64::from(res)));
+        drop(keep);
+        true
+    }
+
+    /// Cancels the op with id `id` (see [`Strategy::cancel`](aio_core::Strategy::cancel)).
+    /// An op still in the backlog is completed with `ECANCELED` at once; one
+    /// in the kernel gets an `IORING_OP_ASYNC_CANCEL`, and this waits
+    /// (briefly) for the cancel's own CQE to learn the outcome.
+    pub(crate) fn cancel_op(&mut self, id: u64) -> CancelOutcome {
+        let found = self
+            .slots
+            .iter()
+            .position(|s| s.op.as_ref().is_some_and(|op| op.id() == id));
+        let Some(idx) = found else {
+            return CancelOutcome::AlreadyDone;
+        };
+        let ud = (u64::from(self.slots[idx].generation) << 32) | idx as u64;
+        if !self.slots[idx].in_kernel {
+            self.backlog.retain(|e| e.get_user_data() != ud);
+            let slot = &mut self.slots[idx];
+            let op = slot.op.take();
+            let keep = slot.keep.take();
+            self.free.push(idx as u32);
+            self.busy -= 1;
+            if let Some(op) = op {
+                op.complete(Err(Error::ECANCELED));
+            }
+            drop(keep);
+            return CancelOutcome::Cancelled;
+        }
+        self.cancel_res = None;
+        let e = opcode::AsyncCancel::new(ud).build().user_data(CANCEL_UD);
+        self.push_sqe(&e);
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while self.cancel_res.is_none() && Instant::now() < deadline {
+            let ts = types::Timespec::from(Duration::from_millis(10));
+            let args = types::SubmitArgs::new().timespec(&ts);
+            if let Err(e) = self.ring.submitter().submit_with_args(1, &args)
+                && !is_transient(&e)
+            {
+                break;
+            }
+            self.reap(usize::MAX);
+        }
+        match self.cancel_res.take() {
+            Some(0) => CancelOutcome::Cancelled,
+            Some(r) if r == -libc::ENOENT => CancelOutcome::AlreadyDone,
+            _ => CancelOutcome::InFlight,
+        }
+    }
+}
+
+impl Engine for UringEngine {
+    fn poll(&mut self, budget: usize) -> Result<usize> {
+        self.fill();
+        self.submit_pending()?;
+        let n = self.reap(budget);
+        if n > 0 {
+            self.fill();
+            self.submit_pending()?;
+        }
+        Ok(n)
+    }
+
+    fn in_flight(&self) -> usize {
+        self.busy + self.bell.outstanding()
+    }
+
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.fill();
+        if !self.ring.completion().is_empty() {
+            return self.submit_pending();
+        }
+        self.arm_eventfd();
+        // Without a bridge (it could not be started) tickets cannot wake
+        // us: wait in short slices instead.
+        let mut timeout = timeout;
+        if self.bridge.is_none() && self.bell.outstanding() > 0 {
+            let slice = Duration::from_millis(1);
+            timeout = Some(timeout.map_or(slice, |t| t.min(slice)));
+        }
+        let r = match timeout {
+            Some(t) => {
+                let ts = types::Timespec::from(t);
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(1, &args)
+            }
+            None => self.ring.submit_and_wait(1),
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if is_transient(&e) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn waker(&self) -> Box<dyn EngineWaker> {
+        Box::new(UringWaker(Arc::clone(&self.efd)))
+    }
+
+    fn ticket(&mut self) -> EngineTicket {
+        if self.bridge.is_none() {
+            let efd = Arc::clone(&self.efd);
+            match Bridge::spawn(Arc::clone(&self.bell), move || efd.signal()) {
+                Ok(b) => self.bridge = Some(b),
+                Err(e) => eprintln!("blockdev: cannot start the doorbell bridge ({e}); polling"),
+            }
+        }
+        Doorbell::ticket(&self.bell)
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+impl Drop for UringEngine {
+    fn drop(&mut self) {
+        self.closing = true;
+        // Ops that never reached the kernel: the kernel never saw their
+        // buffers, so they can be handed back at once.
+        while let Some(e) = self.backlog.pop_front() {
+            let idx = (e.get_user_data() & 0xffff_ffff) as usize;
+            let slot = &mut self.slots[idx];
+            let op = slot.op.take();
+            slot.keep = None;
+            self.busy -= 1;
+            if let Some(op) = op {
+                op.complete(Err(Error::ECANCELED));
+            }
+        }
+        // Everything in the kernel (ops and the eventfd read) is cancelled,
+        // and we wait for every CQE: until then the kernel may still write
+        // into the buffers.
+        let uds: Vec<u64> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.op.is_some() && s.in_kernel)
+            .map(|(i, s)| (u64::from(s.generation) << 32) | i as u64)
+            .chain(self.efd_armed.then_some(EVENTFD_UD))
+            .collect();
+        for ud in uds {
+            let e = opcode::AsyncCancel::new(ud).build().user_data(CANCEL_UD);
+            self.push_sqe(&e);
+        }
+        while self.in_kernel > 0 || self.efd_armed {
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if is_transient(&e) => {}
+                Err(e) => {
+                    // The ring is unusable. Leaking the ring (and with it the
+                    // buffers' owners' right to reuse them) is the only safe
+                    // way out: never hand back a buffer the kernel may touch.
+                    eprintln!("blockdev: io_uring teardown failed ({e}); leaking the ring");
+                    let slots = std::mem::take(&mut self.slots);
+                    std::mem::forget(slots);
+                    let buf = std::mem::replace(&mut self.efd_buf, Box::new(0));
+                    std::mem::forget(buf);
+                    break;
+                }
+            }
+            // Reaping completes the cancelled ops (ECANCELED, or their result
+            // if they finished first) and, since we are closing, does not
+            // re-arm the eventfd read.
+            self.reap(usize::MAX);
+        }
+        self.bridge = None;
+    }
+}

@@ -1,0 +1,307 @@
+//! Helpers shared by the device tests: submitting through an engine,
+//! draining with a deadline, patterns and checksums, temporary files and a
+//! real `qemu-nbd` server. Every wait has a timeout that fails the test.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aio_core::sync::Arc;
+use aio_core::{Engine, Op, OpKind, Pending, Result, Target};
+use blockdev::XorShift;
+
+/// How long any test may wait for its ops.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Makes an op on `target`.
+pub fn op(target: &Arc<dyn Target>, kind: OpKind, offset: u64, buf: Vec<u8>) -> Op {
+    let len = buf.len();
+    let mut op = Op::new(Arc::clone(target), buf);
+    op.prepare(kind, offset, if kind.is_transfer() { len } else { 0 })
+        .unwrap();
+    op
+}
+
+/// Submits `op` to its target's strategy through `engine`.
+pub fn submit(target: &Arc<dyn Target>, engine: &mut dyn Engine, op: Op) -> Pending {
+    let (p, q) = op.enqueue();
+    let f = q.start().expect("a fresh op starts");
+    target
+        .strategy()
+        .expect("devices have a strategy")
+        .submit(f, engine);
+    p
+}
+
+/// Polls and waits on `engine` until every op is delivered; fails the test
+/// after `TIMEOUT`. Returns the ops and results in submission order.
+pub fn drain(engine: &mut dyn Engine, pendings: Vec<Pending>) -> Vec<(Op, Result<usize>)> {
+    drain_within(engine, pendings, TIMEOUT)
+}
+
+/// As [`drain`], with a chosen timeout.
+pub fn drain_within(
+    engine: &mut dyn Engine,
+    pendings: Vec<Pending>,
+    timeout: Duration,
+) -> Vec<(Op, Result<usize>)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        engine.poll(1024).expect("poll");
+        if pendings.iter().all(|p| p.is_complete()) {
+            break;
+        }
+        let left = pendings.iter().filter(|p| !p.is_complete()).count();
+        assert!(
+            Instant::now() < deadline,
+            "timed out with {left} of {} ops pending",
+            pendings.len()
+        );
+        engine.wait(Some(Duration::from_millis(20))).expect("wait");
+    }
+    pendings
+        .into_iter()
+        .map(|p| {
+            assert!(
+                p.wait_timeout(Duration::from_secs(5)),
+                "delivered op did not wake"
+            );
+            p.wait()
+        })
+        .collect()
+}
+
+/// A block's worth of bytes unique to (`seed`, `block`).
+pub fn pattern(seed: u64, block: u64, len: usize) -> Vec<u8> {
+    let mut r = XorShift::new(seed.wrapping_mul(0x9E37_79B9).wrapping_add(block + 1));
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        v.extend_from_slice(&r.next_u64().to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// FNV-1a.
+pub fn checksum(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+        (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Writes `nblocks` distinct blocks of `bs` bytes in a shuffled order with
+/// `qd` ops in flight at a time from this one thread, reads them all back
+/// the same way, and compares checksums (then bytes).
+pub fn integrity(
+    target: &Arc<dyn Target>,
+    engine: &mut dyn Engine,
+    bs: usize,
+    nblocks: u64,
+    qd: usize,
+    seed: u64,
+) {
+    let mut order: Vec<u64> = (0..nblocks).collect();
+    let mut r = XorShift::new(seed);
+    for i in (1..order.len()).rev() {
+        order.swap(i, (r.next_u64() % (i as u64 + 1)) as usize);
+    }
+    let mut expected = vec![0u64; nblocks as usize];
+    for chunk in order.chunks(qd) {
+        let mut ps = Vec::new();
+        for &b in chunk {
+            let data = pattern(seed, b, bs);
+            expected[b as usize] = checksum(&data);
+            ps.push(submit(
+                target,
+                engine,
+                op(target, OpKind::Write, b * bs as u64, data),
+            ));
+        }
+        for (_, res) in drain(engine, ps) {
+            assert_eq!(res, Ok(bs), "write");
+        }
+    }
+    let mut max_in_flight = 0;
+    for chunk in order.chunks(qd) {
+        let mut ps = Vec::new();
+        for &b in chunk {
+            ps.push(submit(
+                target,
+                engine,
+                op(target, OpKind::Read, b * bs as u64, vec![0; bs]),
+            ));
+        }
+        max_in_flight = max_in_flight.max(engine.in_flight());
+        for ((op, res), &b) in drain(engine, ps).into_iter().zip(chunk) {
+            assert_eq!(res, Ok(bs), "read of block {b}");
+            let got = op.buf();
+            if checksum(got) != expected[b as usize] {
+                assert_eq!(got, &pattern(seed, b, bs)[..], "block {b} differs");
+            }
+        }
+    }
+    let _ = max_in_flight;
+}
+
+/// A file under the target directory's temp area, removed on drop.
+pub struct TempFile {
+    pub path: PathBuf,
+}
+
+impl TempFile {
+    /// A new file of `size` zero bytes. `under_work` puts it next to the
+    /// build (a real disk file system, for O_DIRECT) instead of the system
+    /// temp directory (which may be tmpfs, where O_DIRECT is refused).
+    #[allow(clippy::disallowed_types)]
+    pub fn new(tag: &str, size: u64) -> TempFile {
+        let dir = scratch_dir();
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("blockdev-{tag}-{}-{n}.img", std::process::id()));
+        let f = std::fs::File::create(&path).expect("create temp file");
+        f.set_len(size).expect("size temp file");
+        TempFile { path }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A directory for scratch files on a disk file system: the cargo target
+/// directory's `tmp` (as cargo sets for integration tests), else the system
+/// temp directory.
+pub fn scratch_dir() -> PathBuf {
+    let d = option_env!("CARGO_TARGET_TMPDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&d).expect("scratch dir");
+    d
+}
+
+/// A `qemu-nbd` serving a fresh raw image, killed on drop.
+pub struct QemuNbd {
+    child: Child,
+    pub image: TempFile,
+    pub socket: Option<PathBuf>,
+    pub port: Option<u16>,
+    pub export: String,
+}
+
+fn qemu_nbd() -> &'static str {
+    let p = "/usr/bin/qemu-nbd";
+    assert!(
+        Path::new(p).exists() || which("qemu-nbd"),
+        "qemu-nbd is required (Debian: apt-get install qemu-utils)"
+    );
+    if Path::new(p).exists() { p } else { "qemu-nbd" }
+}
+
+fn which(cmd: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl QemuNbd {
+    /// Serves a `size`-byte image as `export` on a Unix socket.
+    pub fn unix(size: u64, export: &str) -> QemuNbd {
+        let image = TempFile::new("nbd", size);
+        let socket = image.path.with_extension("sock");
+        let _ = std::fs::remove_file(&socket);
+        let child = Command::new(qemu_nbd())
+            .args([
+                "--persistent",
+                "--format=raw",
+                "--shared=4",
+                "--cache=writeback",
+            ])
+            .arg(format!("--export-name={export}"))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(&image.path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start qemu-nbd");
+        let s = QemuNbd {
+            child,
+            image,
+            socket: Some(socket.clone()),
+            port: None,
+            export: export.into(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "qemu-nbd did not come up on {}",
+                socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s
+    }
+
+    /// Serves a `size`-byte image as `export` on loopback TCP.
+    pub fn tcp(size: u64, export: &str) -> QemuNbd {
+        let image = TempFile::new("nbd-tcp", size);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(qemu_nbd())
+            .args([
+                "--persistent",
+                "--format=raw",
+                "--shared=4",
+                "--cache=writeback",
+                "--bind=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--export-name={export}"))
+            .arg(&image.path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start qemu-nbd");
+        let s = QemuNbd {
+            child,
+            image,
+            socket: None,
+            port: Some(port),
+            export: export.into(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "qemu-nbd did not come up on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s
+    }
+
+    /// Kills the server now.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for QemuNbd {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some(s) = &self.socket {
+            let _ = std::fs::remove_file(s);
+        }
+    }
+}

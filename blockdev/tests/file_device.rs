@@ -1,0 +1,439 @@
+//! FileDevice on io_uring and on the blocking pool: integrity at depth,
+//! O_DIRECT and its alignment checks, bounds, flushes, bad input, borrowed
+//! descriptors (pipes, sockets) with readiness waits and cancellation,
+//! try_nowait, shutdown and dropping an engine with ops in flight.
+
+mod common;
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use aio_core::sync::Arc;
+use aio_core::{BasicEngine, CancelOutcome, Engine, Error, Op, OpKind, Target, into_dyn};
+use blockdev::{AlignedBuf, Device, FileDevice, FileOptions, UringEngine};
+use common::*;
+
+fn uring() -> UringEngine {
+    UringEngine::new(128).expect("io_uring is available on the test machines")
+}
+
+#[test]
+fn integrity_through_io_uring_at_depth_64_and_128() {
+    let f = TempFile::new("uring", 8 << 20);
+    let t = into_dyn(FileDevice::open(&f.path, FileOptions::new()).unwrap());
+    let mut e = uring();
+    integrity(&t, &mut e, 4096, 2048, 64, 11);
+    integrity(&t, &mut e, 4096, 2048, 128, 12);
+    // More ops than the ring's depth: the rest wait in the backlog.
+    let mut small = UringEngine::new(8).unwrap();
+    assert_eq!(small.depth(), 8);
+    integrity(&t, &mut small, 4096, 512, 100, 13);
+}
+
+#[test]
+fn integrity_through_the_forced_fallback_on_a_uring_engine() {
+    let f = TempFile::new("fallback", 4 << 20);
+    let t = into_dyn(FileDevice::open(&f.path, FileOptions::new().force_fallback(true)).unwrap());
+    let mut e = uring();
+    integrity(&t, &mut e, 4096, 1024, 64, 21);
+}
+
+#[test]
+fn integrity_through_the_pool_on_a_basic_engine() {
+    let f = TempFile::new("basic", 4 << 20);
+    let t = into_dyn(FileDevice::open(&f.path, FileOptions::new().fallback_threads(3)).unwrap());
+    let mut e = BasicEngine::new();
+    integrity(&t, &mut e, 4096, 1024, 64, 31);
+}
+
+#[test]
+fn new_engine_gives_a_ring_here() {
+    let mut e = blockdev::new_engine(32);
+    assert!(e.as_any_mut().downcast_mut::<UringEngine>().is_some());
+}
+
+fn direct_ops(engine: &mut dyn Engine, force_fallback: bool) {
+    let f = TempFile::new("direct", 4 << 20);
+    let d = match FileDevice::open(
+        &f.path,
+        FileOptions::new()
+            .direct(true)
+            .force_fallback(force_fallback),
+    ) {
+        Ok(d) => d,
+        Err(Error::EINVAL) => panic!(
+            "the scratch file system refuses O_DIRECT: {}",
+            f.path.display()
+        ),
+        Err(e) => panic!("open: {e}"),
+    };
+    assert!(d.is_direct());
+    let bs = d.geometry().block_size as usize;
+    assert!(bs.is_power_of_two() && bs >= 512);
+    let t = into_dyn(d);
+    let n = 256usize;
+    let mut bufs: Vec<AlignedBuf> = (0..n)
+        .map(|_| AlignedBuf::new(4096, 4096).unwrap())
+        .collect();
+    for (i, b) in bufs.iter_mut().enumerate() {
+        b.as_mut_slice()
+            .copy_from_slice(&pattern(5, i as u64, 4096));
+    }
+    for kind in [OpKind::Write, OpKind::Read] {
+        if kind == OpKind::Read {
+            for b in &mut bufs {
+                b.as_mut_slice().fill(0);
+            }
+        }
+        let mut ps = Vec::new();
+        for (i, b) in bufs.iter_mut().enumerate() {
+            // SAFETY: `bufs` outlives the ops: they are drained below.
+            let mut o = unsafe { Op::from_raw_parts(Arc::clone(&t), b.as_mut_ptr(), 4096) };
+            o.prepare(kind, (i * 4096) as u64, 4096).unwrap();
+            ps.push(submit(&t, engine, o));
+        }
+        for (_, r) in drain(engine, ps) {
+            assert_eq!(r, Ok(4096));
+        }
+    }
+    for (i, b) in bufs.iter().enumerate() {
+        assert_eq!(
+            checksum(b.as_slice()),
+            checksum(&pattern(5, i as u64, 4096)),
+            "block {i}"
+        );
+    }
+    // Misaligned: buffer address, offset, length. Rejected before submission.
+    let mut big = AlignedBuf::new(8192, 4096).unwrap();
+    let base = big.as_mut_ptr();
+    let cases = [
+        (base.wrapping_add(1), 0u64, 4096usize),
+        (base, 100, 4096),
+        (base, 0, 1000),
+    ];
+    let mut ps = Vec::new();
+    for (ptr, off, len) in cases {
+        // SAFETY: within `big`, which outlives the ops.
+        let mut o = unsafe { Op::from_raw_parts(Arc::clone(&t), ptr, 4096) };
+        o.prepare(OpKind::Read, off, len).unwrap();
+        ps.push(submit(&t, engine, o));
+    }
+    for (_, r) in drain(engine, ps) {
+        assert_eq!(r, Err(Error::EINVAL));
+    }
+    // Synchronous mode checks the same way.
+    let mut v = vec![0u8; 4097];
+    let unaligned = if (v.as_ptr() as usize).is_multiple_of(bs) {
+        &mut v[1..]
+    } else {
+        &mut v[..4096]
+    };
+    assert_eq!(
+        t.read_at(unaligned, 0),
+        aio_core::Attempt::Ready(Err(Error::EINVAL))
+    );
+}
+
+#[test]
+fn direct_io_through_io_uring() {
+    direct_ops(&mut uring(), false);
+}
+
+#[test]
+fn direct_io_through_the_pool() {
+    direct_ops(&mut BasicEngine::new(), true);
+}
+
+fn bounds(engine: &mut dyn Engine, force_fallback: bool) {
+    let f = TempFile::new("bounds", 10_000);
+    let d = FileDevice::open(&f.path, FileOptions::new().force_fallback(force_fallback)).unwrap();
+    assert_eq!(d.geometry().capacity, 10_000);
+    let t = into_dyn(d);
+    let ps = vec![
+        submit(&t, engine, op(&t, OpKind::Read, 9_000, vec![0; 4096])),
+        submit(&t, engine, op(&t, OpKind::Read, 10_000, vec![0; 4096])),
+        submit(&t, engine, op(&t, OpKind::Write, 10_000, vec![1; 512])),
+        submit(&t, engine, op(&t, OpKind::Write, 9_999, vec![1; 512])),
+        submit(&t, engine, op(&t, OpKind::Read, 0, vec![])),
+        submit(&t, engine, op(&t, OpKind::Fsync, 0, vec![])),
+        submit(&t, engine, op(&t, OpKind::Fdatasync, 0, vec![])),
+    ];
+    let r: Vec<_> = drain(engine, ps).into_iter().map(|(_, r)| r).collect();
+    assert_eq!(
+        r,
+        vec![
+            Ok(1000),
+            Ok(0),
+            Err(Error::ENOSPC),
+            Ok(1),
+            Ok(0),
+            Ok(0),
+            Ok(0)
+        ]
+    );
+    assert_eq!(
+        std::fs::metadata(&f.path).unwrap().len(),
+        10_000,
+        "the device never grows the file"
+    );
+}
+
+#[test]
+fn bounds_and_flushes_through_io_uring() {
+    bounds(&mut uring(), false);
+}
+
+#[test]
+fn bounds_and_flushes_through_the_pool() {
+    bounds(&mut BasicEngine::new(), true);
+}
+
+#[test]
+fn a_missing_path_is_enoent() {
+    let p = scratch_dir().join("blockdev-does-not-exist.img");
+    assert_eq!(
+        FileDevice::open(&p, FileOptions::new()).unwrap_err(),
+        Error::ENOENT
+    );
+    let f = TempFile::new("create", 0);
+    std::fs::remove_file(&f.path).unwrap();
+    let d = FileDevice::open(&f.path, FileOptions::new().create(1 << 20)).unwrap();
+    assert_eq!(d.geometry().capacity, 1 << 20);
+}
+
+#[test]
+fn a_read_only_device_refuses_writes() {
+    let f = TempFile::new("ro", 1 << 16);
+    let t = into_dyn(FileDevice::open(&f.path, FileOptions::new().read_only(true)).unwrap());
+    let mut e = uring();
+    let p = submit(&t, &mut e, op(&t, OpKind::Write, 0, vec![1; 512]));
+    assert_eq!(drain(&mut e, vec![p])[0].1, Err(Error::EBADF));
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for two descriptors.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both were just created and are owned by nobody else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+fn write_fd(fd: &OwnedFd, b: &[u8]) {
+    // SAFETY: valid buffer.
+    let n = unsafe { libc::write(fd.as_raw_fd(), b.as_ptr().cast(), b.len()) };
+    assert_eq!(n, b.len() as isize);
+}
+
+#[test]
+fn a_pipe_read_waits_in_the_ring_and_wakes_it() {
+    let (r, w) = pipe();
+    // SAFETY: `r` outlives the device and its ops.
+    let d = unsafe { FileDevice::from_raw_fd(r.as_raw_fd(), FileOptions::new()) }.unwrap();
+    assert!(!d.is_seekable());
+    let t = into_dyn(d);
+    let mut e = uring();
+    let p = submit(&t, &mut e, op(&t, OpKind::Read, 12345, vec![0; 64]));
+    // Nothing to read: the op waits in the kernel, no thread is blocked.
+    e.poll(16).unwrap();
+    e.wait(Some(Duration::from_millis(50))).unwrap();
+    e.poll(16).unwrap();
+    assert!(!p.is_complete());
+    assert_eq!(e.in_flight(), 1);
+    let writer = aio_core::sync::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        write_fd(&w, b"through the pipe");
+        w
+    });
+    let start = Instant::now();
+    e.wait(Some(Duration::from_secs(10))).unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the CQE did not end the wait"
+    );
+    let (o, res) = drain(&mut e, vec![p]).pop().unwrap();
+    assert_eq!(res, Ok(16));
+    assert_eq!(&o.buf()[..16], b"through the pipe");
+    drop(writer.join().unwrap());
+}
+
+#[test]
+fn a_waiting_pipe_read_can_be_cancelled() {
+    let (r, _w) = pipe();
+    // SAFETY: `r` outlives the device and its ops.
+    let t =
+        into_dyn(unsafe { FileDevice::from_raw_fd(r.as_raw_fd(), FileOptions::new()) }.unwrap());
+    let mut e = uring();
+    let o = op(&t, OpKind::Read, 0, vec![0; 64]);
+    let id = o.id();
+    let p = submit(&t, &mut e, o);
+    e.poll(16).unwrap();
+    assert_eq!(
+        t.strategy().unwrap().cancel(id, &mut e),
+        CancelOutcome::Cancelled
+    );
+    assert_eq!(drain(&mut e, vec![p])[0].1, Err(Error::ECANCELED));
+    assert_eq!(
+        t.strategy().unwrap().cancel(id, &mut e),
+        CancelOutcome::AlreadyDone
+    );
+    // An op still in the backlog (never submitted) is cancelled at once.
+    let mut tiny = UringEngine::new(1).unwrap();
+    let first = submit(&t, &mut tiny, op(&t, OpKind::Read, 0, vec![0; 8]));
+    let o = op(&t, OpKind::Read, 0, vec![0; 8]);
+    let id2 = o.id();
+    let second = submit(&t, &mut tiny, o);
+    assert_eq!(
+        t.strategy().unwrap().cancel(id2, &mut tiny),
+        CancelOutcome::Cancelled
+    );
+    assert!(second.is_complete());
+    drop(tiny); // cancels `first` in the kernel and waits for its CQE
+    assert!(first.wait_timeout(Duration::from_secs(5)));
+    assert_eq!(first.wait().1, Err(Error::ECANCELED));
+}
+
+#[test]
+fn dropping_an_engine_cancels_what_waits_and_finishes_the_rest() {
+    let (r, _w) = pipe();
+    // SAFETY: `r` outlives the device and its ops.
+    let pt =
+        into_dyn(unsafe { FileDevice::from_raw_fd(r.as_raw_fd(), FileOptions::new()) }.unwrap());
+    let f = TempFile::new("dropeng", 1 << 20);
+    let ft = into_dyn(FileDevice::open(&f.path, FileOptions::new()).unwrap());
+    let mut e = UringEngine::new(16).unwrap();
+    let mut ps: Vec<_> = (0..4)
+        .map(|_| submit(&pt, &mut e, op(&pt, OpKind::Read, 0, vec![0; 8])))
+        .collect();
+    ps.extend(
+        (0..64).map(|i| submit(&ft, &mut e, op(&ft, OpKind::Write, i * 4096, vec![3; 4096]))),
+    );
+    e.poll(0).unwrap();
+    drop(e);
+    for (i, p) in ps.into_iter().enumerate() {
+        assert!(p.wait_timeout(Duration::from_secs(10)), "op {i} hung");
+        let r = p.wait().1;
+        if i < 4 {
+            assert_eq!(r, Err(Error::ECANCELED), "pipe read {i}");
+        } else {
+            assert!(
+                r == Ok(4096) || r == Err(Error::ECANCELED),
+                "write {i}: {r:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_socket_through_the_ring_and_through_the_pool() {
+    let mut fds = [0; 2];
+    let ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
+    // SAFETY: room for two descriptors.
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) };
+    assert_eq!(r, 0);
+    // SAFETY: just created, owned by nobody else.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for fallback in [false, true] {
+        let o = FileOptions::new().force_fallback(fallback);
+        // SAFETY: `a` outlives the device and its ops.
+        let d = unsafe { FileDevice::from_raw_fd(a.as_raw_fd(), o) }.unwrap();
+        let t = into_dyn(d);
+        let mut e = uring();
+        let pr = submit(&t, &mut e, op(&t, OpKind::Read, 0, vec![0; 5]));
+        let pw = submit(&t, &mut e, op(&t, OpKind::Write, 0, b"pong!".to_vec()));
+        write_fd(&b, b"ping!");
+        let mut got = [0u8; 5];
+        let res = drain(&mut e, vec![pr, pw]);
+        assert_eq!(res[0].1, Ok(5));
+        assert_eq!(&res[0].0.buf()[..5], b"ping!");
+        assert_eq!(res[1].1, Ok(5));
+        // SAFETY: valid buffer.
+        let n = unsafe { libc::read(b.as_raw_fd(), got.as_mut_ptr().cast(), 5) };
+        assert_eq!(n, 5);
+        assert_eq!(&got, b"pong!");
+    }
+}
+
+#[test]
+fn a_borrowed_descriptor_stays_open() {
+    let f = TempFile::new("borrow", 4096);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&f.path)
+        .unwrap();
+    {
+        // SAFETY: `file` outlives the device.
+        let d = unsafe { FileDevice::from_raw_fd(file.as_raw_fd(), FileOptions::new()) }.unwrap();
+        // POSIX semantics: a borrowed regular file grows.
+        assert_eq!(d.write_at(b"tail", 8192), aio_core::Attempt::Ready(Ok(4)));
+    }
+    // SAFETY: plain syscall.
+    let fl = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFD) };
+    assert!(fl >= 0, "the device closed a descriptor it did not own");
+    assert_eq!(file.metadata().unwrap().len(), 8196);
+}
+
+#[test]
+fn try_nowait_hits_the_page_cache() {
+    let f = TempFile::new("nowait", 1 << 20);
+    let t = into_dyn(FileDevice::open(&f.path, FileOptions::new()).unwrap());
+    assert_eq!(
+        t.write_at(&pattern(8, 0, 8192), 0),
+        aio_core::Attempt::Ready(Ok(8192))
+    );
+    let o = op(&t, OpKind::Read, 0, vec![0; 8192]);
+    let (p, q) = o.enqueue();
+    let s = t.strategy().unwrap();
+    assert!(
+        s.try_nowait(q.start().unwrap()).is_ok(),
+        "a cached read completes inline"
+    );
+    assert!(p.is_complete());
+    let (o, r) = p.wait();
+    assert_eq!(r, Ok(8192));
+    assert_eq!(checksum(o.buf()), checksum(&pattern(8, 0, 8192)));
+    // Writes are never done inline: the op comes back untouched.
+    let (p, q) = op(&t, OpKind::Write, 0, vec![0; 10]).enqueue();
+    let back = s
+        .try_nowait(q.start().unwrap())
+        .expect_err("writes go to the ring");
+    let mut e = uring();
+    s.submit(back, &mut e);
+    assert_eq!(drain(&mut e, vec![p])[0].1, Ok(10));
+}
+
+#[test]
+fn shutdown_refuses_new_ops_and_finishes_the_old() {
+    let f = TempFile::new("shutdown", 4 << 20);
+    for mut e in [
+        Box::new(uring()) as Box<dyn Engine>,
+        Box::new(BasicEngine::new()),
+    ] {
+        let d = Arc::new(FileDevice::open(&f.path, FileOptions::new()).unwrap());
+        let t = into_dyn(Shared(Arc::clone(&d)));
+        let mut ps: Vec<_> = (0..64)
+            .map(|i| submit(&t, &mut *e, op(&t, OpKind::Write, i * 4096, vec![1; 4096])))
+            .collect();
+        d.shutdown();
+        ps.push(submit(&t, &mut *e, op(&t, OpKind::Read, 0, vec![0; 10])));
+        let r: Vec<_> = drain(&mut *e, ps).into_iter().map(|(_, r)| r).collect();
+        assert!(r[..64].iter().all(|r| *r == Ok(4096)), "{r:?}");
+        assert_eq!(r[64], Err(Error::ECANCELED));
+    }
+}
+
+struct Shared(Arc<FileDevice>);
+impl Target for Shared {
+    fn read_at(&self, b: &mut [u8], o: u64) -> aio_core::Attempt<aio_core::Result<usize>> {
+        self.0.read_at(b, o)
+    }
+    fn write_at(&self, b: &[u8], o: u64) -> aio_core::Attempt<aio_core::Result<usize>> {
+        self.0.write_at(b, o)
+    }
+    fn flush(&self, k: aio_core::FlushKind) -> aio_core::Attempt<aio_core::Result<()>> {
+        self.0.flush(k)
+    }
+    fn strategy(&self) -> Option<&dyn aio_core::Strategy> {
+        Some(&*self.0)
+    }
+}
