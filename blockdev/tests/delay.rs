@@ -1,0 +1,186 @@
+//! DelayDevice: integrity through the delay, the submitter never sleeps,
+//! completions come back out of order, the distributions, and shutdown
+//! with ops waiting out their latency.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aio_core::sync::Arc;
+use aio_core::{BasicEngine, CompletionRing, Engine, Error, OpKind, Target, into_dyn};
+use blockdev::{
+    DelayDevice, Device, FileDevice, FileOptions, Latency, RamDisk, UringEngine, XorShift,
+};
+use common::*;
+
+fn uniform(lo_ms: u64, hi_ms: u64) -> Latency {
+    Latency::Uniform {
+        min: Duration::from_millis(lo_ms),
+        max: Duration::from_millis(hi_ms),
+    }
+}
+
+#[test]
+fn integrity_at_depth_64_through_the_delay() {
+    let t = into_dyn(DelayDevice::new(RamDisk::new(4 << 20).unwrap(), uniform(0, 2), 1).unwrap());
+    integrity(&t, &mut BasicEngine::new(), 4096, 512, 64, 51);
+    integrity(&t, &mut UringEngine::new(32).unwrap(), 4096, 512, 64, 52);
+}
+
+#[test]
+fn a_delayed_file_device_on_a_ring() {
+    let f = TempFile::new("delayfile", 4 << 20);
+    let d = DelayDevice::new(
+        FileDevice::open(&f.path, FileOptions::new()).unwrap(),
+        uniform(0, 1),
+        2,
+    )
+    .unwrap();
+    assert_eq!(d.geometry(), d.inner().geometry());
+    let t = into_dyn(d);
+    integrity(&t, &mut UringEngine::new(64).unwrap(), 4096, 512, 64, 53);
+}
+
+#[test]
+fn the_submitter_never_sleeps_and_the_ring_wakes_for_the_timer() {
+    let t = into_dyn(
+        DelayDevice::new(
+            RamDisk::new(1 << 20).unwrap(),
+            Latency::Fixed(Duration::from_millis(100)),
+            3,
+        )
+        .unwrap(),
+    );
+    let mut e = UringEngine::new(16).unwrap();
+    let start = Instant::now();
+    let ps: Vec<_> = (0..64u64)
+        .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 512, vec![1; 512])))
+        .collect();
+    let submitted = start.elapsed();
+    assert!(
+        submitted < Duration::from_millis(50),
+        "64 submissions took {submitted:?}"
+    );
+    assert_eq!(e.in_flight(), 64);
+    // One long wait: the timer's completions (tickets) must end it through
+    // the doorbell bridge and the ring's eventfd.
+    e.wait(Some(Duration::from_secs(10))).unwrap();
+    let woke = start.elapsed();
+    assert!(
+        woke >= Duration::from_millis(90) && woke < Duration::from_secs(5),
+        "woke after {woke:?}"
+    );
+    let results = drain(&mut e, ps);
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    assert!(results.iter().all(|(_, r)| *r == Ok(512)));
+    assert_eq!(e.in_flight(), 0);
+}
+
+#[test]
+fn completions_come_back_out_of_order() {
+    let t = into_dyn(DelayDevice::new(RamDisk::new(1 << 20).unwrap(), uniform(0, 20), 4).unwrap());
+    let mut e = BasicEngine::new();
+    let (ring, mut reaper) = CompletionRing::new(256).unwrap();
+    let ps: Vec<_> = (0..64u64)
+        .map(|i| {
+            let mut o = op(&t, OpKind::Write, i * 4096, pattern(4, i, 4096));
+            o.set_ring(Arc::clone(&ring));
+            o.set_private(i as usize);
+            submit(&t, &mut e, o)
+        })
+        .collect();
+    for (_, r) in drain(&mut e, ps) {
+        assert_eq!(r, Ok(4096));
+    }
+    let mut order = Vec::new();
+    reaper.reap(usize::MAX, |c| order.push(c.user_data));
+    assert_eq!(order.len(), 64);
+    assert!(order.windows(2).any(|w| w[0] > w[1]), "in order: {order:?}");
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        (0..64).collect::<Vec<u64>>(),
+        "each op completed once"
+    );
+    let mut b = vec![0; 4096];
+    for i in 0..64u64 {
+        assert_eq!(
+            t.read_at(&mut b[..], i * 4096),
+            aio_core::Attempt::Ready(Ok(4096))
+        );
+        assert_eq!(checksum(&b), checksum(&pattern(4, i, 4096)));
+    }
+}
+
+#[test]
+fn distributions_are_seeded_and_have_their_shape() {
+    let n = 20_000;
+    let mut r = XorShift::new(99);
+    let fixed = Latency::Fixed(Duration::from_micros(250));
+    assert!((0..100).all(|_| fixed.sample(&mut r) == Duration::from_micros(250)));
+    let u = uniform(2, 6);
+    let xs: Vec<f64> = (0..n)
+        .map(|_| u.sample(&mut r).as_secs_f64() * 1e3)
+        .collect();
+    assert!(xs.iter().all(|&x| (2.0..=6.0).contains(&x)));
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    assert!((mean - 4.0).abs() < 0.1, "uniform mean {mean}");
+    let ex = Latency::Exponential {
+        mean: Duration::from_millis(3),
+    };
+    let ys: Vec<f64> = (0..n)
+        .map(|_| ex.sample(&mut r).as_secs_f64() * 1e3)
+        .collect();
+    let mean = ys.iter().sum::<f64>() / n as f64;
+    assert!((mean - 3.0).abs() < 0.15, "exponential mean {mean}");
+    // Memoryless shape: about e^-1 of the samples exceed the mean.
+    let above = ys.iter().filter(|&&y| y > 3.0).count() as f64 / n as f64;
+    assert!((above - (-1f64).exp()).abs() < 0.02, "tail {above}");
+    let (mut a, mut b) = (XorShift::new(5), XorShift::new(5));
+    assert!((0..100).all(|_| ex.sample(&mut a) == ex.sample(&mut b)));
+}
+
+#[test]
+fn shutdown_releases_held_ops_at_once() {
+    let d = Arc::new(
+        DelayDevice::new(
+            RamDisk::new(1 << 20).unwrap(),
+            Latency::Fixed(Duration::from_secs(60)),
+            6,
+        )
+        .unwrap(),
+    );
+    let t = into_dyn(Shared(Arc::clone(&d)));
+    let mut e = BasicEngine::new();
+    let ps: Vec<_> = (0..32u64)
+        .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 512, vec![2; 512])))
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(ps.iter().all(|p| !p.is_complete()));
+    let start = Instant::now();
+    d.shutdown();
+    let late = submit(&t, &mut e, op(&t, OpKind::Read, 0, vec![0; 512]));
+    for (_, r) in drain_within(&mut e, ps, Duration::from_secs(5)) {
+        assert_eq!(r, Ok(512));
+    }
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(drain(&mut e, vec![late])[0].1, Err(Error::ECANCELED));
+    assert_eq!(e.in_flight(), 0);
+}
+
+struct Shared(Arc<DelayDevice<RamDisk>>);
+impl Target for Shared {
+    fn read_at(&self, b: &mut [u8], o: u64) -> aio_core::Attempt<aio_core::Result<usize>> {
+        self.0.read_at(b, o)
+    }
+    fn write_at(&self, b: &[u8], o: u64) -> aio_core::Attempt<aio_core::Result<usize>> {
+        self.0.write_at(b, o)
+    }
+    fn flush(&self, k: aio_core::FlushKind) -> aio_core::Attempt<aio_core::Result<()>> {
+        self.0.flush(k)
+    }
+    fn strategy(&self) -> Option<&dyn aio_core::Strategy> {
+        Some(&*self.0)
+    }
+}
