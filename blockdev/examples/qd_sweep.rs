@@ -55,9 +55,8 @@ fn run(target: &Arc<dyn Target>, engine: &mut dyn Engine, size: u64, qd: usize, 
         };
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(secs);
-    for i in 0..qd {
-        let op = ops[i].take().unwrap();
-        submit(i, op, engine, &mut slots);
+    for (i, op) in ops.iter_mut().enumerate() {
+        submit(i, op.take().unwrap(), engine, &mut slots);
     }
     let mut done = 0u64;
     let mut ready = Vec::with_capacity(qd);

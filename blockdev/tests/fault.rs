@@ -282,3 +282,35 @@ fn faults_over_a_file_device_on_a_ring() {
         assert_eq!(r, Ok(4096));
     }
 }
+
+#[test]
+fn integrity_at_depth_64_with_no_faults_drawn() {
+    let t =
+        into_dyn(FaultDevice::new(RamDisk::new(4 << 20).unwrap(), FaultPolicy::none(9)).unwrap());
+    integrity(&t, &mut BasicEngine::new(), 4096, 1024, 64, 61);
+    integrity(&t, &mut UringEngine::new(64).unwrap(), 4096, 1024, 128, 62);
+}
+
+#[test]
+fn shutdown_releases_held_completions_and_cancels_new_ops() {
+    let policy = FaultPolicy {
+        reorder: 1.0,
+        reorder_delay: Duration::from_secs(60),
+        ..FaultPolicy::none(10)
+    };
+    let (d, t) = device(policy);
+    let mut e = BasicEngine::new();
+    let ps: Vec<_> = (0..64u64)
+        .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 512, vec![3; 512])))
+        .collect();
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(ps.iter().all(|p| !p.is_complete()), "held for a minute");
+    d.shutdown();
+    for (_, r) in drain_within(&mut e, ps, Duration::from_secs(5)) {
+        assert_eq!(r, Ok(512));
+    }
+    let late = submit(&t, &mut e, op(&t, OpKind::Read, 0, vec![0; 512]));
+    let r = drain(&mut e, vec![late]).pop().unwrap().1;
+    // The fault device refuses nothing itself; its inner RAM disk is shut.
+    assert_eq!(r, Err(Error::ECANCELED));
+}
