@@ -221,8 +221,10 @@ impl OrderTable {
     }
 
     /// Removes the parked ops that `pick` selects (cancellation, shutdown)
-    /// into `out`. Removed writes are no longer counted; a removed ordered
-    /// op leaves the running one (if any) active.
+    /// into `out`, fully accounted for: their metadata comes back with
+    /// `tracked` and `ordered` cleared, so `finished` must not (and,
+    /// through `Shared::retire`, does not) see them again. A removed
+    /// ordered op leaves the running one (if any) active.
     pub(crate) fn remove_parked(&self, mut pick: impl FnMut(&Work) -> bool, out: &mut Vec<Work>) {
         for shard in self.shards.iter() {
             let mut map = shard.lock();
@@ -239,7 +241,7 @@ impl OrderTable {
                 let mut i = 0;
                 while i < t.fifo.len() {
                     if pick(&t.fifo[i]) {
-                        let w = t.fifo.remove(i).expect("index checked");
+                        let mut w = t.fifo.remove(i).expect("index checked");
                         if w.m.tracked {
                             if w.m.epoch < t.epoch {
                                 t.old -= 1;
@@ -247,6 +249,10 @@ impl OrderTable {
                                 t.cur -= 1;
                             }
                         }
+                        // Accounted for here: the caller must not report
+                        // it `finished` (it never became the active one).
+                        w.m.tracked = false;
+                        w.m.ordered = false;
                         out.push(w);
                     } else {
                         i += 1;

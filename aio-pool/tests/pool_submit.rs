@@ -149,7 +149,7 @@ fn one_worker_keeps_many_ops_in_flight_and_wakes_on_device_completions() {
             .steal(false),
     )
     .unwrap();
-    dev.hold();
+    let held = dev.hold();
     let mut ps = Vec::new();
     for i in 0..20u64 {
         let mut o = op(&target, OpKind::Read, i * 16, 16);
@@ -161,7 +161,7 @@ fn one_worker_keeps_many_ops_in_flight_and_wakes_on_device_completions() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     assert_eq!(dev.queued(), 8, "the in-flight depth bound was exceeded");
     assert_eq!(pools.queued(), 12);
-    dev.release();
+    drop(held);
     for p in ps {
         assert_eq!(wait(p).1, Ok(16));
     }

@@ -80,6 +80,16 @@ pub struct LaterInner {
     pub lifo: AtomicBool,
 }
 
+/// Releases a held [`LaterInner`] when dropped.
+#[must_use = "dropping the guard releases the device"]
+pub struct Held<'a>(&'a LaterInner);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 /// A device that completes ops on its own thread (see module docs).
 pub struct LaterTarget {
     pub inner: Arc<LaterInner>,
@@ -121,9 +131,12 @@ impl Drop for LaterTarget {
 }
 
 impl LaterInner {
-    /// Holds completions back until [`LaterInner::release`].
-    pub fn hold(&self) {
+    /// Holds completions back until [`LaterInner::release`] or until the
+    /// guard drops (so a failing test releases the device while unwinding
+    /// and its pools can shut down).
+    pub fn hold(&self) -> Held<'_> {
         self.st.lock().held = true;
+        Held(self)
     }
 
     /// Lets the device thread complete ops again.

@@ -1,0 +1,103 @@
+//! Load balancing: with every submitter pinned to CPU 0, idle workers of
+//! the other pools steal, and every pool of the class gets work.
+
+mod common;
+
+use std::time::Duration;
+
+use aio_core::{Completion, MemTarget, OpKind};
+use aio_pool::{PoolConfig, PoolSet, ShutdownMode, SubmitFlags, Submitted};
+use common::*;
+
+fn noop(_c: &Completion<'_>) {}
+
+#[test]
+fn all_submitters_on_cpu0_still_spread_over_both_pools() {
+    // A target slow enough that pool 0's worker is busy while the queue
+    // fills: the sibling must be woken and steal.
+    let (target, _) = typed(SlowTarget {
+        mem: MemTarget::new(1 << 20),
+        delay: Duration::from_micros(200),
+    });
+    let pools = PoolSet::new(PoolConfig::default().pools_per_class(2)).unwrap();
+    let pools = &pools;
+    std::thread::scope(|s| {
+        for t in 0..2u64 {
+            let target = target.clone();
+            s.spawn(move || {
+                pin_to_cpu0();
+                let mut ps = Vec::new();
+                for i in 0..200u64 {
+                    let mut o = op(&target, OpKind::Write, (t * 200 + i) * 512, 512);
+                    o.set_callback(noop);
+                    match pools.submit(o, SubmitFlags::WAIT) {
+                        Ok(Submitted::Pending(p)) => ps.push(p),
+                        other => panic!("submit failed: {other:?}"),
+                    }
+                }
+                for p in ps {
+                    assert_eq!(wait(p).1, Ok(512));
+                }
+            });
+        }
+    });
+    pools.shutdown(ShutdownMode::Drain);
+    let st = pools.stats();
+    let writes: Vec<_> = st
+        .iter()
+        .filter(|s| s.class == aio_pool::Class::Write)
+        .collect();
+    let total: u64 = writes.iter().map(|s| s.completed).sum();
+    assert_eq!(total, 400);
+    for w in &writes {
+        println!(
+            "write pool {}: completed {} stolen_in {} stolen_out {}",
+            w.index, w.completed, w.stolen_in, w.stolen_out
+        );
+    }
+    assert_eq!(
+        writes[1].submitted, 0,
+        "submitters on CPU 0 must use pool 0"
+    );
+    assert!(
+        writes[0].completed > 0 && writes[1].completed > 0,
+        "one pool got no work: {writes:?}"
+    );
+    assert_eq!(
+        writes[1].stolen_in, writes[1].completed,
+        "pool 1 only had stolen work"
+    );
+    assert_eq!(writes[0].stolen_out, writes[1].stolen_in);
+}
+
+#[test]
+fn stealing_off_keeps_work_on_the_submitters_pool() {
+    let (target, _) = typed(SlowTarget {
+        mem: MemTarget::new(1 << 20),
+        delay: Duration::from_micros(50),
+    });
+    let pools = PoolSet::new(PoolConfig::default().pools_per_class(2).steal(false)).unwrap();
+    let pools = &pools;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            pin_to_cpu0();
+            let mut ps = Vec::new();
+            for i in 0..100u64 {
+                let mut o = op(&target, OpKind::Read, i * 512, 512);
+                o.set_callback(noop);
+                let Ok(Submitted::Pending(p)) = pools.submit(o, SubmitFlags::WAIT) else {
+                    panic!("refused")
+                };
+                ps.push(p);
+            }
+            for p in ps {
+                assert_eq!(wait(p).1, Ok(512));
+            }
+        });
+    });
+    pools.shutdown(ShutdownMode::Drain);
+    let st = pools.stats();
+    assert_eq!(st[0].completed, 100);
+    assert_eq!(st[1].completed, 0);
+    assert_eq!(st[1].stolen_in, 0);
+}
