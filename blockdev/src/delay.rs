@@ -16,7 +16,7 @@ use aio_core::{
 };
 
 use crate::device::{Device, Geometry, XorShift};
-use crate::forward::{Inner, forward};
+use crate::forward::{SharedDevice, forward};
 use crate::timer::Timer;
 
 /// A latency distribution.
@@ -96,7 +96,7 @@ impl<D: Device + 'static> DelayDevice<D> {
         let timer = Timer::spawn("blockdev-delay", fire).map_err(|_| Error::EAGAIN)?;
         Ok(DelayDevice {
             name: format!("delay({})", inner.name()),
-            inner_dyn: aio_core::into_dyn(Inner(Arc::clone(&inner))),
+            inner_dyn: SharedDevice::target(&inner),
             inner,
             latency,
             rng: Mutex::new(XorShift::new(seed)),

@@ -24,7 +24,7 @@ use aio_core::{Attempt, Engine, Error, FlushKind, InFlight, OpKind, Result, Stra
 
 use crate::delay::{Held, fire};
 use crate::device::{Device, Geometry, XorShift};
-use crate::forward::{Inner, forward};
+use crate::forward::{SharedDevice, forward};
 use crate::timer::Timer;
 
 /// Which faults to inject, each with a probability in `[0, 1]`.
@@ -119,7 +119,7 @@ impl<D: Device + 'static> FaultDevice<D> {
         let timer = Timer::spawn("blockdev-fault", fire).map_err(|_| Error::EAGAIN)?;
         Ok(FaultDevice {
             name: format!("fault({})", inner.name()),
-            inner_dyn: aio_core::into_dyn(Inner(Arc::clone(&inner))),
+            inner_dyn: SharedDevice::target(&inner),
             inner,
             rng: Mutex::new(XorShift::new(policy.seed)),
             policy,

@@ -100,11 +100,39 @@ pub(crate) fn forward(
     }
 }
 
-/// A device shared between a wrapper (which keeps typed access) and the
-/// shadow ops (which need an `Arc<dyn Target>`): a forwarding target.
-pub(crate) struct Inner<D>(pub(crate) Arc<D>);
+/// A device behind an [`Arc`], usable as a target: the owner keeps typed
+/// access to the device (to shut it down, read its geometry, reach its own
+/// methods) while ops carry `Arc<dyn Target>`s made from this wrapper by
+/// [`SharedDevice::target`]. Every call is forwarded, including
+/// `Target::strategy`, so a servicer submits straight to the device.
+pub struct SharedDevice<D>(Arc<D>);
 
-impl<D: Target> Target for Inner<D> {
+impl<D> SharedDevice<D> {
+    /// Wraps `device`.
+    pub fn new(device: Arc<D>) -> SharedDevice<D> {
+        SharedDevice(device)
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Arc<D> {
+        &self.0
+    }
+}
+
+impl<D: Target + 'static> SharedDevice<D> {
+    /// An `Arc<dyn Target>` for ops, forwarding to `device`.
+    pub fn target(device: &Arc<D>) -> Arc<dyn Target> {
+        aio_core::into_dyn(SharedDevice(Arc::clone(device)))
+    }
+}
+
+impl<D> std::fmt::Debug for SharedDevice<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedDevice")
+    }
+}
+
+impl<D: Target> Target for SharedDevice<D> {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Attempt<Result<usize>> {
         self.0.read_at(buf, offset)
     }
@@ -119,5 +147,29 @@ impl<D: Target> Target for Inner<D> {
     }
     fn strategy(&self) -> Option<&dyn Strategy> {
         self.0.strategy()
+    }
+}
+
+impl<D: Strategy> Strategy for SharedDevice<D> {
+    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+        self.0.submit(op, engine)
+    }
+    fn cancel(&self, id: u64, engine: &mut dyn Engine) -> aio_core::CancelOutcome {
+        self.0.cancel(id, engine)
+    }
+    fn try_nowait(&self, op: InFlight) -> std::result::Result<(), InFlight> {
+        self.0.try_nowait(op)
+    }
+}
+
+impl<D: crate::Device> crate::Device for SharedDevice<D> {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn geometry(&self) -> crate::Geometry {
+        self.0.geometry()
+    }
+    fn shutdown(&self) {
+        self.0.shutdown()
     }
 }

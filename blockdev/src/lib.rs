@@ -72,6 +72,7 @@ pub use device::{AlignedBuf, Device, Geometry, XorShift};
 pub use fault::{Fault, FaultDevice, FaultPolicy};
 #[cfg(not(loom))]
 pub use file::{FileDevice, FileOptions, new_engine};
+pub use forward::SharedDevice;
 #[cfg(not(loom))]
 pub use nbd::NbdDevice;
 pub use pool::BlockingPool;

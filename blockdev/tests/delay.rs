@@ -7,9 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aio_core::sync::Arc;
-use aio_core::{BasicEngine, CompletionRing, Engine, Error, OpKind, Target, into_dyn};
+use aio_core::{BasicEngine, CompletionRing, Engine, Error, OpKind, into_dyn};
 use blockdev::{
-    DelayDevice, Device, FileDevice, FileOptions, Latency, RamDisk, UringEngine, XorShift,
+    DelayDevice, Device, FileDevice, FileOptions, Latency, RamDisk, SharedDevice, UringEngine,
+    XorShift,
 };
 use common::*;
 
@@ -151,7 +152,7 @@ fn shutdown_releases_held_ops_at_once() {
         )
         .unwrap(),
     );
-    let t = into_dyn(Shared(Arc::clone(&d)));
+    let t = SharedDevice::target(&d);
     let mut e = BasicEngine::new();
     let ps: Vec<_> = (0..32u64)
         .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 512, vec![2; 512])))
@@ -167,20 +168,4 @@ fn shutdown_releases_held_ops_at_once() {
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(drain(&mut e, vec![late])[0].1, Err(Error::ECANCELED));
     assert_eq!(e.in_flight(), 0);
-}
-
-struct Shared(Arc<DelayDevice<RamDisk>>);
-impl Target for Shared {
-    fn read_at(&self, b: &mut [u8], o: u64) -> aio_core::Attempt<aio_core::Result<usize>> {
-        self.0.read_at(b, o)
-    }
-    fn write_at(&self, b: &[u8], o: u64) -> aio_core::Attempt<aio_core::Result<usize>> {
-        self.0.write_at(b, o)
-    }
-    fn flush(&self, k: aio_core::FlushKind) -> aio_core::Attempt<aio_core::Result<()>> {
-        self.0.flush(k)
-    }
-    fn strategy(&self) -> Option<&dyn aio_core::Strategy> {
-        Some(&*self.0)
-    }
 }

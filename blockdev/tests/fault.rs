@@ -10,7 +10,8 @@ use std::time::Duration;
 use aio_core::sync::Arc;
 use aio_core::{Attempt, BasicEngine, CompletionRing, Error, OpKind, Target, into_dyn};
 use blockdev::{
-    Device, Fault, FaultDevice, FaultPolicy, FileDevice, FileOptions, RamDisk, UringEngine,
+    Device, Fault, FaultDevice, FaultPolicy, FileDevice, FileOptions, RamDisk, SharedDevice,
+    UringEngine,
 };
 use common::*;
 
@@ -18,25 +19,9 @@ fn ram() -> RamDisk {
     RamDisk::new(1 << 20).unwrap()
 }
 
-struct Shared(Arc<FaultDevice<RamDisk>>);
-impl Target for Shared {
-    fn read_at(&self, b: &mut [u8], o: u64) -> Attempt<aio_core::Result<usize>> {
-        self.0.read_at(b, o)
-    }
-    fn write_at(&self, b: &[u8], o: u64) -> Attempt<aio_core::Result<usize>> {
-        self.0.write_at(b, o)
-    }
-    fn flush(&self, k: aio_core::FlushKind) -> Attempt<aio_core::Result<()>> {
-        self.0.flush(k)
-    }
-    fn strategy(&self) -> Option<&dyn aio_core::Strategy> {
-        Some(&*self.0)
-    }
-}
-
 fn device(policy: FaultPolicy) -> (Arc<FaultDevice<RamDisk>>, Arc<dyn Target>) {
     let d = Arc::new(FaultDevice::new(ram(), policy).unwrap());
-    let t = into_dyn(Shared(Arc::clone(&d)));
+    let t = SharedDevice::target(&d);
     (d, t)
 }
 

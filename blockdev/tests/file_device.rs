@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use aio_core::sync::Arc;
 use aio_core::{BasicEngine, CancelOutcome, Engine, Error, Op, OpKind, Target, into_dyn};
-use blockdev::{AlignedBuf, Device, FileDevice, FileOptions, UringEngine};
+use blockdev::{AlignedBuf, Device, FileDevice, FileOptions, SharedDevice, UringEngine};
 use common::*;
 
 fn uring() -> UringEngine {
@@ -410,7 +410,7 @@ fn shutdown_refuses_new_ops_and_finishes_the_old() {
         Box::new(BasicEngine::new()),
     ] {
         let d = Arc::new(FileDevice::open(&f.path, FileOptions::new()).unwrap());
-        let t = into_dyn(Shared(Arc::clone(&d)));
+        let t = SharedDevice::target(&d);
         let mut ps: Vec<_> = (0..64)
             .map(|i| submit(&t, &mut *e, op(&t, OpKind::Write, i * 4096, vec![1; 4096])))
             .collect();
@@ -419,21 +419,5 @@ fn shutdown_refuses_new_ops_and_finishes_the_old() {
         let r: Vec<_> = drain(&mut *e, ps).into_iter().map(|(_, r)| r).collect();
         assert!(r[..64].iter().all(|r| *r == Ok(4096)), "{r:?}");
         assert_eq!(r[64], Err(Error::ECANCELED));
-    }
-}
-
-struct Shared(Arc<FileDevice>);
-impl Target for Shared {
-    fn read_at(&self, b: &mut [u8], o: u64) -> aio_core::Attempt<aio_core::Result<usize>> {
-        self.0.read_at(b, o)
-    }
-    fn write_at(&self, b: &[u8], o: u64) -> aio_core::Attempt<aio_core::Result<usize>> {
-        self.0.write_at(b, o)
-    }
-    fn flush(&self, k: aio_core::FlushKind) -> aio_core::Attempt<aio_core::Result<()>> {
-        self.0.flush(k)
-    }
-    fn strategy(&self) -> Option<&dyn aio_core::Strategy> {
-        Some(&*self.0)
     }
 }

@@ -7,8 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aio_core::sync::Arc;
-use aio_core::{Attempt, BasicEngine, Engine, Error, OpKind, Target, into_dyn};
-use blockdev::{Device, NbdDevice, UringEngine};
+use aio_core::{Attempt, BasicEngine, Engine, Error, OpKind, into_dyn};
+use blockdev::{Device, NbdDevice, SharedDevice, UringEngine};
 use common::*;
 
 const SIZE: u64 = 16 << 20;
@@ -173,7 +173,7 @@ fn a_refused_export_is_enoent() {
 fn a_dead_server_fails_every_request_with_eio() {
     let mut s = QemuNbd::unix(SIZE, "dies");
     let d = Arc::new(connect(&s));
-    let t = into_dyn(Shared(Arc::clone(&d)));
+    let t = SharedDevice::target(&d);
     let mut e = BasicEngine::new();
     let ps: Vec<_> = (0..256u64)
         .map(|i| {
@@ -209,7 +209,7 @@ fn a_dead_server_fails_every_request_with_eio() {
 fn shutdown_with_requests_in_flight_cancels_them_and_never_hangs() {
     let s = QemuNbd::tcp(SIZE, "bye");
     let d = Arc::new(connect(&s));
-    let t = into_dyn(Shared(Arc::clone(&d)));
+    let t = SharedDevice::target(&d);
     let mut e = BasicEngine::new();
     let ps: Vec<_> = (0..256u64)
         .map(|i| {
@@ -234,20 +234,4 @@ fn shutdown_with_requests_in_flight_cancels_them_and_never_hangs() {
     };
     drop(d);
     assert!(start.elapsed() < Duration::from_secs(5));
-}
-
-struct Shared(Arc<NbdDevice>);
-impl Target for Shared {
-    fn read_at(&self, b: &mut [u8], o: u64) -> Attempt<aio_core::Result<usize>> {
-        self.0.read_at(b, o)
-    }
-    fn write_at(&self, b: &[u8], o: u64) -> Attempt<aio_core::Result<usize>> {
-        self.0.write_at(b, o)
-    }
-    fn flush(&self, k: aio_core::FlushKind) -> Attempt<aio_core::Result<()>> {
-        self.0.flush(k)
-    }
-    fn strategy(&self) -> Option<&dyn aio_core::Strategy> {
-        Some(&*self.0)
-    }
 }

@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aio_core::sync::{Arc, thread};
-use aio_core::{BasicEngine, Error, Op, OpKind, Strategy, Target, into_dyn};
-use blockdev::{Device, RamDisk, RamDiskOptions};
+use aio_core::{BasicEngine, Error, Op, OpKind, into_dyn};
+use blockdev::{Device, RamDisk, RamDiskOptions, SharedDevice};
 use common::*;
 
 #[test]
@@ -100,7 +100,7 @@ fn try_nowait_completes_inline() {
 #[test]
 fn shutdown_cancels_new_ops() {
     let d = Arc::new(RamDisk::new(1 << 16).unwrap());
-    let t = into_dyn(Fwd(Arc::clone(&d)));
+    let t = SharedDevice::target(&d);
     let mut e = BasicEngine::new();
     let before = submit(&t, &mut e, op(&t, OpKind::Write, 0, vec![1; 10]));
     d.shutdown();
@@ -110,23 +110,6 @@ fn shutdown_cancels_new_ops() {
         .map(|(_, r)| r)
         .collect();
     assert_eq!(r, vec![Ok(10), Err(Error::ECANCELED)]);
-}
-
-/// A RamDisk shared with the test, as a target.
-struct Fwd(Arc<RamDisk>);
-impl Target for Fwd {
-    fn read_at(&self, b: &mut [u8], o: u64) -> aio_core::Attempt<aio_core::Result<usize>> {
-        self.0.read_at(b, o)
-    }
-    fn write_at(&self, b: &[u8], o: u64) -> aio_core::Attempt<aio_core::Result<usize>> {
-        self.0.write_at(b, o)
-    }
-    fn flush(&self, k: aio_core::FlushKind) -> aio_core::Attempt<aio_core::Result<()>> {
-        self.0.flush(k)
-    }
-    fn strategy(&self) -> Option<&dyn Strategy> {
-        Some(&*self.0)
-    }
 }
 
 #[test]
