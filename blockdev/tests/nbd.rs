@@ -70,46 +70,51 @@ fn replies_complete_out_of_order_and_match_their_requests() {
         .collect();
     drain(&mut e, ps);
     // Mixed sizes in flight together: big reads, small reads, flushes.
-    let (ring, mut reaper) = aio_core::CompletionRing::new(1024).unwrap();
-    let mut ps = Vec::new();
-    for i in 0..128u64 {
-        let (off, len) = if i % 2 == 0 {
-            (0, 1 << 20)
-        } else {
-            ((i % 256) * 4096, 4096)
-        };
-        let mut o = op(&t, OpKind::Read, off, vec![0; len]);
-        o.set_ring(Arc::clone(&ring));
-        o.set_private(i as usize);
-        ps.push(submit(&t, &mut e, o));
-        if i % 16 == 0 {
-            ps.push(submit(&t, &mut e, op(&t, OpKind::Fsync, 0, vec![])));
-        }
-    }
-    let done = drain(&mut e, ps);
-    let mut order = Vec::new();
-    reaper.reap(usize::MAX, |c| order.push(c.user_data));
-    assert_eq!(order.len(), 128);
-    for (o, r) in &done {
-        match o.kind() {
-            OpKind::Read => {
-                assert_eq!(*r, Ok(o.len()));
-                let first = o.offset() / 4096;
-                for (k, chunk) in o.buf()[..o.len()].chunks(4096).enumerate() {
-                    assert_eq!(
-                        checksum(chunk),
-                        checksum(&pattern(6, first + k as u64, 4096))
-                    );
-                }
+    let mut batch = || {
+        let (ring, mut reaper) = aio_core::CompletionRing::new(1024).unwrap();
+        let mut ps = Vec::new();
+        for i in 0..128u64 {
+            let (off, len) = if i % 2 == 0 {
+                (0, 1 << 20)
+            } else {
+                ((i % 256) * 4096, 4096)
+            };
+            let mut o = op(&t, OpKind::Read, off, vec![0; len]);
+            o.set_ring(Arc::clone(&ring));
+            o.set_private(i as usize);
+            ps.push(submit(&t, &mut e, o));
+            if i % 16 == 0 {
+                ps.push(submit(&t, &mut e, op(&t, OpKind::Fsync, 0, vec![])));
             }
-            _ => assert_eq!(*r, Ok(0)),
         }
-    }
-    // Small reads submitted after big ones overtake them at least once.
-    let overtaken = order.windows(2).any(|w| w[0] > w[1]);
+        let done = drain(&mut e, ps);
+        let mut order = Vec::new();
+        reaper.reap(usize::MAX, |c| order.push(c.user_data));
+        assert_eq!(order.len(), 128);
+        for (o, r) in &done {
+            match o.kind() {
+                OpKind::Read => {
+                    assert_eq!(*r, Ok(o.len()));
+                    let first = o.offset() / 4096;
+                    for (k, chunk) in o.buf()[..o.len()].chunks(4096).enumerate() {
+                        assert_eq!(
+                            checksum(chunk),
+                            checksum(&pattern(6, first + k as u64, 4096))
+                        );
+                    }
+                }
+                _ => assert_eq!(*r, Ok(0)),
+            }
+        }
+        order
+    };
+    // Small reads submitted after big ones overtake them at least once
+    // (qemu-nbd serves requests concurrently; three tries make a server
+    // that happened to answer one batch in order not fail the test).
+    let overtaken = (0..3).any(|_| batch().windows(2).any(|w| w[0] > w[1]));
     assert!(
         overtaken,
-        "completions came back strictly in submission order: {order:?}"
+        "completions came back strictly in submission order"
     );
 }
 
