@@ -37,7 +37,9 @@
 //! op can be cancelled with [`Strategy::cancel`] on its engine
 //! (`IORING_OP_ASYNC_CANCEL`). The descriptor must be in blocking mode for
 //! the ring to wait: on an `O_NONBLOCK` descriptor an op that would block
-//! completes with `EAGAIN`, as `read(2)` would.
+//! completes with `EAGAIN`, as `read(2)` would. On the pool path a read
+//! waiting on an idle stream occupies one pool thread until data arrives,
+//! and cannot be cancelled.
 
 use std::ffi::CString;
 use std::fmt;
@@ -673,14 +675,6 @@ impl Device for FileDevice {
     /// ends when its engine cancels it or is dropped (`ECANCELED`).
     fn shutdown(&self) {
         self.sh.closed.store(true, Ordering::Release);
-    }
-}
-
-impl FileShared {
-    /// The descriptor.
-    #[allow(dead_code)]
-    pub(crate) fn fd(&self) -> RawFd {
-        self.fd
     }
 }
 

@@ -59,7 +59,7 @@ fn the_submitter_never_sleeps_and_the_ring_wakes_for_the_timer() {
         .collect();
     let submitted = start.elapsed();
     assert!(
-        submitted < Duration::from_millis(50),
+        submitted < Duration::from_millis(80),
         "64 submissions took {submitted:?}"
     );
     assert_eq!(e.in_flight(), 64);

@@ -144,11 +144,20 @@ fn bounds_zero_length_and_synchronous_mode() {
         r,
         vec![Ok(512), Ok(0), Err(Error::ENOSPC), Ok(1), Ok(0), Ok(0)]
     );
-    assert_eq!(t.write_at(b"sync mode", 4096), Attempt::Ready(Ok(9)));
-    let mut b = [0u8; 9];
-    assert_eq!(t.read_at(&mut b, 4096), Attempt::Ready(Ok(9)));
+    // Synchronous mode blocks the caller until the reply: run it under a
+    // deadline.
+    let t2 = Arc::clone(&t);
+    let (w, r, b, f) = within_deadline(move || {
+        let w = t2.write_at(b"sync mode", 4096);
+        let mut b = [0u8; 9];
+        let r = t2.read_at(&mut b, 4096);
+        let f = t2.flush(aio_core::FlushKind::Full);
+        (w, r, b, f)
+    });
+    assert_eq!(w, Attempt::Ready(Ok(9)));
+    assert_eq!(r, Attempt::Ready(Ok(9)));
     assert_eq!(&b, b"sync mode");
-    assert_eq!(t.flush(aio_core::FlushKind::Full), Attempt::Ready(Ok(())));
+    assert_eq!(f, Attempt::Ready(Ok(())));
 }
 
 #[test]

@@ -305,3 +305,19 @@ impl Drop for QemuNbd {
         }
     }
 }
+
+/// Runs `f` on another thread and fails the test if it has not returned
+/// within `TIMEOUT` (for calls that block by design, such as synchronous
+/// mode on a remote device).
+pub fn within_deadline<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let h = aio_core::sync::thread::spawn(f);
+    let deadline = Instant::now() + TIMEOUT;
+    while !h.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "a blocking call did not return in {TIMEOUT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    h.join().expect("the blocking call panicked")
+}
