@@ -23,6 +23,43 @@
 //! `wait(timeout)`: a [`UringEngine`] (one io_uring per thread, made by
 //! [`new_engine`]) or aio-core's `BasicEngine`.
 //!
+//! ## Many ops in flight from one thread
+//!
+//! ```
+//! use aio_core::sync::Arc;
+//! use aio_core::{Engine, Op, OpKind, into_dyn};
+//! use blockdev::{Device, FileDevice, FileOptions};
+//! use std::time::Duration;
+//!
+//! let path = std::env::temp_dir().join(format!("blockdev-doc-{}.img", std::process::id()));
+//! let dev = FileDevice::open(&path, FileOptions::new().create(1 << 20)).unwrap();
+//! assert_eq!(dev.geometry().capacity, 1 << 20);
+//! let disk = into_dyn(dev);
+//! // One engine per servicing thread: an io_uring here, or a thread pool
+//! // where io_uring cannot be set up.
+//! let mut engine = blockdev::new_engine(64);
+//! let mut pending = Vec::new();
+//! for i in 0..64u64 {
+//!     let mut op = Op::new(Arc::clone(&disk), vec![i as u8; 4096]);
+//!     op.prepare(OpKind::Write, i * 4096, 4096).unwrap();
+//!     let (p, queued) = op.enqueue();
+//!     // Never waits for the I/O.
+//!     disk.strategy().unwrap().submit(queued.start().unwrap(), &mut *engine);
+//!     pending.push(p);
+//! }
+//! // Reap without blocking on any single op; sleep only when nothing is ready.
+//! while engine.in_flight() > 0 {
+//!     if engine.poll(32).unwrap() == 0 {
+//!         engine.wait(Some(Duration::from_millis(10))).unwrap();
+//!     }
+//! }
+//! for p in pending {
+//!     assert!(p.wait_timeout(Duration::from_secs(5)));
+//!     assert_eq!(p.wait().1, Ok(4096));
+//! }
+//! std::fs::remove_file(&path).unwrap();
+//! ```
+//!
 //! ## Devices
 //!
 //! * [`RamDisk`]: in memory, sharded locks; completes inside `submit`.
