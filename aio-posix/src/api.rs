@@ -1,0 +1,375 @@
+//! The Rust API: POSIX AIO with owned buffers.
+//!
+//! A [`Request`] owns its control block and its buffer; submitting it
+//! ([`aio_read`], [`aio_write`], [`aio_fsync`], [`lio_listio`]) moves it
+//! into an [`InProgress`], which gives it back, with the result, once the
+//! op completed ([`InProgress::try_return`], [`InProgress::wait`]). The
+//! buffer therefore cannot be touched, moved or freed while the kernel may
+//! use it, and dropping an `InProgress` cancels the op and waits for it.
+//! Errors are [`aio_core::Error`] (an errno).
+//!
+//! ```
+//! use std::os::fd::AsRawFd;
+//! use aio_posix::{Request, aio_write, aio_read};
+//!
+//! let f = tempfile_like();
+//! let w = aio_write(Request::write(f.as_raw_fd(), 0, b"hello".to_vec())).unwrap();
+//! let (_, r) = w.wait(None).unwrap();
+//! assert_eq!(r, Ok(5));
+//! let rd = aio_read(Request::read(f.as_raw_fd(), 0, 5)).unwrap();
+//! let (req, r) = rd.wait(None).unwrap();
+//! assert_eq!((r, req.buf()), (Ok(5), &b"hello"[..]));
+//! # fn tempfile_like() -> std::fs::File {
+//! #     let p = std::env::temp_dir().join(format!("aio-posix-doc-{}", std::process::id()));
+//! #     let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&p).unwrap();
+//! #     std::fs::remove_file(&p).unwrap();
+//! #     f
+//! # }
+//! ```
+//!
+//! The buffer cannot be reached while the op is in flight:
+//!
+//! ```compile_fail,E0382
+//! use aio_posix::{Request, aio_read};
+//! let req = Request::read(0, 0, 16);
+//! let op = aio_read(req);
+//! let _ = req.buf(); // error: `req` was moved into the submission
+//! ```
+
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use aio_core::sync::atomic::Ordering;
+use aio_core::{Error, OpKind, Result};
+
+use crate::abi::{RawAiocb, RawSigevent, SigevUnion, field};
+use crate::engine::{self, CancelStatus, SuspendEnd};
+use crate::notify::Notification;
+
+/// An operation to submit: its control block (a glibc `struct aiocb`,
+/// boxed so its address is stable) and its buffer.
+pub struct Request {
+    cb: Box<RawAiocb>,
+    buf: Vec<u8>,
+    kind: OpKind,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("fd", &self.cb.aio_fildes)
+            .field("kind", &self.kind)
+            .field("offset", &self.cb.aio_offset)
+            .field("len", &self.buf.len())
+            .finish()
+    }
+}
+
+fn sigevent_of(n: Notification) -> RawSigevent {
+    let mut ev = RawSigevent {
+        sigev_value: 0,
+        sigev_signo: 0,
+        sigev_notify: libc::SIGEV_NONE,
+        un: SigevUnion { pad: [0; 12] },
+    };
+    match n {
+        Notification::None => {}
+        Notification::Signal { signo, value } => {
+            ev.sigev_notify = libc::SIGEV_SIGNAL;
+            ev.sigev_signo = signo;
+            ev.sigev_value = value;
+        }
+        Notification::ThreadId { signo, value, tid } => {
+            ev.sigev_notify = libc::SIGEV_THREAD_ID;
+            ev.sigev_signo = signo;
+            ev.sigev_value = value;
+            ev.un.tid = tid;
+        }
+        Notification::Thread { function, value } => {
+            ev.sigev_notify = libc::SIGEV_THREAD;
+            ev.sigev_value = value;
+            ev.un.thread = crate::abi::SigevThread {
+                // SAFETY: a safe `extern "C" fn` is a valid `unsafe` one.
+                function: Some(function),
+                attributes: std::ptr::null_mut(),
+            };
+        }
+    }
+    ev
+}
+
+impl Request {
+    fn new(fd: RawFd, offset: i64, buf: Vec<u8>, kind: OpKind, opcode: i32) -> Request {
+        // SAFETY: an all-zero aiocb is valid (integers and null pointers).
+        let mut cb: Box<RawAiocb> = Box::new(unsafe { std::mem::zeroed() });
+        cb.aio_fildes = fd;
+        cb.aio_offset = offset;
+        cb.aio_lio_opcode = opcode;
+        cb.aio_sigevent = sigevent_of(Notification::None);
+        let mut r = Request { cb, buf, kind };
+        r.cb.aio_buf = r.buf.as_mut_ptr().cast();
+        r.cb.aio_nbytes = r.buf.len();
+        r
+    }
+
+    /// A read of `len` bytes at `offset` of `fd` (the offset is ignored on
+    /// pipes, FIFOs, sockets and ptys).
+    pub fn read(fd: RawFd, offset: i64, len: usize) -> Request {
+        Request::new(fd, offset, vec![0; len], OpKind::Read, libc::LIO_READ)
+    }
+
+    /// A write of `data` at `offset` of `fd`.
+    pub fn write(fd: RawFd, offset: i64, data: Vec<u8>) -> Request {
+        Request::new(fd, offset, data, OpKind::Write, libc::LIO_WRITE)
+    }
+
+    /// A list entry that does nothing (`LIO_NOP`).
+    pub fn nop() -> Request {
+        Request::new(-1, 0, Vec::new(), OpKind::Read, libc::LIO_NOP)
+    }
+
+    /// Sets the notification sent when the op completes (default: none).
+    pub fn notify(mut self, n: Notification) -> Request {
+        self.cb.aio_sigevent = sigevent_of(n);
+        self
+    }
+
+    /// Sets `aio_reqprio` (0..=20; anything else makes submission fail
+    /// with `EINVAL`).
+    pub fn priority(mut self, p: i32) -> Request {
+        self.cb.aio_reqprio = p;
+        self
+    }
+
+    /// The buffer (the data read, after a read).
+    pub fn buf(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Takes the buffer.
+    pub fn into_buf(self) -> Vec<u8> {
+        self.buf
+    }
+
+    fn ptr(&mut self) -> *mut RawAiocb {
+        &mut *self.cb
+    }
+}
+
+/// A submission that was refused: the request back, and why.
+#[derive(Debug)]
+pub struct Refused {
+    /// The request, untouched.
+    pub request: Request,
+    /// The errno (`EINVAL`, `EBADF`, `EAGAIN`, `EOVERFLOW`, ...).
+    pub error: Error,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "aio submission refused: {}", self.error)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// A submitted op. Gives the [`Request`] back once complete; dropping it
+/// cancels the op and waits for its completion.
+#[must_use = "dropping an InProgress cancels the op and waits for it"]
+#[derive(Debug)]
+pub struct InProgress {
+    req: Option<Request>,
+}
+
+impl InProgress {
+    fn cb(&self) -> *const RawAiocb {
+        &*self.req.as_ref().expect("present until returned").cb
+    }
+
+    /// `aio_error`: `None` while in progress, else the result (bytes
+    /// transferred, or the error, `ECANCELED` if cancelled).
+    pub fn error(&self) -> Option<Result<usize>> {
+        // SAFETY: our boxed aiocb.
+        let e = unsafe { field::error(self.cb(), Ordering::Acquire) };
+        match e {
+            libc::EINPROGRESS => None,
+            0 => {
+                // SAFETY: as above; read after the Acquire of the error.
+                let r = unsafe { field::ret(self.cb()) };
+                Some(Ok(r as usize))
+            }
+            e => Some(Err(Error::from_errno(e))),
+        }
+    }
+
+    /// Whether the op completed.
+    pub fn is_done(&self) -> bool {
+        self.error().is_some()
+    }
+
+    /// `aio_return`: the request and its result if complete, else `self`.
+    pub fn try_return(mut self) -> std::result::Result<(Request, Result<usize>), InProgress> {
+        match self.error() {
+            None => Err(self),
+            Some(r) => {
+                let mut req = self.req.take().expect("present until returned");
+                // SAFETY: our aiocb, complete: mark it returned.
+                let _ = unsafe { engine::return_of(req.ptr()) };
+                Ok((req, r))
+            }
+        }
+    }
+
+    /// Sleeps until the op completes (or `timeout` passes: the op is given
+    /// back with `EAGAIN`; a signal: `EINTR`).
+    #[allow(clippy::result_large_err)]
+    pub fn wait(
+        self,
+        timeout: Option<Duration>,
+    ) -> std::result::Result<(Request, Result<usize>), (InProgress, Error)> {
+        match aio_suspend(&[&self], timeout) {
+            Ok(()) => match self.try_return() {
+                Ok(x) => Ok(x),
+                Err(me) => Err((me, Error::EAGAIN)),
+            },
+            Err(e) => Err((self, e)),
+        }
+    }
+
+    /// `aio_cancel(fd, aiocb)` for this op.
+    pub fn cancel(&self) -> Result<CancelStatus> {
+        let aio = engine::global()?;
+        let cb = self.cb() as *mut RawAiocb;
+        // SAFETY: our boxed aiocb.
+        unsafe { aio.cancel_one((*cb).aio_fildes, cb) }
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        if self.req.is_none() || self.is_done() {
+            return;
+        }
+        let _ = self.cancel();
+        // The buffer may not be freed before the op completes.
+        if let Ok(aio) = engine::global() {
+            let cb = self.cb();
+            // SAFETY: our boxed aiocb.
+            while aio.sleep_until(None, || unsafe { engine::is_settled(cb) }) != SuspendEnd::Ready {
+            }
+        }
+    }
+}
+
+fn submit(mut req: Request, kind: OpKind) -> std::result::Result<InProgress, Refused> {
+    let aio = match engine::global() {
+        Ok(a) => a,
+        Err(error) => {
+            return Err(Refused {
+                request: req,
+                error,
+            });
+        }
+    };
+    // SAFETY: the aiocb and buffer are owned by the request, which the
+    // InProgress keeps until the op completes.
+    match unsafe { aio.submit(req.ptr(), kind, None) } {
+        Ok(()) => Ok(InProgress { req: Some(req) }),
+        Err(error) => Err(Refused {
+            request: req,
+            error,
+        }),
+    }
+}
+
+/// `aio_read`: submits a read request (see the C entry point's page,
+/// [`crate::ffi::aio_read`], for the semantics and errors).
+#[allow(clippy::result_large_err)]
+pub fn aio_read(req: Request) -> std::result::Result<InProgress, Refused> {
+    submit(req, OpKind::Read)
+}
+
+/// `aio_write`: submits a write request.
+#[allow(clippy::result_large_err)]
+pub fn aio_write(req: Request) -> std::result::Result<InProgress, Refused> {
+    submit(req, OpKind::Write)
+}
+
+/// Which flush [`aio_fsync`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// `O_SYNC`: `fsync`.
+    Sync,
+    /// `O_DSYNC`: `fdatasync`.
+    DataSync,
+}
+
+/// `aio_fsync`: a flush of `fd` that completes after every write queued on
+/// it before.
+pub fn aio_fsync(fd: RawFd, mode: SyncMode, notify: Notification) -> Result<InProgress> {
+    let req = Request::new(fd, 0, Vec::new(), OpKind::Fsync, libc::LIO_NOP).notify(notify);
+    let kind = match mode {
+        SyncMode::Sync => OpKind::Fsync,
+        SyncMode::DataSync => OpKind::Fdatasync,
+    };
+    submit(req, kind).map_err(|r| r.error)
+}
+
+/// `aio_suspend`: sleeps until one of `ops` completed (`Ok` at once if one
+/// has), `timeout` passes (`EAGAIN`) or a signal handler runs (`EINTR`).
+pub fn aio_suspend(ops: &[&InProgress], timeout: Option<Duration>) -> Result<()> {
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let aio = engine::global()?;
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let cbs: Vec<*const RawAiocb> = ops.iter().map(|o| o.cb()).collect();
+    // SAFETY: the aiocbs are owned by the borrowed InProgress values.
+    let ready = || cbs.iter().any(|&cb| unsafe { engine::is_settled(cb) });
+    match aio.sleep_until(deadline, ready) {
+        SuspendEnd::Ready => Ok(()),
+        SuspendEnd::TimedOut => Err(Error::EAGAIN),
+        SuspendEnd::Interrupted => Err(Error::EINTR),
+    }
+}
+
+/// `aio_cancel(fd, NULL)`: cancels every op in flight on `fd`.
+pub fn aio_cancel(fd: RawFd) -> Result<CancelStatus> {
+    engine::global()?.cancel_fd(fd)
+}
+
+/// `lio_listio`'s mode.
+#[derive(Debug, Clone, Copy)]
+pub enum ListMode {
+    /// `LIO_WAIT`: return when every op completed.
+    Wait,
+    /// `LIO_NOWAIT`: return at once; send the notification when every op
+    /// completed.
+    NoWait(Notification),
+}
+
+/// `lio_listio`: submits `reqs` (their `LIO_*` opcode comes from how they
+/// were made). Returns every request as an [`InProgress`] (complete, with
+/// its own error, if it could not be queued) and the call's result
+/// (`EAGAIN`, `EIO`, `EINTR`, `EINVAL` as for the C function).
+pub fn lio_listio(mode: ListMode, reqs: Vec<Request>) -> (Vec<InProgress>, Result<()>) {
+    let mut reqs = reqs;
+    let list: Vec<*mut RawAiocb> = reqs.iter_mut().map(|r| r.ptr()).collect();
+    let r = engine::global().and_then(|aio| {
+        if list.len() > aio.cfg.listio_max {
+            return Err(Error::EINVAL);
+        }
+        let (wait, n) = match mode {
+            ListMode::Wait => (true, Notification::None),
+            ListMode::NoWait(n) => (false, n),
+        };
+        // SAFETY: the aiocbs and buffers are owned by `reqs`, which the
+        // returned InProgress values keep until their ops complete.
+        unsafe { aio.listio(wait, &list, n) }
+    });
+    let ops = reqs
+        .into_iter()
+        .map(|req| InProgress { req: Some(req) })
+        .collect();
+    (ops, r)
+}

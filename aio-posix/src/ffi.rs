@@ -1,0 +1,696 @@
+//! The C ABI: `libaio_posix.so`'s exports, on glibc's `struct aiocb`.
+//!
+//! Each entry point exists under its POSIX name and its `*64` twin (the
+//! names a program built with `_FILE_OFFSET_BITS=64` imports; the layouts
+//! are identical on LP64). None carries a symbol version, so under
+//! `LD_PRELOAD` the dynamic linker binds a program's unversioned or
+//! `GLIBC_2.x`-versioned references to these definitions first.
+//!
+//! Every entry point catches panics ([`guard`]) and turns every failure
+//! into `-1` and `errno` in that one place ([`set_errno`]); nothing
+//! unwinds into C.
+//!
+//! # Entry points (man-page summary; details on each function)
+//!
+//! | function | returns | errno |
+//! |---|---|---|
+//! | `aio_read`, `aio_write` | 0, or -1 | `EINVAL` (NULL aiocb, `aio_reqprio` outside 0..=20, bad `sigev_notify`/signal/function/tid, negative `aio_offset` on a seekable fd, `aio_nbytes` > `SSIZE_MAX`, aiocb already in flight); `EBADF` (bad fd); `EAGAIN` (`AIO_POSIX_MAX_OPS` ops in flight, or queues full); `EOVERFLOW` (`aio_offset + aio_nbytes` past `OFF_MAX`); `EFAULT` (NULL `aio_buf` with `aio_nbytes` > 0) |
+//! | `aio_fsync` | 0, or -1 | as above, and `EINVAL` if `op` is neither `O_SYNC` nor `O_DSYNC` |
+//! | `aio_error` | `EINPROGRESS`, 0, the op's errno, `ECANCELED`; or -1 | `EINVAL` (NULL, never submitted, or already returned) |
+//! | `aio_return` | the op's result (bytes, or -1 if it failed); or -1 | `EINVAL` (NULL, never submitted, or already returned); `EINPROGRESS` (not complete) |
+//! | `aio_suspend` | 0, or -1 | `EAGAIN` (timeout), `EINTR` (signal), `EINVAL` (`nent` < 0, bad timeout) |
+//! | `aio_cancel` | `AIO_CANCELED`, `AIO_NOTCANCELED`, `AIO_ALLDONE`; or -1 | `EBADF` (bad fd), `EINVAL` (aiocb's fd differs from `fd`) |
+//! | `lio_listio` | 0, or -1 | `EINVAL` (bad mode, `nent` < 0 or > `AIO_POSIX_LISTIO_MAX`, NULL list, bad list sigevent); `EAGAIN` (an entry could not be queued for lack of resources); `EIO` (an entry failed, at submission or, with `LIO_WAIT`, at completion; see each `aio_error`); `EINTR` (`LIO_WAIT` interrupted by a signal) |
+//! | `aio_init` | nothing | (limits are taken only before the first submission) |
+
+use std::ffi::{CStr, c_char, c_int};
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use aio_core::sync::atomic::{AtomicU64, Ordering};
+use aio_core::{Error, OpKind, Result};
+
+use crate::abi::RawAiocb;
+use crate::config::Config;
+use crate::engine;
+use crate::notify::Notification;
+use crate::suspend::Wake;
+
+unsafe extern "C-unwind" {
+    /// POSIX: acts on a pending cancellation request (may not return).
+    fn pthread_testcancel();
+    /// POSIX: sets the calling thread's cancellation type (may act on a
+    /// pending request when it becomes asynchronous).
+    fn pthread_setcanceltype(ty: c_int, old: *mut c_int) -> c_int;
+}
+
+/// glibc's `PTHREAD_CANCEL_ASYNCHRONOUS` (not in the libc crate).
+const PTHREAD_CANCEL_ASYNCHRONOUS: c_int = 1;
+
+/// glibc's `struct aioinit` (`aio_init`'s argument).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct AioInit {
+    /// Maximum number of threads (here: service pools per class).
+    pub aio_threads: c_int,
+    /// Number of expected simultaneous requests (here: the slab size).
+    pub aio_num: c_int,
+    /// Unused.
+    pub aio_locks: c_int,
+    /// Unused.
+    pub aio_usedba: c_int,
+    /// Unused.
+    pub aio_debug: c_int,
+    /// Unused.
+    pub aio_numusers: c_int,
+    /// Unused (glibc: seconds before an idle thread exits).
+    pub aio_idle_time: c_int,
+    /// Unused.
+    pub aio_reserved: c_int,
+}
+
+// ---------------------------------------------------------------------------
+// errno, panics, trace counters.
+// ---------------------------------------------------------------------------
+
+/// Sets `errno`: the one place the C ABI converts an [`Error`].
+fn set_errno(e: Error) {
+    // SAFETY: `__errno_location` returns this thread's errno.
+    unsafe { *libc::__errno_location() = e.errno() };
+}
+
+/// Runs `f`, turning an error or a panic into `fail` and `errno`.
+fn guard<T>(fail: T, f: impl FnOnce() -> Result<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            set_errno(e);
+            fail
+        }
+        Err(_) => {
+            set_errno(Error::EIO);
+            fail
+        }
+    }
+}
+
+const NAMES: [&str; 9] = [
+    "aio_read",
+    "aio_write",
+    "aio_fsync",
+    "aio_error",
+    "aio_return",
+    "aio_suspend",
+    "aio_cancel",
+    "lio_listio",
+    "aio_init",
+];
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: AtomicU64 = AtomicU64::new(0);
+/// Calls per entry point (statistics only: Relaxed).
+static CALLS: [AtomicU64; 9] = [ZERO; 9];
+static EXIT_HOOK: std::sync::Once = std::sync::Once::new();
+
+fn trace_path() -> Option<std::path::PathBuf> {
+    std::env::var_os("AIO_POSIX_TRACE").map(Into::into)
+}
+
+fn trace_line(line: &str) {
+    if let Some(mut f) = trace_path().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    }) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+extern "C" fn trace_at_exit() {
+    let _ = catch_unwind(|| {
+        // SAFETY: plain syscall.
+        let pid = unsafe { libc::getpid() };
+        let mut s = format!("pid={pid} exit");
+        for (n, c) in NAMES.iter().zip(CALLS.iter()) {
+            s.push_str(&format!(" {n}={}", c.load(Ordering::Relaxed)));
+        }
+        s.push('\n');
+        trace_line(&s);
+    });
+}
+
+/// Counts a call of entry point `i`; the first one in a process is
+/// written to `AIO_POSIX_TRACE` at once (a process may end with `_exit`).
+fn count(i: usize) {
+    if CALLS[i].fetch_add(1, Ordering::Relaxed) == 0 && trace_path().is_some() {
+        EXIT_HOOK.call_once(|| {
+            // SAFETY: registers a plain extern "C" function.
+            unsafe { libc::atexit(trace_at_exit) };
+        });
+        // SAFETY: plain syscall.
+        let pid = unsafe { libc::getpid() };
+        trace_line(&format!("pid={pid} first {}\n", NAMES[i]));
+    }
+}
+
+/// Called in a fork child: its counters start again at zero.
+pub(crate) fn reset_counters() {
+    for c in CALLS.iter() {
+        c.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Calls of entry point `name` (`"aio_read"`, ...) in this process.
+pub fn calls(name: &str) -> u64 {
+    NAMES
+        .iter()
+        .position(|n| *n == name)
+        .map_or(0, |i| CALLS[i].load(Ordering::Relaxed))
+}
+
+// ---------------------------------------------------------------------------
+// The implementations, shared by both names of each entry point.
+// ---------------------------------------------------------------------------
+
+unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
+    guard(-1, || {
+        let aio = engine::global()?;
+        // SAFETY: forwarded from the entry point's contract.
+        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None)? };
+        Ok(0)
+    })
+}
+
+unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
+    guard(-1, || {
+        let kind = match op {
+            libc::O_SYNC => OpKind::Fsync,
+            libc::O_DSYNC => OpKind::Fdatasync,
+            _ => return Err(Error::EINVAL),
+        };
+        let aio = engine::global()?;
+        // SAFETY: forwarded from the entry point's contract.
+        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None)? };
+        Ok(0)
+    })
+}
+
+unsafe fn do_error(cb: *const libc::aiocb) -> c_int {
+    // SAFETY: forwarded from the entry point's contract.
+    guard(-1, || unsafe { engine::error_of(cb.cast::<RawAiocb>()) })
+}
+
+unsafe fn do_return(cb: *mut libc::aiocb) -> libc::ssize_t {
+    // SAFETY: forwarded from the entry point's contract.
+    guard(-1, || unsafe { engine::return_of(cb.cast::<RawAiocb>()) })
+}
+
+fn deadline_of(timeout: *const libc::timespec) -> Result<Option<Instant>> {
+    if timeout.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: a non-null timeout points at a timespec (caller's contract).
+    let ts = unsafe { &*timeout };
+    if ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1_000_000_000 {
+        return Err(Error::EINVAL);
+    }
+    let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    Ok(Some(Instant::now().checked_add(d).unwrap_or_else(|| {
+        Instant::now() + Duration::from_secs(86400 * 365 * 100)
+    })))
+}
+
+/// One step of `aio_suspend`, computed inside [`guard`]; the sleep itself
+/// happens in the entry point's own frame.
+#[derive(Clone, Copy)]
+enum Step {
+    /// An entry is complete (or there is none).
+    Ready,
+    /// Sleep on the event word at `addr` while it holds `expected`.
+    Sleep { addr: usize, expected: u32 },
+    /// A completion happened meanwhile: check again.
+    Again,
+}
+
+unsafe fn suspend_step(list: *const *const libc::aiocb, nent: c_int) -> Result<Step> {
+    if nent < 0 || (list.is_null() && nent > 0) {
+        return Err(Error::EINVAL);
+    }
+    let entries: &[*const libc::aiocb] = if nent == 0 {
+        &[]
+    } else {
+        // SAFETY: `list` holds `nent` entries (caller's contract).
+        unsafe { std::slice::from_raw_parts(list, nent as usize) }
+    };
+    if entries.iter().all(|p| p.is_null()) {
+        return Ok(Step::Ready); // nothing to wait for
+    }
+    let aio = engine::global()?;
+    let ev = &aio.core.events;
+    // The ticket first, then the check: a completion in between moves the
+    // word, and `arm` (or the futex) sees it.
+    let ticket = ev.ticket();
+    let ready = entries.iter().any(|&cb| {
+        // SAFETY: non-null entries are valid aiocbs (caller).
+        !cb.is_null() && unsafe { engine::is_settled(cb.cast::<RawAiocb>()) }
+    });
+    if ready {
+        return Ok(Step::Ready);
+    }
+    Ok(match ev.arm(ticket) {
+        None => Step::Again,
+        Some(expected) => Step::Sleep {
+            addr: ev.word_addr(),
+            expected,
+        },
+    })
+}
+
+/// The body of `aio_suspend`. A cancellation point (POSIX): a pending
+/// request is acted on before sleeping, and the sleep runs with
+/// asynchronous cancellation enabled, as glibc's blocking system calls do,
+/// so `pthread_cancel` ends it. Cancellation unwinds only through this
+/// frame and `sleep_on`, which hold nothing that needs dropping; the Rust
+/// work (checks, registration) runs inside [`guard`] with cancellation
+/// deferred.
+#[inline(always)]
+unsafe fn suspend_entry(
+    list: *const *const libc::aiocb,
+    nent: c_int,
+    timeout: *const libc::timespec,
+) -> c_int {
+    // SAFETY: plain libc call.
+    unsafe { pthread_testcancel() };
+    let deadline = match guard(Err(Error::EIO), || Ok(deadline_of(timeout))) {
+        Ok(d) => d,
+        Err(e) => {
+            set_errno(e);
+            return -1;
+        }
+    };
+    loop {
+        // SAFETY: forwarded from the entry point's contract.
+        let step = guard(Err(Error::EIO), || Ok(unsafe { suspend_step(list, nent) }));
+        let (addr, expected) = match step {
+            Ok(Step::Ready) => return 0,
+            Ok(Step::Again) => continue,
+            Ok(Step::Sleep { addr, expected }) => (addr, expected),
+            Err(e) => {
+                set_errno(e);
+                return -1;
+            }
+        };
+        let mut old: c_int = 0;
+        // SAFETY: plain libc calls; see the function docs for why an
+        // unwind from the sleep is sound here.
+        let wake = unsafe {
+            pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &mut old);
+            let w = crate::suspend::sleep_on(addr, expected, deadline);
+            pthread_setcanceltype(old, &mut old);
+            w
+        };
+        match wake {
+            Wake::Changed => {}
+            Wake::TimedOut => {
+                set_errno(Error::EAGAIN);
+                return -1;
+            }
+            Wake::Interrupted => {
+                // SAFETY: plain libc call.
+                unsafe { pthread_testcancel() };
+                set_errno(Error::EINTR);
+                return -1;
+            }
+        }
+    }
+}
+
+unsafe fn do_cancel(fd: c_int, cb: *mut libc::aiocb) -> c_int {
+    guard(-1, || {
+        let aio = engine::global()?;
+        let st = if cb.is_null() {
+            aio.cancel_fd(fd)?
+        } else {
+            // SAFETY: forwarded from the entry point's contract.
+            unsafe { aio.cancel_one(fd, cb.cast::<RawAiocb>())? }
+        };
+        Ok(st.to_c())
+    })
+}
+
+unsafe fn do_listio(
+    mode: c_int,
+    list: *const *mut libc::aiocb,
+    nent: c_int,
+    sig: *mut libc::sigevent,
+) -> c_int {
+    guard(-1, || {
+        let wait = match mode {
+            libc::LIO_WAIT => true,
+            libc::LIO_NOWAIT => false,
+            _ => return Err(Error::EINVAL),
+        };
+        let aio = engine::global()?;
+        if nent < 0 || nent as usize > aio.cfg.listio_max || (list.is_null() && nent > 0) {
+            return Err(Error::EINVAL);
+        }
+        let notify = if sig.is_null() || wait {
+            Notification::None
+        } else {
+            // SAFETY: a non-null sigevent is valid (caller); same layout.
+            Notification::from_raw(unsafe { &*sig.cast::<crate::abi::RawSigevent>() })?
+        };
+        let entries: &[*mut RawAiocb] = if nent == 0 {
+            &[]
+        } else {
+            // SAFETY: `list` holds `nent` entries (caller's contract).
+            unsafe { std::slice::from_raw_parts(list.cast::<*mut RawAiocb>(), nent as usize) }
+        };
+        // SAFETY: forwarded from the entry point's contract.
+        unsafe { aio.listio(wait, entries, notify)? };
+        Ok(0)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The exports.
+// ---------------------------------------------------------------------------
+
+macro_rules! twin {
+    ($(#[$m:meta])* fn $name:ident / $name64:ident ($($a:ident : $t:ty),*) -> $r:ty = $imp:ident, $idx:expr) => {
+        $(#[$m])*
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name($($a: $t),*) -> $r {
+            count($idx);
+            // SAFETY: same contract as this function's.
+            unsafe { $imp($($a),*) }
+        }
+
+        #[doc = concat!("The `_FILE_OFFSET_BITS=64` name of [`", stringify!($name), "`] (same layout on LP64).")]
+        ///
+        /// # Safety
+        #[doc = concat!("As for [`", stringify!($name), "`].")]
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name64($($a: $t),*) -> $r {
+            count($idx);
+            // SAFETY: same contract as this function's.
+            unsafe { $imp($($a),*) }
+        }
+    };
+}
+
+twin! {
+    /// `aio_read`: queues a read of `aio_nbytes` bytes at `aio_offset` of
+    /// `aio_fildes` into `aio_buf`.
+    ///
+    /// # SYNOPSIS
+    /// `int aio_read(struct aiocb *aiocbp);`
+    ///
+    /// # DESCRIPTION
+    /// The read runs on the service pools; `aio_error` answers
+    /// `EINPROGRESS` until it completes, then the notification in
+    /// `aio_sigevent` is sent. On a non-seekable descriptor (pipe, FIFO,
+    /// socket, pty) `aio_offset` is ignored and reads on one descriptor
+    /// complete in the order they were queued; a read waiting for data
+    /// never holds up a write on the same descriptor, and can be cancelled.
+    /// Reads at positions of a regular file run in parallel.
+    ///
+    /// # RETURN VALUES
+    /// 0 if the read was queued; -1 and `errno` otherwise (nothing queued,
+    /// no notification).
+    ///
+    /// # ERRORS
+    /// `EINVAL`: NULL `aiocbp`, `aio_reqprio` outside 0..=20, bad
+    /// `aio_sigevent`, negative `aio_offset` on a seekable descriptor,
+    /// `aio_nbytes` > `SSIZE_MAX`, or `aiocbp` still in flight.
+    /// `EBADF`: `aio_fildes` is not open. `EAGAIN`: too many ops in flight
+    /// (`AIO_POSIX_MAX_OPS`) or the queues are full. `EOVERFLOW`: the
+    /// transfer would end past `OFF_MAX`. `EFAULT`: NULL `aio_buf`.
+    /// Errors of the read itself (`EBADF` on a write-only descriptor,
+    /// `EIO`, ...) are reported by `aio_error`.
+    ///
+    /// # Safety
+    /// `aiocbp` is NULL or a valid aiocb; it and its buffer stay valid and
+    /// untouched until `aio_error` no longer answers `EINPROGRESS`.
+    fn aio_read / aio_read64 (aiocbp: *mut libc::aiocb) -> c_int = read_imp, 0
+}
+
+unsafe fn read_imp(cb: *mut libc::aiocb) -> c_int {
+    // SAFETY: forwarded.
+    unsafe { do_submit(cb, OpKind::Read) }
+}
+
+unsafe fn write_imp(cb: *mut libc::aiocb) -> c_int {
+    // SAFETY: forwarded.
+    unsafe { do_submit(cb, OpKind::Write) }
+}
+
+twin! {
+    /// `aio_write`: queues a write of `aio_nbytes` bytes from `aio_buf` at
+    /// `aio_offset` of `aio_fildes`.
+    ///
+    /// # SYNOPSIS
+    /// `int aio_write(struct aiocb *aiocbp);`
+    ///
+    /// # DESCRIPTION
+    /// As [`aio_read`], in the other direction. With `O_APPEND`, or on a
+    /// non-seekable descriptor, writes are done one at a time in the order
+    /// they were queued.
+    ///
+    /// # RETURN VALUES
+    /// 0 if queued; -1 and `errno` otherwise.
+    ///
+    /// # ERRORS
+    /// As [`aio_read`].
+    ///
+    /// # Safety
+    /// As for [`aio_read`].
+    fn aio_write / aio_write64 (aiocbp: *mut libc::aiocb) -> c_int = write_imp, 1
+}
+
+twin! {
+    /// `aio_fsync`: queues an `fsync` (`O_SYNC`) or `fdatasync`
+    /// (`O_DSYNC`) of `aio_fildes` that completes after every write queued
+    /// on that descriptor before it.
+    ///
+    /// # SYNOPSIS
+    /// `int aio_fsync(int op, struct aiocb *aiocbp);`
+    ///
+    /// # DESCRIPTION
+    /// Only `aio_fildes` and `aio_sigevent` of `aiocbp` are used.
+    ///
+    /// # RETURN VALUES
+    /// 0 if queued; -1 and `errno` otherwise.
+    ///
+    /// # ERRORS
+    /// `EINVAL`: `op` is neither `O_SYNC` nor `O_DSYNC`, or as for
+    /// [`aio_read`]. `EBADF`, `EAGAIN`: as for [`aio_read`].
+    ///
+    /// # Safety
+    /// As for [`aio_read`].
+    fn aio_fsync / aio_fsync64 (op: c_int, aiocbp: *mut libc::aiocb) -> c_int = do_fsync, 2
+}
+
+twin! {
+    /// `aio_error`: the status of an op.
+    ///
+    /// # SYNOPSIS
+    /// `int aio_error(const struct aiocb *aiocbp);`
+    ///
+    /// # DESCRIPTION
+    /// A lock-free load of the aiocb's error code.
+    ///
+    /// # RETURN VALUES
+    /// `EINPROGRESS` while the op runs; then 0 on success, `ECANCELED` if
+    /// it was cancelled, or the op's errno. -1 and `errno` on failure.
+    ///
+    /// # ERRORS
+    /// `EINVAL`: NULL, never submitted, or its result was already taken by
+    /// `aio_return`.
+    ///
+    /// # Safety
+    /// `aiocbp` is NULL or a valid aiocb.
+    fn aio_error / aio_error64 (aiocbp: *const libc::aiocb) -> c_int = do_error, 3
+}
+
+twin! {
+    /// `aio_return`: the result of a completed op, once.
+    ///
+    /// # SYNOPSIS
+    /// `ssize_t aio_return(struct aiocb *aiocbp);`
+    ///
+    /// # DESCRIPTION
+    /// Hands out the op's result and frees the aiocb for reuse; a second
+    /// call fails. Nothing is kept per op whether or not it is called.
+    ///
+    /// # RETURN VALUES
+    /// What `read`, `write` or `fsync` would have returned (-1 if the op
+    /// failed; `aio_error` said why). -1 and `errno` on failure.
+    ///
+    /// # ERRORS
+    /// `EINVAL`: NULL, never submitted, or already returned.
+    /// `EINPROGRESS`: the op has not completed.
+    ///
+    /// # Safety
+    /// `aiocbp` is NULL or a valid aiocb.
+    fn aio_return / aio_return64 (aiocbp: *mut libc::aiocb) -> libc::ssize_t = do_return, 4
+}
+
+twin! {
+    /// `aio_cancel`: cancels one op, or every op of a descriptor.
+    ///
+    /// # SYNOPSIS
+    /// `int aio_cancel(int fildes, struct aiocb *aiocbp);`
+    ///
+    /// # DESCRIPTION
+    /// An op still queued, or waiting for its resource (a read of an empty
+    /// pipe, FIFO or socket, a write to a full pipe), is cancelled: it
+    /// completes with `ECANCELED` (before this returns) and still sends its
+    /// notification. An op the kernel is already transferring cannot be.
+    ///
+    /// # RETURN VALUES
+    /// `AIO_CANCELED`, `AIO_NOTCANCELED` (at least one could not be),
+    /// `AIO_ALLDONE`; -1 and `errno` on failure.
+    ///
+    /// # ERRORS
+    /// `EBADF`: `fildes` is not open. `EINVAL`: `aiocbp->aio_fildes` is not
+    /// `fildes`.
+    ///
+    /// # Safety
+    /// `aiocbp` is NULL or a valid aiocb.
+    fn aio_cancel / aio_cancel64 (fildes: c_int, aiocbp: *mut libc::aiocb) -> c_int = do_cancel, 6
+}
+
+twin! {
+    /// `lio_listio`: queues a list of reads and writes.
+    ///
+    /// # SYNOPSIS
+    /// `int lio_listio(int mode, struct aiocb *const list[], int nent, struct sigevent *sig);`
+    ///
+    /// # DESCRIPTION
+    /// Entries with `LIO_READ` or `LIO_WRITE` are queued as by `aio_read`
+    /// and `aio_write` (their own `aio_sigevent` is honoured); `LIO_NOP`
+    /// and NULL entries are skipped. `LIO_WAIT` returns when every queued
+    /// entry completed (`sig` is ignored); `LIO_NOWAIT` returns at once and
+    /// sends `sig` (if not NULL) once they all completed, at once for an
+    /// empty list. An entry that cannot be queued gets its error in its own
+    /// aiocb (`aio_error`, and `aio_return` -1).
+    ///
+    /// # RETURN VALUES
+    /// 0, or -1 and `errno`.
+    ///
+    /// # ERRORS
+    /// `EINVAL`: bad `mode`, `nent` < 0 or > `AIO_POSIX_LISTIO_MAX`, NULL
+    /// `list`, bad `sig`. `EAGAIN`: an entry could not be queued for lack
+    /// of resources. `EIO`: an entry failed (with `LIO_WAIT`, also at
+    /// completion). `EINTR`: a signal interrupted `LIO_WAIT` (the queued
+    /// ops go on).
+    ///
+    /// # Safety
+    /// `list` holds `nent` pointers, each NULL or a valid aiocb that, with
+    /// its buffer, stays valid until its op completes; `sig` is NULL or
+    /// valid.
+    fn lio_listio / lio_listio64 (mode: c_int, list: *const *mut libc::aiocb, nent: c_int, sig: *mut libc::sigevent) -> c_int = do_listio, 7
+}
+
+/// `aio_suspend`: waits for one of a list of ops.
+///
+/// # SYNOPSIS
+/// `int aio_suspend(const struct aiocb *const list[], int nent, const struct timespec *timeout);`
+///
+/// # DESCRIPTION
+/// Sleeps (in the kernel: no polling) until one of the listed ops is
+/// complete, `timeout` (relative; NULL: none) passes, or a signal handler
+/// runs. NULL entries are ignored; a list without an op returns at once,
+/// as does one with an op already complete. A cancellation point.
+///
+/// # RETURN VALUES
+/// 0, or -1 and `errno`.
+///
+/// # ERRORS
+/// `EAGAIN`: the timeout passed. `EINTR`: a signal handler ran.
+/// `EINVAL`: `nent` < 0, or a bad timeout.
+///
+/// # Safety
+/// `list` holds `nent` pointers, each NULL or a valid aiocb; `timeout` is
+/// NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn aio_suspend(
+    list: *const *const libc::aiocb,
+    nent: c_int,
+    timeout: *const libc::timespec,
+) -> c_int {
+    count(5);
+    // SAFETY: same contract.
+    unsafe { suspend_entry(list, nent, timeout) }
+}
+
+/// The `_FILE_OFFSET_BITS=64` name of [`aio_suspend`].
+///
+/// # Safety
+/// As for [`aio_suspend`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn aio_suspend64(
+    list: *const *const libc::aiocb,
+    nent: c_int,
+    timeout: *const libc::timespec,
+) -> c_int {
+    count(5);
+    // SAFETY: same contract.
+    unsafe { suspend_entry(list, nent, timeout) }
+}
+
+/// `aio_init` (GNU): sets limits before the first submission.
+///
+/// # SYNOPSIS
+/// `void aio_init(const struct aioinit *init);`
+///
+/// # DESCRIPTION
+/// `aio_threads` > 0 sets the service pools per class, `aio_num` > 0 the
+/// number of ops in flight at once. Environment variables (see
+/// `config.rs`) override it; ignored once the library has started.
+///
+/// # Safety
+/// `init` is NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aio_init(init: *const AioInit) {
+    count(8);
+    guard((), || {
+        if init.is_null() {
+            return Ok(());
+        }
+        // SAFETY: valid (caller).
+        let i = unsafe { *init };
+        let mut c = Config::default();
+        if i.aio_threads > 0 {
+            c.threads = Some(i.aio_threads as usize);
+        }
+        if i.aio_num > 0 {
+            c.max_ops = i.aio_num as usize;
+        }
+        c.apply_env();
+        engine::set_pending_config(c);
+        Ok(())
+    });
+}
+
+/// Extension: calls of the entry point `name` (e.g. `"aio_read"`, both
+/// names counted together) made in this process; 0 for an unknown name.
+/// Lets a program check that this library, not glibc, serves it.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aio_posix_calls(name: *const c_char) -> u64 {
+    guard(0, || {
+        if name.is_null() {
+            return Ok(0);
+        }
+        // SAFETY: NUL-terminated (caller).
+        let n = unsafe { CStr::from_ptr(name) };
+        Ok(calls(n.to_str().unwrap_or("")))
+    })
+}

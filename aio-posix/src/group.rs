@@ -1,0 +1,61 @@
+//! The `lio_listio` group: one counter per list, so that the list's own
+//! notification (`LIO_NOWAIT`) is sent exactly once, after every op of the
+//! list completed, and `LIO_WAIT` knows when to return.
+//!
+//! The count starts at 1, the submitter's own reference, and each op adds
+//! one *before* it is submitted; each completion, and finally the
+//! submitter once it has submitted the whole list, drop one with an AcqRel
+//! RMW. Whoever drops the last sends the notification. Because the
+//! submitter holds its reference until the end, the count cannot reach 0
+//! while ops are still being added, however fast they complete (FreeBSD's
+//! bug 251515 is what happens otherwise). See `README.md`, "lio_listio".
+
+use aio_core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::notify::Notification;
+
+/// One `lio_listio` call's group.
+#[derive(Debug)]
+pub(crate) struct Group {
+    remaining: AtomicUsize,
+    /// The list's notification (`Notification::None` for `LIO_WAIT`).
+    pub(crate) notify: Notification,
+}
+
+impl Group {
+    /// A group held only by its submitter.
+    pub(crate) fn new(notify: Notification) -> Group {
+        Group {
+            remaining: AtomicUsize::new(1),
+            notify,
+        }
+    }
+
+    /// Counts one more op; call before submitting it.
+    pub(crate) fn add(&self) {
+        // Relaxed: the submitter's own reference keeps the count above 0,
+        // and the op is published to its completer by the submission.
+        self.remaining.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops one reference (an op completed, failed to submit, or the
+    /// submitter is done). Returns true for the last one: the caller sends
+    /// the notification.
+    pub(crate) fn put(&self) -> bool {
+        if aio_core::sync::mutant("lio-split-decrement") {
+            // Mutant: check-then-act; two completers can both read 2.
+            let n = self.remaining.load(Ordering::Acquire);
+            aio_core::sync::thread::yield_now();
+            self.remaining.store(n - 1, Ordering::Release);
+            return n == 1;
+        }
+        // AcqRel: the last one sees every other completer's writes (their
+        // aiocbs' results) before it notifies.
+        self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Whether every reference was dropped.
+    pub(crate) fn is_done(&self) -> bool {
+        self.remaining.load(Ordering::Acquire) == 0
+    }
+}

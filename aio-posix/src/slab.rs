@@ -1,0 +1,285 @@
+//! The op slab and the completion callback (see `README.md`, "The slab"
+//! and "Completion").
+//!
+//! Every POSIX op runs on an aio-core [`Op`] taken from a bounded slab, so
+//! steady-state submission allocates nothing and the number of ops in
+//! flight is bounded (`EAGAIN` past it). A slot is:
+//!
+//! ```text
+//!   Lock order: Slab::done -> Slab::free. A slot's `st` is never taken
+//!   with either held (reclaim uses try_lock), and never across a call that
+//!   waits for a completion callback except by aio_cancel, whose callbacks
+//!   take neither a slot lock nor block on one.
+//!
+//!   s   under Slot::st
+//!   o   owned by whoever holds the slot: the submitter while it is off the
+//!       free list and not submitted, then (read-only, then `group` taken)
+//!       the op's completion callback; published by Op::enqueue's Release
+//!
+//!   Slot::st.op        s   the idle Op (None while submitted)
+//!   Slot::st.pending   s   the submitted op's Pending (None when idle)
+//!   Slot::st.{fd, aiocb, generation, target, id}
+//!                      s   what aio_cancel needs to find and cancel it
+//!   Slot::info         o   what the callback needs: the aiocb, the
+//!                          notification copy, the lio group
+//! ```
+//!
+//! Life of a slot: `alloc` (pop `free`) → the submitter fills `info` and
+//! `st`, submits → the callback pushes the index on `done` and completes
+//! the aiocb → `reclaim` (next time `free` runs dry) takes the `Pending` back
+//! with `try_complete`, which succeeds only once aio-core has delivered
+//! the op, and pushes the index on `free`. Nothing is kept per completed
+//! op beyond the slot itself.
+
+use aio_core::sync::atomic::Ordering as AO;
+use aio_core::sync::{Arc, Mutex, UnsafeCell};
+use aio_core::{Completion, Op, Pending, Target};
+
+use crate::abi::{RawAiocb, field};
+use crate::group::Group;
+use crate::notify::{Dispatcher, Notification};
+use crate::suspend::Events;
+
+/// Retries of `alloc` while completed slots wait for delivery (loom: one,
+/// to keep the model small; the model loops itself).
+const ALLOC_RETRIES: usize = if cfg!(loom) { 1 } else { 1000 };
+
+/// What the completion callback of a slot's op needs. (o)
+#[derive(Debug)]
+pub(crate) struct Info {
+    /// The process core (slab, events, dispatcher).
+    pub(crate) core: *const Core,
+    /// The slot's index.
+    pub(crate) idx: u32,
+    /// The caller's aiocb.
+    pub(crate) aiocb: *mut RawAiocb,
+    /// Copy of its sigevent, taken at submission.
+    pub(crate) notify: Notification,
+    /// The `lio_listio` group, if any.
+    pub(crate) group: Option<Arc<Group>>,
+}
+
+/// The lock-protected part of a slot. (s)
+#[derive(Default)]
+pub(crate) struct SlotState {
+    /// The idle op, when not submitted.
+    pub(crate) op: Option<Op>,
+    /// The submitted op.
+    pub(crate) pending: Option<Pending>,
+    /// Bumped at every reclaim: an aiocb names its slot by (index, generation).
+    pub(crate) generation: u32,
+    /// The descriptor of the submitted op.
+    pub(crate) fd: i32,
+    /// The aiocb of the submitted op.
+    pub(crate) aiocb: usize,
+    /// The target the op was submitted on (for `PoolSet::cancel`).
+    pub(crate) target: Option<Arc<dyn Target>>,
+    /// The op's id.
+    pub(crate) id: u64,
+}
+
+/// One slab slot.
+pub(crate) struct Slot {
+    pub(crate) st: Mutex<SlotState>,
+    pub(crate) info: UnsafeCell<Info>,
+}
+
+// SAFETY: `info` holds raw pointers to the caller's aiocb and to the Core,
+// and is accessed only by the slot's holder (see the module legend); the
+// aiocb is the C caller's to keep valid until completion.
+unsafe impl Send for Slot {}
+// SAFETY: as for Send: `info` is never accessed by two threads at once.
+unsafe impl Sync for Slot {}
+
+/// The bounded set of op records.
+pub(crate) struct Slab {
+    pub(crate) slots: Box<[Slot]>,
+    /// Indexes of idle slots. (lock: this mutex)
+    free: Mutex<Vec<u32>>,
+    /// Indexes of slots whose callback ran, not yet reclaimed. (lock: this)
+    done: Mutex<Vec<u32>>,
+}
+
+impl Slab {
+    /// A slab of `n` slots (their ops are made on first use).
+    pub(crate) fn new(n: usize) -> Slab {
+        let n = n.clamp(1, u32::MAX as usize);
+        let slots = (0..n)
+            .map(|i| Slot {
+                st: Mutex::new(SlotState::default()),
+                info: UnsafeCell::new(Info {
+                    core: std::ptr::null(),
+                    idx: i as u32,
+                    aiocb: std::ptr::null_mut(),
+                    notify: Notification::None,
+                    group: None,
+                }),
+            })
+            .collect();
+        Slab {
+            slots,
+            free: Mutex::new((0..n as u32).rev().collect()),
+            done: Mutex::new(Vec::with_capacity(n)),
+        }
+    }
+
+    /// Takes an idle slot: `None` when every slot holds an op that has not
+    /// completed (the caller fails with `EAGAIN`).
+    pub(crate) fn alloc(&self) -> Option<u32> {
+        for _ in 0..ALLOC_RETRIES {
+            if let Some(i) = self.free.lock().pop() {
+                return Some(i);
+            }
+            if !self.reclaim() {
+                return None;
+            }
+            // Some slot's callback ran but aio-core has not delivered its
+            // op yet (a few instructions away), or its submitter has not
+            // stored the Pending yet: try again.
+            aio_core::sync::thread::yield_now();
+        }
+        None
+    }
+
+    /// Gives back a slot that was never submitted.
+    pub(crate) fn free(&self, idx: u32) {
+        self.free.lock().push(idx);
+    }
+
+    /// Moves every completed, delivered op back to the free list. Returns
+    /// whether anything is (still) waiting in `done`.
+    pub(crate) fn reclaim(&self) -> bool {
+        let mut done = self.done.lock();
+        let mut free = self.free.lock();
+        done.retain(|&idx| {
+            let slot = &self.slots[idx as usize];
+            let Some(mut st) = slot.st.try_lock() else {
+                return true; // aio_cancel holds it: later
+            };
+            let Some(p) = st.pending.take() else {
+                return true; // the submitter has not stored it yet
+            };
+            match p.try_complete() {
+                Ok((op, _)) => {
+                    st.op = Some(op);
+                    st.generation = st.generation.wrapping_add(1);
+                    st.target = None;
+                    st.aiocb = 0;
+                    st.fd = -1;
+                    free.push(idx);
+                    false
+                }
+                Err(p) => {
+                    st.pending = Some(p);
+                    // Keep it for the next reclaim. Mutant: forget a slot
+                    // whose op is not delivered yet; it never comes back.
+                    !aio_core::sync::mutant("slab-drop-undelivered")
+                }
+            }
+        });
+        !done.is_empty() || !free.is_empty()
+    }
+
+    fn push_done(&self, idx: u32) {
+        // Never allocates: `done` has room for every slot.
+        self.done.lock().push(idx);
+    }
+}
+
+/// Everything a completion callback reaches: the slab, the event word and
+/// the `SIGEV_THREAD` dispatcher. Lives at a fixed address for as long as
+/// any op may complete (the process-wide instance is never freed).
+pub(crate) struct Core {
+    pub(crate) slab: Slab,
+    pub(crate) events: Events,
+    pub(crate) dispatch: Dispatcher,
+}
+
+impl Core {
+    /// A core with `slots` op records and up to `notify_threads`
+    /// `SIGEV_THREAD` threads.
+    pub(crate) fn new(slots: usize, notify_threads: usize) -> Core {
+        Core {
+            slab: Slab::new(slots),
+            events: Events::new(),
+            dispatch: Dispatcher::new(notify_threads),
+        }
+    }
+
+    /// Fills slot `idx`'s callback information. The caller holds the slot
+    /// (popped it from the free list and has not submitted it).
+    pub(crate) fn set_info(
+        &self,
+        idx: u32,
+        aiocb: *mut RawAiocb,
+        notify: Notification,
+        group: Option<Arc<Group>>,
+    ) {
+        let slot = &self.slab.slots[idx as usize];
+        // SAFETY: the slot is ours (legend mark o): no callback can run for
+        // it until we submit it, and the previous one finished before its
+        // op was delivered, which `reclaim` checked.
+        slot.info.with_mut(|p| unsafe {
+            *p = Info {
+                core: self as *const Core,
+                idx,
+                aiocb,
+                notify,
+                group,
+            };
+        });
+    }
+
+    /// The `private` value that makes [`on_complete`] find slot `idx`.
+    pub(crate) fn private_of(&self, idx: u32) -> usize {
+        &self.slab.slots[idx as usize] as *const Slot as usize
+    }
+}
+
+/// The aio-core callback of every POSIX op. In order (the aio-core
+/// WARNING: the aiocb may be freed the moment its error code is stored):
+///
+/// 1. read everything from the slot's `info` (taking the group);
+/// 2. push the slot on `done` (it is reclaimed only after aio-core
+///    delivers the op, so pushing early is safe; pushing *before* 3 means
+///    a program that sees the op done and submits again finds the slot
+///    reclaimable, never a spurious `EAGAIN`);
+/// 3. write `__return_value`, then `__error_code` with Release: the last
+///    touch of the aiocb;
+/// 4. drop the op's reference on its lio group (before 5, so a
+///    `LIO_WAIT` caller woken in 5 sees the count);
+/// 5. bump the event word, waking `aio_suspend` / `LIO_WAIT` sleepers;
+/// 6. send the op's notification, then (last op of a list) the list's.
+pub(crate) fn on_complete(c: &Completion<'_>) {
+    let slot = c.private() as *const Slot;
+    // SAFETY: `private` is the address of a slot of a Core that outlives
+    // every op it submitted (`Core::private_of`).
+    let slot = unsafe { &*slot };
+    // SAFETY: the callback holds the slot (mark o); reclaim waits for the
+    // op's delivery, which follows this callback.
+    let (core, idx, aiocb, notify, group) = slot.info.with_mut(|p| unsafe {
+        let i = &mut *p;
+        (i.core, i.idx, i.aiocb, i.notify, i.group.take())
+    });
+    // SAFETY: the Core outlives its ops (as above).
+    let core = unsafe { &*core };
+    let (ret, err) = match c.result() {
+        Ok(n) => (n as isize, 0),
+        Err(e) => (-1, e.errno()),
+    };
+    core.slab.push_done(idx);
+    if !aiocb.is_null() {
+        // SAFETY: the caller keeps the aiocb valid until its error code
+        // says the op is done; this is that store, and the last access.
+        unsafe {
+            field::set_ret(aiocb, ret);
+            field::set_error(aiocb, err, AO::Release);
+        }
+    }
+    let last = group.as_ref().is_some_and(|g| g.put());
+    core.events.signal();
+    notify.send(&core.dispatch);
+    if let Some(g) = group.as_ref().filter(|_| last) {
+        g.notify.send(&core.dispatch);
+    }
+}

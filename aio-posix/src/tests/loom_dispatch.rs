@@ -1,0 +1,36 @@
+//! The SIGEV_THREAD dispatcher (`README.md`, "SIGEV_THREAD").
+
+use aio_core::sync::{Arc, Condvar, Mutex};
+
+use super::model;
+use crate::notify::Dispatcher;
+
+type Flag = (Mutex<bool>, Condvar);
+
+extern "C" fn raise_flag(v: libc::sigval) {
+    // SAFETY: the model passes the address of a Flag it keeps alive until
+    // the function has run (it waits for the flag).
+    let f = unsafe { &*(v.sival_ptr as *const Flag) };
+    *f.0.lock() = true;
+    f.1.notify_all();
+}
+
+/// One dispatcher thread, possibly already idle, and one notification
+/// pushed from another thread: the function must run. Mutant
+/// `dispatch-no-notify` leaves an idle thread asleep: deadlock.
+#[test]
+fn loom_dispatch_push_vs_idle() {
+    model(|| {
+        let d = Arc::new(Dispatcher::new(1));
+        d.reserve_thread();
+        d.start_thread();
+        let flag: Arc<Flag> = Arc::new((Mutex::new(false), Condvar::new()));
+        d.push(raise_flag, Arc::as_ptr(&flag) as usize);
+        let mut g = flag.0.lock();
+        while !*g {
+            g = flag.1.wait(g);
+        }
+        drop(g);
+        d.shutdown();
+    });
+}
