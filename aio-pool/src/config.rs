@@ -187,7 +187,7 @@ impl PoolConfig {
     }
 
     /// Starts workers only for `classes` (the models use this).
-    #[cfg(loom)]
+    #[cfg(all(loom, test))]
     pub(crate) fn only(mut self, classes: &[Class]) -> Self {
         self.spawn_mask = classes.iter().fold(0, |m, c| m | (1 << c.index()));
         self

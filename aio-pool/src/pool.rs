@@ -267,6 +267,14 @@ impl Pool {
             return 0;
         }
         let k = len.div_ceil(2).min(n);
+        if aio_core::sync::mutant("steal-len-unlocked") {
+            // Mutant: the batch size is decided under one lock hold and
+            // used under another; the owner may have taken the op between.
+            drop(g);
+            let mut g = self.q.lock();
+            out.extend(g.queue.drain(..k));
+            return k;
+        }
         Pool::take_locked(&mut g, k, out)
     }
 

@@ -22,7 +22,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use aio_core::sync::atomic::{AtomicUsize, Ordering};
+use aio_core::sync::atomic::{AtomicUsize, Ordering, fence};
 use aio_core::sync::thread::{self, JoinHandle};
 use aio_core::sync::{Arc, Condvar, Mutex};
 use aio_core::{CancelOutcome, Error, Op, Pending, Queued, Result, Target};
@@ -110,9 +110,14 @@ impl Shared {
     pub(crate) fn dequeued(&self, home: usize) {
         self.pools[home].reserved.fetch_sub(1, Ordering::SeqCst);
         self.queued.fetch_sub(1, Ordering::SeqCst);
-        // SeqCst load after the SeqCst decrement: either we see the
-        // waiter's increment (and notify under the lock it sleeps with), or
-        // its check (after its increment) sees our decrement.
+        // Store-buffering (Dekker) pair with `wait_space`: decrement; fence;
+        // read waiters  vs  register; fence; read counts. The two SeqCst
+        // fences are totally ordered, so either we see the waiter's
+        // registration (and notify under the lock it sleeps with), or its
+        // check sees our decrement. SeqCst *accesses* alone would also do
+        // in C11, but the fences say it plainly (and loom models fences,
+        // while it treats SeqCst accesses as AcqRel).
+        fence(Ordering::SeqCst);
         if self.space_waiters.load(Ordering::SeqCst) > 0 {
             let _g = self.space.lock();
             self.space_cv.notify_all();
@@ -123,6 +128,8 @@ impl Shared {
     fn wait_space(&self, mut done: impl FnMut() -> bool) {
         let mut g = self.space.lock();
         self.space_waiters.fetch_add(1, Ordering::SeqCst);
+        // Pairs with the fence in `dequeued`.
+        fence(Ordering::SeqCst);
         while !done() {
             g = self.space_cv.wait(g);
         }
@@ -642,6 +649,13 @@ impl PoolSet {
 impl Drop for PoolSet {
     /// Shuts down in [`ShutdownMode::Cancel`] if nobody did.
     fn drop(&mut self) {
+        // A loom model that fails (a deadlock it found) unwinds through
+        // here; shutting down would run loom operations after loom gave
+        // up, panic in a destructor and abort the whole run.
+        #[cfg(loom)]
+        if std::thread::panicking() {
+            return;
+        }
         self.shutdown(ShutdownMode::Cancel);
     }
 }

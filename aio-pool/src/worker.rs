@@ -21,6 +21,7 @@
 //!   w   owned by the worker thread (no sharing)
 //! ```
 
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use aio_core::sync::Arc;
@@ -87,8 +88,20 @@ impl Worker {
 
     /// The worker's main loop; returns after shutdown step 4 once its
     /// queue is empty and nothing is in flight.
-    pub(crate) fn run(mut self) {
-        let sh = Arc::clone(&self.sh);
+    pub(crate) fn run(self) {
+        // If the loop ever unwinds (it catches every device, target, engine
+        // and callback panic, so only a bug, or loom reporting a deadlock,
+        // can make it), the worker's state is leaked rather than dropped:
+        // dropping it could block on or touch shared state mid-panic, and
+        // under loom any loom operation during that unwinding aborts the
+        // run instead of failing the model.
+        let mut me = ManuallyDrop::new(self);
+        me.run_loop();
+        drop(ManuallyDrop::into_inner(me));
+    }
+
+    fn run_loop(&mut self) {
+        let sh = ManuallyDrop::new(Arc::clone(&self.sh));
         let pool = &sh.pools[self.me];
         if self.pin {
             match crate::cpu::pin_to(pool.cpu) {
@@ -196,6 +209,7 @@ impl Worker {
         std::mem::swap(&mut g.cancels, &mut self.cancels);
         drop(g);
         self.answer_cancels();
+        drop(ManuallyDrop::into_inner(sh));
     }
 
     /// Steals from the sibling pools of this class, nearest first.

@@ -1,0 +1,56 @@
+//! A stealer vs the pool's own worker taking from the same queue.
+
+use super::{async_op, model, nop};
+use crate::config::Class;
+use crate::pool::{Meta, Pool, Token, Work};
+use aio_core::sync::{Arc, thread};
+use aio_core::{BasicEngine, Engine, OpKind};
+
+/// One op queued on pool 0; its worker takes from the front while a
+/// sibling steals. The op is taken exactly once, and the queue ends empty.
+///
+/// Fails (a panic in the stealer's drain, or the op taken twice) under
+/// mutant `steal-len-unlocked`, where the stealer sizes its batch under the
+/// lock, drops it, and drains that many after relocking.
+#[test]
+fn loom_steal_vs_local_pop() {
+    model(|| {
+        let pool = Arc::new(Pool::new(Class::Read, 0, 0, 2, BasicEngine::new().waker()));
+        let target = nop();
+        let (pending, q) = async_op(&target, OpKind::Read).enqueue();
+        let m = Meta {
+            id: q.id(),
+            key: q.target_key(),
+            kind: OpKind::Read,
+            ordered: false,
+            tracked: false,
+            epoch: 0,
+            home: 0,
+        };
+        pool.q.lock().queue.push_back(Work {
+            tok: Token::Queued(q),
+            m,
+        });
+        let p2 = Arc::clone(&pool);
+        let stealer = thread::spawn(move || {
+            let mut out = Vec::new();
+            p2.steal_into(4, &mut out);
+            out.len()
+        });
+        let mut mine = Vec::new();
+        {
+            let mut g = pool.q.lock();
+            Pool::take_locked(&mut g, 4, &mut mine);
+        }
+        let stolen = stealer.join().unwrap();
+        assert_eq!(
+            mine.len() + stolen,
+            1,
+            "the op was taken {} times",
+            mine.len() + stolen
+        );
+        assert!(pool.q.lock().queue.is_empty());
+        drop(mine);
+        drop(pending);
+    });
+}
