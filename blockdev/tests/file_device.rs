@@ -421,3 +421,46 @@ fn shutdown_refuses_new_ops_and_finishes_the_old() {
         assert_eq!(r[64], Err(Error::ECANCELED));
     }
 }
+
+#[test]
+fn the_waker_ends_a_ring_wait() {
+    let mut e = uring();
+    let w = e.waker();
+    let start = Instant::now();
+    let t = aio_core::sync::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        w.wake();
+    });
+    e.wait(Some(Duration::from_secs(10))).unwrap();
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "wake() did not end the wait ({took:?})"
+    );
+    t.join().unwrap();
+    // The eventfd read is re-armed: a second wake works too.
+    e.poll(8).unwrap();
+    e.waker().wake();
+    let start = Instant::now();
+    e.wait(Some(Duration::from_secs(10))).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn the_pool_is_bounded_and_shared() {
+    let pool = blockdev::BlockingPool::new(2);
+    let f1 = TempFile::new("pool1", 2 << 20);
+    let f2 = TempFile::new("pool2", 2 << 20);
+    let o = FileOptions::new().pool(Arc::clone(&pool));
+    let t1 = into_dyn(FileDevice::open(&f1.path, o.clone()).unwrap());
+    let t2 = into_dyn(FileDevice::open(&f2.path, o).unwrap());
+    let mut e = BasicEngine::new();
+    integrity(&t1, &mut e, 4096, 512, 64, 71);
+    integrity(&t2, &mut e, 4096, 512, 64, 72);
+    assert!(
+        pool.threads() >= 1 && pool.threads() <= 2,
+        "{} threads",
+        pool.threads()
+    );
+    assert_eq!(pool.max_threads(), 2);
+}
