@@ -45,12 +45,15 @@ impl Latency {
             Latency::Fixed(d) => d,
             Latency::Uniform { min, max } => {
                 let (lo, hi) = if min <= max { (min, max) } else { (max, min) };
+                // f < 1, so the product is below `hi - lo` and the sum
+                // below `hi`: no overflow.
                 lo + (hi - lo).mul_f64(rng.next_f64())
             }
             Latency::Exponential { mean } => {
                 // Inverse transform; 1 - u is in (0, 1], so ln is finite.
                 let x = -(1.0 - rng.next_f64()).ln();
-                mean.mul_f64(x.min(50.0))
+                Duration::try_from_secs_f64(mean.as_secs_f64() * x.min(50.0))
+                    .unwrap_or(Duration::MAX)
             }
         }
     }
@@ -61,6 +64,14 @@ pub(crate) struct Held {
     pub(crate) op: InFlight,
     pub(crate) ticket: EngineTicket,
     pub(crate) result: Result<usize>,
+}
+
+/// `now + d`, saturating far in the future instead of overflowing.
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
 }
 
 pub(crate) fn fire(h: Held) {
@@ -154,7 +165,7 @@ impl<D: Device + 'static> Strategy for DelayDevice<D> {
             len,
             Box::new(move |op, ticket, result| {
                 let held = Held { op, ticket, result };
-                if let Err(h) = timer.schedule(Instant::now() + delay, held) {
+                if let Err(h) = timer.schedule(deadline_after(delay), held) {
                     // Shut down: no more waiting.
                     fire(h);
                 }

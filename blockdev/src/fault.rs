@@ -17,12 +17,12 @@
 //! inner device.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aio_core::sync::{Arc, Mutex};
 use aio_core::{Attempt, Engine, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target};
 
-use crate::delay::{Held, fire};
+use crate::delay::{Held, deadline_after, fire};
 use crate::device::{Device, Geometry, XorShift};
 use crate::forward::{SharedDevice, forward};
 use crate::timer::Timer;
@@ -265,7 +265,7 @@ impl<D: Device + 'static> Strategy for FaultDevice<D> {
                     len,
                     Box::new(move |op, ticket, result| {
                         let held = Held { op, ticket, result };
-                        if let Err(h) = timer.schedule(Instant::now() + hold, held) {
+                        if let Err(h) = timer.schedule(deadline_after(hold), held) {
                             fire(h);
                         }
                     }),

@@ -175,3 +175,33 @@ fn shutdown_releases_held_ops_at_once() {
     assert_eq!(drain(&mut e, vec![late])[0].1, Err(Error::ECANCELED));
     assert_eq!(e.in_flight(), 0);
 }
+
+#[test]
+fn absurd_latencies_do_not_panic() {
+    let mut r = XorShift::new(1);
+    for l in [
+        Latency::Exponential {
+            mean: Duration::MAX,
+        },
+        Latency::Uniform {
+            min: Duration::MAX,
+            max: Duration::ZERO,
+        },
+        Latency::Fixed(Duration::MAX),
+    ] {
+        let _ = l.sample(&mut r);
+    }
+    let d = Arc::new(
+        DelayDevice::new(
+            RamDisk::new(4096).unwrap(),
+            Latency::Fixed(Duration::MAX),
+            1,
+        )
+        .unwrap(),
+    );
+    let t = SharedDevice::target(&d);
+    let mut e = BasicEngine::new();
+    let p = submit(&t, &mut e, op(&t, OpKind::Write, 0, vec![1; 16]));
+    d.shutdown();
+    assert_eq!(drain(&mut e, vec![p])[0].1, Ok(16));
+}
