@@ -464,3 +464,100 @@ fn the_pool_is_bounded_and_shared() {
     );
     assert_eq!(pool.max_threads(), 2);
 }
+
+fn open_fd(path: &std::path::Path, flags: libc::c_int) -> OwnedFd {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: valid C string.
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    assert!(
+        fd >= 0,
+        "open {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: just opened, owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+fn set_blocking(fd: &OwnedFd) {
+    // SAFETY: plain fcntl calls on a valid descriptor.
+    unsafe {
+        let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+        assert_eq!(
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK),
+            0
+        );
+    }
+}
+
+#[test]
+fn a_fifo_through_the_ring() {
+    use std::os::unix::ffi::OsStrExt;
+    let path = scratch_dir().join(format!("blockdev-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    // Non-blocking open so that opening the read end does not wait for a
+    // writer; then back to blocking, so the ring waits for data.
+    let r = open_fd(&path, libc::O_RDONLY | libc::O_NONBLOCK);
+    let w = open_fd(&path, libc::O_WRONLY);
+    set_blocking(&r);
+    // SAFETY: `r` and `w` outlive the devices and their ops.
+    let rt =
+        into_dyn(unsafe { FileDevice::from_raw_fd(r.as_raw_fd(), FileOptions::new()) }.unwrap());
+    // SAFETY: as above.
+    let wt =
+        into_dyn(unsafe { FileDevice::from_raw_fd(w.as_raw_fd(), FileOptions::new()) }.unwrap());
+    let mut e = uring();
+    let pr = submit(&rt, &mut e, op(&rt, OpKind::Read, 0, vec![0; 4]));
+    e.poll(8).unwrap();
+    assert!(!pr.is_complete(), "nothing written yet");
+    let pw = submit(&wt, &mut e, op(&wt, OpKind::Write, 0, b"fifo".to_vec()));
+    let res = drain(&mut e, vec![pr, pw]);
+    assert_eq!(res[0].1, Ok(4));
+    assert_eq!(&res[0].0.buf()[..4], b"fifo");
+    assert_eq!(res[1].1, Ok(4));
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_pty_through_the_ring() {
+    // SAFETY: plain libc calls; the name is copied before the next call.
+    let (master, slave_path) = unsafe {
+        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        assert_eq!(libc::grantpt(m), 0);
+        assert_eq!(libc::unlockpt(m), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
+        let path = std::ffi::CStr::from_ptr(name.as_ptr())
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (OwnedFd::from_raw_fd(m), path)
+    };
+    let slave = open_fd(
+        std::path::Path::new(&slave_path),
+        libc::O_RDWR | libc::O_NOCTTY,
+    );
+    // SAFETY: both descriptors outlive the devices and their ops.
+    let mt = into_dyn(
+        unsafe { FileDevice::from_raw_fd(master.as_raw_fd(), FileOptions::new()) }.unwrap(),
+    );
+    // SAFETY: as above.
+    let st = into_dyn(
+        unsafe { FileDevice::from_raw_fd(slave.as_raw_fd(), FileOptions::new()) }.unwrap(),
+    );
+    let mut e = uring();
+    // Canonical mode: the slave's read waits for a whole line.
+    let pr = submit(&st, &mut e, op(&st, OpKind::Read, 0, vec![0; 64]));
+    e.poll(8).unwrap();
+    assert!(!pr.is_complete());
+    let pw = submit(&mt, &mut e, op(&mt, OpKind::Write, 0, b"line\n".to_vec()));
+    let res = drain(&mut e, vec![pr, pw]);
+    assert_eq!(res[1].1, Ok(5));
+    assert_eq!(res[0].1, Ok(5));
+    assert_eq!(&res[0].0.buf()[..5], b"line\n");
+}
