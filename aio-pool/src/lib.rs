@@ -71,7 +71,10 @@
 //!    RMW, so it is either refused or counted; after this step nothing new
 //!    is admitted (model: `loom_shutdown_vs_submit`).
 //! 3. [`ShutdownMode::Cancel`]: remove every queued and parked op and
-//!    complete it with `ECANCELED`. [`ShutdownMode::Drain`]: wait until
+//!    complete it with `ECANCELED`, and repeat until no op released by the
+//!    order table is still on its way to a queue (such an op stays counted
+//!    as parked until it is queued; it may then run rather than be
+//!    cancelled). [`ShutdownMode::Drain`]: wait until
 //!    every admitted op has been taken by a worker (parked ones are
 //!    released as their barriers clear). After this step nothing can be
 //!    queued any more: only submitters and barrier releases queue, and

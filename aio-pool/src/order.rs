@@ -93,9 +93,13 @@ type Shard = Mutex<HashMap<usize, TargetOrder>>;
 /// The per-target ordering table, sharded by target key.
 pub(crate) struct OrderTable {
     shards: Box<[CachePadded<Shard>]>,
-    /// Ops parked in `held` or `fifo` (all shards). Workers read it to
-    /// decide whether to drain before taking more work, and shutdown to
-    /// know that nothing can still be released. (a)
+    /// Ops parked in `held` or `fifo` (all shards), *plus* ops released
+    /// from there and not yet queued: `finished` and `release_ready` hand
+    /// released ops to their caller still counted, and the caller
+    /// decrements after queuing them (`Shared::push_all`). So an op in
+    /// transit between the table and a queue is never invisible: shutdown
+    /// in cancel mode sweeps until this is 0 (crate docs, step 3). Workers
+    /// also read it to decide whether to drain before taking more work. (a)
     pub(crate) parked: AtomicUsize,
 }
 
@@ -175,7 +179,8 @@ impl OrderTable {
 
     /// The pool is done with an op that `admit` let run (completed,
     /// cancelled, or never started): updates the counts and moves released
-    /// ops to `out`.
+    /// ops to `out`, still counted in `parked` (queue them with
+    /// `Shared::push_all`).
     pub(crate) fn finished(
         &self,
         key: usize,
@@ -197,9 +202,8 @@ impl OrderTable {
                 debug_assert!(t.old > 0);
                 t.old -= 1;
                 if t.old == 0 {
-                    let n = t.held.len();
+                    // Still counted in `parked` until queued (see the field).
                     out.extend(t.held.drain(..));
-                    self.parked.fetch_sub(n, Ordering::SeqCst);
                 }
             } else {
                 debug_assert!(t.cur > 0);
@@ -208,10 +212,7 @@ impl OrderTable {
         }
         if ordered {
             match t.fifo.pop_front() {
-                Some(next) => {
-                    out.push(next);
-                    self.parked.fetch_sub(1, Ordering::SeqCst);
-                }
+                Some(next) => out.push(next),
                 None => t.fifo_active = false,
             }
         }
@@ -266,15 +267,13 @@ impl OrderTable {
     }
 
     /// Moves every held fsync whose barrier is clear to `out` (after
-    /// `remove_parked` took writes away).
+    /// `remove_parked` took writes away), still counted in `parked`.
     pub(crate) fn release_ready(&self, out: &mut Vec<Work>) {
         for shard in self.shards.iter() {
             let mut map = shard.lock();
             for t in map.values_mut() {
                 if t.old == 0 && !t.held.is_empty() {
-                    let n = t.held.len();
                     out.extend(t.held.drain(..));
-                    self.parked.fetch_sub(n, Ordering::SeqCst);
                 }
             }
         }

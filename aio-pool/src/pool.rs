@@ -229,9 +229,9 @@ impl Pool {
     }
 
     /// Appends `w` to the queue and wakes the worker if it sleeps. Returns
-    /// whether the worker was asleep (false: it is busy, and a sibling may
-    /// want to steal).
-    pub(crate) fn push(&self, w: Work) -> bool {
+    /// whether the worker was woken, and the queue's length after the push
+    /// (a busy worker with a backlog is when a sibling should steal).
+    pub(crate) fn push(&self, w: Work) -> (bool, usize) {
         let mut g = self.q.lock();
         // After shutdown step 4 nothing may be queued: the worker may be
         // gone (see the crate docs, "Shutdown").
@@ -242,7 +242,7 @@ impl Pool {
         drop(g);
         self.stats.queue_hwm.max(len as u64);
         self.wake(wake);
-        wake != Wake::Nothing
+        (wake != Wake::Nothing, len)
     }
 
     /// Moves up to `n` ops from the front of the queue to `out`. The

@@ -146,8 +146,11 @@ impl Shared {
     /// idle sibling so it can steal.
     pub(crate) fn push(&self, w: Work) {
         let home = w.m.home;
-        let woke = self.pools[home].push(w);
-        if !woke && self.lim.steal && self.lim.per_class > 1 {
+        let (woke, len) = self.pools[home].push(w);
+        // Only a backlog (more than the busy worker takes in its next
+        // batch) is worth a sibling's wake-up; waking one for every push
+        // makes two workers ping-pong over single ops.
+        if !woke && len > self.lim.batch && self.lim.steal && self.lim.per_class > 1 {
             let p = &self.pools[home];
             let r = self.class_range(p.class);
             for k in 1..self.lim.per_class {
@@ -159,10 +162,13 @@ impl Shared {
         }
     }
 
-    /// Pushes ops the order table released.
+    /// Queues ops the order table released, and only then uncounts each
+    /// from `OrderTable::parked` (SeqCst: a shutdown that reads 0 there
+    /// also sees the push).
     pub(crate) fn push_all(&self, ws: &mut Vec<Work>) {
         for w in ws.drain(..) {
             self.push(w);
+            self.order.parked.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -622,7 +628,18 @@ impl PoolSet {
         }
         // Step 3: cancel or drain every queued and parked op.
         match mode {
-            ShutdownMode::Cancel => report.cancelled = sh.remove_and_cancel(|_| true),
+            ShutdownMode::Cancel => loop {
+                report.cancelled += sh.remove_and_cancel(|_| true);
+                // An op the order table released just before the sweep may
+                // be in a worker's hands, not yet queued: it is still
+                // counted in `parked` until queued. Sweep again once the
+                // workers have queued it (it may run instead of being
+                // cancelled; either way it is not lost).
+                if sh.order.parked() == 0 {
+                    break;
+                }
+                thread::yield_now();
+            },
             ShutdownMode::Drain => sh.wait_space(|| sh.queued.load(Ordering::SeqCst) == 0),
         }
         // Step 4: tell every worker to exit once its queue is empty and

@@ -64,6 +64,8 @@ fn loom_fsync_barrier_vs_write_completion() {
                     "fsync released before its write completed"
                 );
                 d2.fetch_add(1, Ordering::Relaxed);
+                // What `Shared::push_all` does once the op is queued.
+                t2.parked.fetch_sub(1, Ordering::SeqCst);
             }
         });
         if let Admit::Run(_) = table.admit(work(&target, OpKind::Fsync)) {
