@@ -157,9 +157,16 @@ impl UringEngine {
     pub fn new(depth: u32) -> Result<UringEngine> {
         let depth = depth.clamp(1, 4096);
         // Two more entries than the depth: the eventfd read and a cancel.
+        // COOP_TASKRUN: completions are run when this thread enters the
+        // kernel anyway, instead of interrupting it (5.19+); SUBMIT_ALL:
+        // one bad SQE does not stop the rest of a batch (5.18+). Older
+        // kernels refuse the flags with EINVAL: retry without them.
         let ring = IoUring::builder()
             .setup_cqsize((depth + 2) * 2)
+            .setup_coop_taskrun()
+            .setup_submit_all()
             .build(depth + 2)
+            .or_else(|_| IoUring::builder().setup_cqsize((depth + 2) * 2).build(depth + 2))
             .map_err(Error::from)?;
         let mut e = UringEngine {
             ring,
