@@ -224,7 +224,11 @@ impl Pool {
             // The waker is sticky ("wakes the current or next wait"), so it
             // may be called after unlocking: if the worker has not reached
             // `Engine::wait` yet, that wait returns at once.
-            Wake::Ring => self.waker.wake(),
+            Wake::Ring => {
+                if !aio_core::sync::mutant("pool-no-ring") {
+                    self.waker.wake();
+                }
+            }
         }
     }
 

@@ -9,6 +9,7 @@
 //! like.
 
 mod loom_barrier;
+mod loom_engine_wake;
 mod loom_shutdown;
 mod loom_sleep;
 mod loom_steal;
