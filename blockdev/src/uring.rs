@@ -12,9 +12,12 @@
 //!   queue while fewer than `depth` ops are in the kernel. Nothing enters
 //!   the kernel until [`Engine::poll`] or [`Engine::wait`]: submissions are
 //!   batched, one `io_uring_enter` for many ops.
-//! * `poll(budget)` submits, then reaps up to `budget` CQEs without
-//!   blocking, completing each op from its slot (callbacks run here, on the
-//!   servicing thread, with no lock held).
+//! * `poll(budget)` submits (entering the kernel only if there is something
+//!   to submit, or the ring flags completions waiting to be run: the ring
+//!   is set up with `COOP_TASKRUN`, so the kernel never interrupts the
+//!   thread to post them), then reaps up to `budget` CQEs without blocking,
+//!   completing each op from its slot (callbacks run here, on the servicing
+//!   thread, with no lock held).
 //! * `wait(timeout)` blocks in `io_uring_enter` until a CQE arrives. An
 //!   8-byte read of an eventfd is kept armed in the ring, so writing the
 //!   eventfd ([`Engine::waker`]) ends the wait; the engine re-arms it when
@@ -158,15 +161,21 @@ impl UringEngine {
         let depth = depth.clamp(1, 4096);
         // Two more entries than the depth: the eventfd read and a cancel.
         // COOP_TASKRUN: completions are run when this thread enters the
-        // kernel anyway, instead of interrupting it (5.19+); SUBMIT_ALL:
+        // kernel anyway, instead of interrupting it (5.19+), and
+        // TASKRUN_FLAG tells `poll` when it must enter to get them; SUBMIT_ALL:
         // one bad SQE does not stop the rest of a batch (5.18+). Older
         // kernels refuse the flags with EINVAL: retry without them.
         let ring = IoUring::builder()
             .setup_cqsize((depth + 2) * 2)
             .setup_coop_taskrun()
+            .setup_taskrun_flag()
             .setup_submit_all()
             .build(depth + 2)
-            .or_else(|_| IoUring::builder().setup_cqsize((depth + 2) * 2).build(depth + 2))
+            .or_else(|_| {
+                IoUring::builder()
+                    .setup_cqsize((depth + 2) * 2)
+                    .build(depth + 2)
+            })
             .map_err(Error::from)?;
         let mut e = UringEngine {
             ring,
@@ -283,8 +292,15 @@ impl UringEngine {
         }
     }
 
+    /// Enters the kernel if there is anything to submit, or completions
+    /// waiting to be run (TASKRUN), or an overflowed CQ to flush; the
+    /// io-uring crate adds GETEVENTS for the last two.
     fn submit_pending(&mut self) -> Result<()> {
-        if self.ring.submission().is_empty() {
+        let idle = {
+            let sq = self.ring.submission();
+            sq.is_empty() && !sq.taskrun() && !sq.cq_overflow()
+        };
+        if idle {
             return Ok(());
         }
         match self.ring.submit() {

@@ -561,3 +561,43 @@ fn a_pty_through_the_ring() {
     assert_eq!(res[0].1, Ok(5));
     assert_eq!(&res[0].0.buf()[..5], b"line\n");
 }
+
+/// A servicing thread that only polls (and does other work in between,
+/// never calling `wait`) still sees every completion.
+#[test]
+fn polling_alone_reaps_completions() {
+    let f = TempFile::new("pollonly", 1 << 20);
+    let d = FileDevice::open(&f.path, FileOptions::new().direct(true)).unwrap();
+    let t = into_dyn(d);
+    let (r, w) = pipe();
+    // SAFETY: `r` outlives the device and its ops.
+    let pt =
+        into_dyn(unsafe { FileDevice::from_raw_fd(r.as_raw_fd(), FileOptions::new()) }.unwrap());
+    let mut e = uring();
+    let mut bufs: Vec<AlignedBuf> = (0..32)
+        .map(|_| AlignedBuf::new(4096, 4096).unwrap())
+        .collect();
+    let mut ps = Vec::new();
+    for (i, b) in bufs.iter_mut().enumerate() {
+        // SAFETY: `bufs` outlives the ops, which are all delivered below.
+        let mut o = unsafe { Op::from_raw_parts(Arc::clone(&t), b.as_mut_ptr(), 4096) };
+        o.prepare(OpKind::Read, i as u64 * 4096, 4096).unwrap();
+        ps.push(submit(&t, &mut e, o));
+    }
+    ps.push(submit(&pt, &mut e, op(&pt, OpKind::Read, 0, vec![0; 3])));
+    e.poll(64).unwrap();
+    write_fd(&w, b"abc");
+    let deadline = Instant::now() + TIMEOUT;
+    while !ps.iter().all(|p| p.is_complete()) {
+        assert!(
+            Instant::now() < deadline,
+            "completions never showed up without a wait"
+        );
+        e.poll(64).unwrap();
+        std::thread::sleep(Duration::from_micros(200)); // "other work"
+    }
+    for p in ps {
+        assert!(p.wait_timeout(Duration::from_secs(5)));
+        assert!(p.wait().1.is_ok());
+    }
+}
