@@ -380,6 +380,12 @@ impl PoolSet {
     /// Errors give the op back untouched: `EAGAIN` if the queues are full
     /// (unless [`SubmitFlags::WAIT`], which sleeps for room instead),
     /// `ESHUTDOWN` after [`PoolSet::shutdown`] began.
+    ///
+    /// Limits: a synchronous-mode flush runs at once and does not wait for
+    /// asynchronous writes still queued on its target (submit it with a
+    /// callback to get the barrier). A target without a strategy that
+    /// answers `Attempt::Busy` on a worker completes the op with `EAGAIN`:
+    /// only a synchronous caller may sleep on the target's availability.
     pub fn submit(
         &self,
         mut op: Op,
