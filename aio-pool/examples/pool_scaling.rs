@@ -149,23 +149,30 @@ fn main() {
 
     println!("\n1. MemTarget (no strategy: run on the workers), ops/s");
     println!(
-        "{:>10} {:>14} {:>14} {:>8}",
+        "{:>10} {:>14} {:>14} {:>8}   worker wake-ups per 1000 ops (1 pool, 2 pools)",
         "submitters", "1 pool/class", "2 pools/class", "ratio"
     );
     for threads in [1, 2, 4, 8] {
         let mut r = [0.0; 2];
+        let mut wakes = [0.0; 2];
         for (k, pools_per_class) in [1, 2].into_iter().enumerate() {
             let pools =
                 PoolSet::new(PoolConfig::default().pools_per_class(pools_per_class)).unwrap();
             let target = into_dyn(MemTarget::new(64 << 20));
             r[k] = drive(&pools, &target, threads, DEPTH, secs, false);
             pools.shutdown(ShutdownMode::Drain);
+            let st = pools.stats();
+            let ops: u64 = st.iter().map(|s| s.completed).sum();
+            let w: u64 = st.iter().map(|s| s.wakeups).sum();
+            wakes[k] = 1000.0 * w as f64 / ops.max(1) as f64;
         }
         println!(
-            "{threads:>10} {:>14.0} {:>14.0} {:>7.2}x",
+            "{threads:>10} {:>14.0} {:>14.0} {:>7.2}x   {:.0}, {:.0}",
             r[0],
             r[1],
-            r[1] / r[0]
+            r[1] / r[0],
+            wakes[0],
+            wakes[1]
         );
     }
 
