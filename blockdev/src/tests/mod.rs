@@ -8,6 +8,7 @@
 
 mod loom_bridge;
 mod loom_nbd_table;
+mod loom_pool;
 mod loom_queue;
 mod loom_timer;
 
