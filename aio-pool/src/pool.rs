@@ -12,8 +12,8 @@
 //!   Lock order:  OrderShard::mtx  ->  Pool::q  ->  (engine waker's own lock)
 //!
 //!   * No thread ever holds two `Pool::q` locks: a stealer drops its own
-//!     pool's lock before taking a sibling's, and the sibling-wake hint uses
-//!     `try_lock`.
+//!     pool's lock before it `try_lock`s a sibling's, and the sibling-wake
+//!     hint uses `try_lock` too.
 //!   * `Pool::q` is never held across a call into a device, a target, an
 //!     engine or a callback; the engine waker is called after unlocking.
 //! ```
@@ -134,6 +134,19 @@ pub(crate) struct PoolQ {
     pub(crate) exit: bool,
     /// Cancel requests for the device, answered by the worker. (q)
     pub(crate) cancels: Vec<CancelReq>,
+}
+
+/// The outcome of one steal attempt (crossbeam-deque's `Steal`, so "try
+/// again" is never folded into "empty").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum Steal {
+    /// The victim's queue was empty.
+    Empty,
+    /// This many ops were moved.
+    Success(usize),
+    /// The victim's lock was busy; nothing was looked at.
+    Retry,
 }
 
 /// What a producer must do after unlocking.
@@ -262,13 +275,17 @@ impl Pool {
     }
 
     /// Steals up to half of this pool's queue (at least one, at most `n`)
-    /// into `out`, for an idle sibling. Takes this pool's lock; the caller
-    /// must hold no pool lock.
-    pub(crate) fn steal_into(&self, n: usize, out: &mut Vec<Work>) -> usize {
-        let mut g = self.q.lock();
+    /// into `out`, for an idle sibling. Never waits for this pool's lock:
+    /// a contended lock is [`Steal::Retry`] (the owner or a submitter is in
+    /// there; the stealer tries another sibling rather than queueing up
+    /// behind them). The caller must hold no pool lock.
+    pub(crate) fn steal_into(&self, n: usize, out: &mut Vec<Work>) -> Steal {
+        let Some(mut g) = self.q.try_lock() else {
+            return Steal::Retry;
+        };
         let len = g.queue.len();
         if len == 0 {
-            return 0;
+            return Steal::Empty;
         }
         let k = len.div_ceil(2).min(n);
         if aio_core::sync::mutant("steal-len-unlocked") {
@@ -277,9 +294,9 @@ impl Pool {
             drop(g);
             let mut g = self.q.lock();
             out.extend(g.queue.drain(..k));
-            return k;
+            return Steal::Success(k);
         }
-        Pool::take_locked(&mut g, k, out)
+        Steal::Success(Pool::take_locked(&mut g, k, out))
     }
 
     /// The sibling-wake hint: if this pool's worker sleeps idle, wake it so

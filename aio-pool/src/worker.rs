@@ -27,7 +27,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use aio_core::sync::Arc;
 use aio_core::{Attempt, CancelOutcome, Engine, Error};
 
-use crate::pool::{CancelReq, Meta, Pool, Sleep, Token, Work};
+use crate::pool::{CancelReq, Meta, Pool, Sleep, Steal, Token, Work};
 use crate::set::Shared;
 
 /// Ops completed per `Engine::poll` call at most.
@@ -218,13 +218,25 @@ impl Worker {
         let me = &sh.pools[self.me];
         let per = sh.lim.per_class;
         let start = me.class.index() * per;
-        for k in 1..per {
-            let v = start + (me.index + k) % per;
-            let n = sh.pools[v].steal_into(room, &mut self.batch);
-            if n > 0 {
-                me.stats.stolen_in.add(n as u64);
-                sh.pools[v].stats.stolen_out.add(n as u64);
-                return n;
+        // Two rounds, so a sibling whose lock was busy gets a second look;
+        // after that the worker may sleep: the op is still its own pool's
+        // worker's to run, so a missed steal costs balance, not liveness.
+        for _round in 0..2 {
+            let mut busy = false;
+            for k in 1..per {
+                let v = start + (me.index + k) % per;
+                match sh.pools[v].steal_into(room, &mut self.batch) {
+                    Steal::Success(n) => {
+                        me.stats.stolen_in.add(n as u64);
+                        sh.pools[v].stats.stolen_out.add(n as u64);
+                        return n;
+                    }
+                    Steal::Retry => busy = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !busy {
+                break;
             }
         }
         0

@@ -2,7 +2,7 @@
 
 use super::{async_op, model, nop};
 use crate::config::Class;
-use crate::pool::{Meta, Pool, Token, Work};
+use crate::pool::{Meta, Pool, Steal, Token, Work};
 use aio_core::sync::{Arc, thread};
 use aio_core::{BasicEngine, Engine, OpKind};
 
@@ -34,8 +34,17 @@ fn loom_steal_vs_local_pop() {
         let p2 = Arc::clone(&pool);
         let stealer = thread::spawn(move || {
             let mut out = Vec::new();
-            p2.steal_into(4, &mut out);
-            out.len()
+            // Retry until the answer is definite, as a stealer would.
+            loop {
+                match p2.steal_into(4, &mut out) {
+                    Steal::Retry => thread::yield_now(),
+                    Steal::Empty => break 0,
+                    Steal::Success(n) => {
+                        assert_eq!(n, out.len());
+                        break n;
+                    }
+                }
+            }
         });
         let mut mine = Vec::new();
         {
