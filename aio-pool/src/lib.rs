@@ -87,6 +87,23 @@
 //! Nothing is lost: every op was refused (step 1), cancelled (step 3) or
 //! run and completed before its worker exited (step 4).
 //!
+//! # Known limits
+//!
+//! * aio-core gives a servicer no per-op completion notice once the
+//!   `InFlight` token is with a device, so the order table learns that a
+//!   tracked write (or an ordered op) completed only when its worker's
+//!   engine has nothing in flight ("confirmation", `order.rs`). While an
+//!   fsync or a FIFO op waits, workers holding unconfirmed ops drain their
+//!   engine before taking more work. A completion hook on `InFlight` (or a
+//!   per-ticket id on `EngineTicket`) in aio-core would make this exact.
+//! * A target without a strategy that answers `Attempt::Busy` on a worker
+//!   completes the op with `EAGAIN` (only a synchronous caller may sleep
+//!   on a target's availability).
+//! * A synchronous-mode flush does not wait for queued asynchronous writes.
+//! * Do not call [`PoolSet::cancel`], [`PoolSet::shutdown`] or a
+//!   [`SubmitFlags::WAIT`] submit from a completion callback: callbacks may
+//!   run on a worker, which would then wait for itself.
+//!
 //! # Locking (whole crate)
 //!
 //! ```text
