@@ -63,7 +63,8 @@ impl Worker {
             engine,
             batch: Vec::with_capacity(lim.max_in_flight),
             released: Vec::with_capacity(16),
-            confirm: Vec::with_capacity(confirm_cap(lim.max_in_flight)),
+            // The cap, plus one batch that may be dispatched past it.
+            confirm: Vec::with_capacity(confirm_cap(lim.max_in_flight) + lim.max_in_flight),
             unconfirmed: 0,
             cancels: Vec::new(),
         }
