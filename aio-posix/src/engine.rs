@@ -34,7 +34,7 @@ use crate::abi::{RawAiocb, TAG_RETURNED, TAG_SUBMITTED, field};
 use crate::config::Config;
 use crate::group::Group;
 use crate::notify::{Notification, with_signals_blocked};
-use crate::slab::{Core, on_complete};
+use crate::slab::{Core, SlotState, StreamQ, on_complete};
 use crate::suspend::Wake;
 
 /// glibc's `AIO_PRIO_DELTA_MAX`: the largest valid `aio_reqprio`.
@@ -80,13 +80,38 @@ struct FdEntry {
     seekable: bool,
     read: Arc<dyn Target>,
     write: Arc<dyn Target>,
+    /// FIFO queues: reads and writes of a stream; `O_APPEND` writes.
+    read_q: Arc<StreamQ>,
+    write_q: Arc<StreamQ>,
 }
 
 /// Where an op goes.
 struct Route {
     target: Arc<dyn Target>,
     seekable: bool,
-    ordered: bool,
+    /// The FIFO queue it must wait in (streams, `O_APPEND` writes).
+    stream: Option<Arc<StreamQ>>,
+}
+
+/// What `cancel_locked` found.
+enum Cancel {
+    Done(CancelStatus),
+    /// The op is between its stream queue and the pools: retry.
+    Retry,
+}
+
+/// [`Core`]'s way to submit a released stream op: to the process-wide
+/// pools (a released op belongs to the live instance; a fork child never
+/// runs the parent's callbacks).
+fn resubmit(op: Op) -> std::result::Result<aio_core::Pending, (Op, Error)> {
+    match global() {
+        Ok(aio) => match aio.pools.submit(op, SubmitFlags::NO_INLINE) {
+            Ok(Submitted::Pending(p)) => Ok(p),
+            Ok(Submitted::Done(op, _)) => Err((op, Error::EIO)),
+            Err(e) => Err((e.op, Error::EAGAIN)),
+        },
+        Err(e) => Err((op, e)),
+    }
 }
 
 /// The process-wide instance.
@@ -130,7 +155,7 @@ impl Aio {
         pc.pin = cfg.pin;
         let pools = with_signals_blocked(|| PoolSet::new(pc))?;
         Ok(Aio {
-            core: Core::new(cfg.max_ops, cfg.notify_threads),
+            core: Core::new(cfg.max_ops, cfg.notify_threads, resubmit),
             pools,
             fds: Mutex::new(HashMap::new()),
             blocking: BlockingPool::new(4),
@@ -176,16 +201,17 @@ impl Aio {
                     seekable,
                     read,
                     write,
+                    read_q: Arc::new(StreamQ::default()),
+                    write_q: Arc::new(StreamQ::default()),
                 },
             );
         }
         let e = fds.get(&fd).expect("inserted above");
-        let target = match kind {
-            OpKind::Read => Arc::clone(&e.read),
-            _ => Arc::clone(&e.write),
+        let (target, q) = match kind {
+            OpKind::Read => (Arc::clone(&e.read), &e.read_q),
+            _ => (Arc::clone(&e.write), &e.write_q),
         };
         let seekable = e.seekable;
-        drop(fds);
         let ordered = if !seekable {
             kind.is_transfer()
         } else if kind == OpKind::Write {
@@ -195,10 +221,12 @@ impl Aio {
         } else {
             false
         };
+        let stream = ordered.then(|| Arc::clone(q));
+        drop(fds);
         Ok(Route {
             target,
             seekable,
-            ordered,
+            stream,
         })
     }
 
@@ -288,7 +316,8 @@ impl Aio {
         if let Some(g) = group {
             g.add();
         }
-        self.core.set_info(idx, cb, notify, group.map(Arc::clone));
+        self.core
+            .set_info(idx, cb, notify, group.map(Arc::clone), route.stream.clone());
         // SAFETY: the aiocb is valid (caller); these are its state fields,
         // published before the op can complete.
         unsafe {
@@ -298,11 +327,22 @@ impl Aio {
             field::set_word(cb, 2, generation, Ordering::Relaxed);
             field::set_word(cb, 0, TAG_SUBMITTED, Ordering::Release);
         }
-        let flags = if route.ordered {
-            SubmitFlags::ORDERED
-        } else {
-            SubmitFlags::NONE
-        };
+        let mut flags = SubmitFlags::NONE;
+        if let Some(q) = &route.stream {
+            // FIFO per stream and direction: wait behind the active op, or
+            // become it. Under the slot lock, so aio_cancel sees the op
+            // either parked in the queue or not parked at all.
+            let mut st = slot.st.lock();
+            match q.admit(idx, op) {
+                None => {
+                    st.parked = Some(Arc::clone(q));
+                    return Ok(());
+                }
+                Some(back) => op = back,
+            }
+            drop(st);
+            flags = SubmitFlags::NO_INLINE;
+        }
         match self.pools.submit(op, flags) {
             Ok(Submitted::Pending(p)) => {
                 slot.st.lock().pending = Some(p);
@@ -310,19 +350,26 @@ impl Aio {
             }
             Ok(Submitted::Done(op, _)) => {
                 // Cannot happen: the op has a callback. Undo.
-                self.undo(idx, op, cb, group);
+                self.undo(idx, op, cb, group, route.stream.as_deref());
                 Err(Error::EIO)
             }
             Err(e) => {
                 // Full queues: EAGAIN, as POSIX says. (ESHUTDOWN cannot
                 // happen to the live instance; it is EAGAIN too.)
-                self.undo(idx, e.op, cb, group);
+                self.undo(idx, e.op, cb, group, route.stream.as_deref());
                 Err(Error::EAGAIN)
             }
         }
     }
 
-    fn undo(&self, idx: u32, op: Op, cb: *mut RawAiocb, group: Option<&Arc<Group>>) {
+    fn undo(
+        &self,
+        idx: u32,
+        op: Op,
+        cb: *mut RawAiocb,
+        group: Option<&Arc<Group>>,
+        stream: Option<&StreamQ>,
+    ) {
         let slot = &self.core.slab.slots[idx as usize];
         {
             let mut st = slot.st.lock();
@@ -334,7 +381,7 @@ impl Aio {
         // Drop the group reference the slot took (never the last: the
         // submitter holds one).
         self.core
-            .set_info(idx, std::ptr::null_mut(), Notification::None, None);
+            .set_info(idx, std::ptr::null_mut(), Notification::None, None, None);
         if let Some(g) = group {
             g.put();
         }
@@ -343,6 +390,10 @@ impl Aio {
         unsafe {
             field::set_word(cb, 0, 0, Ordering::Release);
             field::set_error(cb, 0, Ordering::Relaxed);
+        }
+        // The refused op was its stream queue's active op: pass the turn.
+        if let Some(q) = stream {
+            self.core.release(q);
         }
     }
 
@@ -371,23 +422,43 @@ impl Aio {
         let Some(slot) = self.core.slab.slots.get(idx as usize) else {
             return Ok(CancelStatus::AllDone);
         };
-        let st = slot.st.lock();
-        if st.generation != generation || st.aiocb != cb as usize {
-            return Ok(CancelStatus::AllDone);
+        loop {
+            let mut st = slot.st.lock();
+            if st.generation != generation || st.aiocb != cb as usize {
+                return Ok(CancelStatus::AllDone);
+            }
+            match self.cancel_locked(&mut st, idx) {
+                Cancel::Done(s) => return Ok(s),
+                Cancel::Retry => {
+                    drop(st);
+                    aio_core::sync::thread::yield_now();
+                }
+            }
         }
-        Ok(self.cancel_locked(&st))
     }
 
-    /// Cancels the op of a locked slot, and waits for its completion if
-    /// it was cancelled, so that `aio_error` says `ECANCELED` on return.
-    fn cancel_locked(&self, st: &crate::slab::SlotState) -> CancelStatus {
+    /// Cancels the op of a locked slot: removed from its stream queue and
+    /// completed at once, or cancelled through the pools (and waited for,
+    /// so that `aio_error` says `ECANCELED` on return).
+    fn cancel_locked(&self, st: &mut SlotState, idx: u32) -> Cancel {
+        if let Some(q) = st.parked.clone() {
+            return match q.remove(idx) {
+                Some(op) => {
+                    self.core
+                        .complete_unsubmitted(st, idx, op, Error::ECANCELED);
+                    Cancel::Done(CancelStatus::Canceled)
+                }
+                // Released by the op ahead of it, not yet submitted.
+                None => Cancel::Retry,
+            };
+        }
         let (Some(p), Some(t)) = (&st.pending, &st.target) else {
-            return CancelStatus::AllDone;
+            return Cancel::Done(CancelStatus::AllDone);
         };
         if p.is_complete() {
-            return CancelStatus::AllDone;
+            return Cancel::Done(CancelStatus::AllDone);
         }
-        match self.pools.cancel(p, t, st.id) {
+        Cancel::Done(match self.pools.cancel(p, t, st.id) {
             CancelOutcome::Cancelled => {
                 // A device cancel completes the op soon, on its worker.
                 while !p.wait_timeout(Duration::from_secs(10)) {}
@@ -395,22 +466,32 @@ impl Aio {
             }
             CancelOutcome::InFlight => CancelStatus::NotCanceled,
             CancelOutcome::AlreadyDone => CancelStatus::AllDone,
-        }
+        })
     }
 
     /// `aio_cancel(fd, NULL)`: every op in flight on `fd`.
     pub(crate) fn cancel_fd(&self, fd: i32) -> Result<CancelStatus> {
         check_fd(fd)?;
         let (mut cancelled, mut not) = (0, 0);
-        for slot in self.core.slab.slots.iter() {
-            let st = slot.st.lock();
-            if st.fd != fd || st.pending.as_ref().is_none_or(|p| p.is_complete()) {
-                continue;
-            }
-            match self.cancel_locked(&st) {
-                CancelStatus::Canceled => cancelled += 1,
-                CancelStatus::NotCanceled => not += 1,
-                CancelStatus::AllDone => {}
+        for (idx, slot) in self.core.slab.slots.iter().enumerate() {
+            loop {
+                let mut st = slot.st.lock();
+                let live =
+                    st.parked.is_some() || st.pending.as_ref().is_some_and(|p| !p.is_complete());
+                if st.fd != fd || !live {
+                    break;
+                }
+                match self.cancel_locked(&mut st, idx as u32) {
+                    Cancel::Done(CancelStatus::Canceled) => cancelled += 1,
+                    Cancel::Done(CancelStatus::NotCanceled) => not += 1,
+                    Cancel::Done(CancelStatus::AllDone) => {}
+                    Cancel::Retry => {
+                        drop(st);
+                        aio_core::sync::thread::yield_now();
+                        continue;
+                    }
+                }
+                break;
             }
         }
         Ok(if not > 0 {

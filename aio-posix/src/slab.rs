@@ -57,6 +57,9 @@ pub(crate) struct Info {
     pub(crate) notify: Notification,
     /// The `lio_listio` group, if any.
     pub(crate) group: Option<Arc<Group>>,
+    /// The FIFO queue of the op's stream and direction, if any: the next
+    /// op of the queue is released when this one completes.
+    pub(crate) stream: Option<Arc<StreamQ>>,
 }
 
 /// The lock-protected part of a slot. (s)
@@ -75,7 +78,11 @@ pub(crate) struct SlotState {
     /// The target the op was submitted on (for `PoolSet::cancel`).
     pub(crate) target: Option<Arc<dyn Target>>,
     /// The op's id.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) id: u64,
+    /// Set while the op (and its `Op`) waits in this stream queue for the
+    /// op ahead of it; it is then neither submitted nor idle.
+    pub(crate) parked: Option<Arc<StreamQ>>,
 }
 
 /// One slab slot.
@@ -113,6 +120,7 @@ impl Slab {
                     aiocb: std::ptr::null_mut(),
                     notify: Notification::None,
                     group: None,
+                    stream: None,
                 }),
             })
             .collect();
@@ -193,16 +201,142 @@ pub(crate) struct Core {
     pub(crate) slab: Slab,
     pub(crate) events: Events,
     pub(crate) dispatch: Dispatcher,
+    /// Submits a released stream op to the service pools.
+    pub(crate) resubmit: Resubmit,
+}
+
+/// How [`Core::release`] submits the next op of a stream queue: the
+/// `Pending`, or the op back with the error.
+pub(crate) type Resubmit = fn(Op) -> Result<Pending, (Op, aio_core::Error)>;
+
+/// The FIFO queue of one stream (pipe, FIFO, socket, pty) in one
+/// direction, or of `O_APPEND` writes to one file: at most one of its ops
+/// is submitted at a time; the others wait here, in order, with their
+/// `Op`. The completion of the active op releases the next (see
+/// `README.md`, "Streams").
+#[derive(Debug, Default)]
+pub(crate) struct StreamQ {
+    q: Mutex<StreamState>,
+}
+
+#[derive(Debug, Default)]
+struct StreamState {
+    active: bool,
+    waiting: std::collections::VecDeque<(u32, Op)>,
+}
+
+impl StreamQ {
+    /// Admits slot `idx`'s op: `Some(op)` if it may run now (it becomes
+    /// the active op), `None` if it was queued behind the active one.
+    /// Called with the slot's lock held (lock order: slot, then queue).
+    pub(crate) fn admit(&self, idx: u32, op: Op) -> Option<Op> {
+        let mut q = self.q.lock();
+        if q.active {
+            if aio_core::sync::mutant("stream-admit-split") {
+                // Mutant: decide, unlock, relock, queue; the active op
+                // may finish in between, find the queue empty and go idle.
+                drop(q);
+                q = self.q.lock();
+            }
+            q.waiting.push_back((idx, op));
+            None
+        } else {
+            q.active = true;
+            Some(op)
+        }
+    }
+
+    /// Removes slot `idx`'s queued op (cancellation).
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn remove(&self, idx: u32) -> Option<Op> {
+        let mut q = self.q.lock();
+        let pos = q.waiting.iter().position(|(i, _)| *i == idx)?;
+        q.waiting.remove(pos).map(|(_, op)| op)
+    }
+
+    /// The active op is done: the next one becomes active (returned), or
+    /// the queue goes idle.
+    fn next(&self) -> Option<(u32, Op)> {
+        let mut q = self.q.lock();
+        let n = q.waiting.pop_front();
+        if n.is_none() {
+            q.active = false;
+        }
+        n
+    }
 }
 
 impl Core {
     /// A core with `slots` op records and up to `notify_threads`
     /// `SIGEV_THREAD` threads.
-    pub(crate) fn new(slots: usize, notify_threads: usize) -> Core {
+    pub(crate) fn new(slots: usize, notify_threads: usize, resubmit: Resubmit) -> Core {
         Core {
             slab: Slab::new(slots),
             events: Events::new(),
             dispatch: Dispatcher::new(notify_threads),
+            resubmit,
+        }
+    }
+
+    /// The active op of `q` completed (or was refused): submit the next
+    /// one; one the pools refuse completes at once with its error, and
+    /// the one after it is tried.
+    pub(crate) fn release(&self, q: &StreamQ) {
+        while let Some((idx, op)) = q.next() {
+            match (self.resubmit)(op) {
+                Ok(p) => {
+                    let mut st = self.slab.slots[idx as usize].st.lock();
+                    st.pending = Some(p);
+                    st.parked = None;
+                    return;
+                }
+                Err((op, e)) => {
+                    let mut st = self.slab.slots[idx as usize].st.lock();
+                    self.complete_unsubmitted(&mut st, idx, op, e);
+                }
+            }
+        }
+    }
+
+    /// Completes an op that never reached the pools (cancelled while
+    /// queued in a stream queue, or refused when released), exactly as the
+    /// callback would: the aiocb gets the error, sleepers wake, the
+    /// notification is sent; the slot goes back to the free list. The
+    /// caller holds the slot's lock (`st`).
+    pub(crate) fn complete_unsubmitted(
+        &self,
+        st: &mut SlotState,
+        idx: u32,
+        op: Op,
+        err: aio_core::Error,
+    ) {
+        let slot = &self.slab.slots[idx as usize];
+        // SAFETY: the slot is held by whoever holds its parked op (us).
+        let (aiocb, notify, group) = slot.info.with_mut(|p| unsafe {
+            let i = &mut *p;
+            i.stream = None;
+            (i.aiocb, i.notify, i.group.take())
+        });
+        st.op = Some(op);
+        st.parked = None;
+        st.target = None;
+        st.aiocb = 0;
+        st.fd = -1;
+        st.generation = st.generation.wrapping_add(1);
+        self.slab.free(idx);
+        if !aiocb.is_null() {
+            // SAFETY: the aiocb is valid until its error code says done;
+            // this store is the last access.
+            unsafe {
+                field::set_ret(aiocb, -1);
+                field::set_error(aiocb, err.errno(), AO::Release);
+            }
+        }
+        let last = group.as_ref().is_some_and(|g| g.put());
+        self.events.signal();
+        notify.send(&self.dispatch);
+        if let Some(g) = group.as_ref().filter(|_| last) {
+            g.notify.send(&self.dispatch);
         }
     }
 
@@ -214,6 +348,7 @@ impl Core {
         aiocb: *mut RawAiocb,
         notify: Notification,
         group: Option<Arc<Group>>,
+        stream: Option<Arc<StreamQ>>,
     ) {
         let slot = &self.slab.slots[idx as usize];
         // SAFETY: the slot is ours (legend mark o): no callback can run for
@@ -226,6 +361,7 @@ impl Core {
                 aiocb,
                 notify,
                 group,
+                stream,
             };
         });
     }
@@ -249,7 +385,9 @@ impl Core {
 /// 4. drop the op's reference on its lio group (before 5, so a
 ///    `LIO_WAIT` caller woken in 5 sees the count);
 /// 5. bump the event word, waking `aio_suspend` / `LIO_WAIT` sleepers;
-/// 6. send the op's notification, then (last op of a list) the list's.
+/// 6. send the op's notification, then (last op of a list) the list's;
+/// 7. release the next op of its stream queue, if any (it submits to the
+///    pools' queues, never to the engine running this callback).
 pub(crate) fn on_complete(c: &Completion<'_>) {
     let slot = c.private() as *const Slot;
     // SAFETY: `private` is the address of a slot of a Core that outlives
@@ -257,9 +395,16 @@ pub(crate) fn on_complete(c: &Completion<'_>) {
     let slot = unsafe { &*slot };
     // SAFETY: the callback holds the slot (mark o); reclaim waits for the
     // op's delivery, which follows this callback.
-    let (core, idx, aiocb, notify, group) = slot.info.with_mut(|p| unsafe {
+    let (core, idx, aiocb, notify, group, stream) = slot.info.with_mut(|p| unsafe {
         let i = &mut *p;
-        (i.core, i.idx, i.aiocb, i.notify, i.group.take())
+        (
+            i.core,
+            i.idx,
+            i.aiocb,
+            i.notify,
+            i.group.take(),
+            i.stream.take(),
+        )
     });
     // SAFETY: the Core outlives its ops (as above).
     let core = unsafe { &*core };
@@ -281,5 +426,9 @@ pub(crate) fn on_complete(c: &Completion<'_>) {
     notify.send(&core.dispatch);
     if let Some(g) = group.as_ref().filter(|_| last) {
         g.notify.send(&core.dispatch);
+    }
+    // 7. the next op of the stream queue may start.
+    if let Some(q) = stream {
+        core.release(&q);
     }
 }

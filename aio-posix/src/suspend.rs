@@ -25,6 +25,7 @@ const WAITERS: u32 = 1;
 
 /// How a [`Events::wait`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) enum Wake {
     /// A completion happened since the ticket (or a spurious wake): check
     /// again.

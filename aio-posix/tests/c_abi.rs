@@ -121,6 +121,12 @@ fn cancel() {
 }
 
 #[test]
+fn streams_fifo_without_head_of_line_blocking() {
+    let out = run_linked("streams", &[], &[("AIO_POSIX_THREADS", "1")]);
+    assert!(out.contains("streams ok"), "{out}");
+}
+
+#[test]
 fn fsync_ordering() {
     let out = run_linked("fsync", &[], &[]);
     assert!(out.contains("fsync ok"), "{out}");

@@ -2,8 +2,8 @@
 //! ordering, lio_listio, notifications, bad input, limits. Every wait has
 //! a timeout that fails the test.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use aio_core::sync::atomic::{AtomicUsize, Ordering};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use aio_core::Error;

@@ -21,7 +21,7 @@ use crate::slab::{Core, on_complete};
 #[test]
 fn loom_slab_reclaim_vs_delivery() {
     model(|| {
-        let core = Arc::new(Core::new(1, 1));
+        let core = Arc::new(Core::new(1, 1, |op| Err((op, aio_core::Error::EAGAIN))));
         // SAFETY: an all-zero aiocb is valid.
         let cb: Box<RawAiocb> = Box::new(unsafe { std::mem::zeroed() });
         let cb = Box::into_raw(cb);
@@ -32,7 +32,7 @@ fn loom_slab_reclaim_vs_delivery() {
         op.prepare(OpKind::Read, 0, 0).unwrap();
         op.set_callback(on_complete);
         op.set_private(core.private_of(idx));
-        core.set_info(idx, cb, Notification::None, None);
+        core.set_info(idx, cb, Notification::None, None, None);
         let (pending, queued) = op.enqueue();
         let t = thread::spawn(move || {
             queued.start().expect("not cancelled").complete(Ok(0));
