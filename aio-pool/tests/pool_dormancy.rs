@@ -21,10 +21,14 @@ fn idle_workers_sleep_and_do_not_wake_without_work() {
         panic!("refused")
     };
     assert_eq!(wait(p).1, Ok(8));
-    // Every worker has gone to sleep at least once (dormant until work is
-    // pending) ...
+    // Every worker has gone to sleep (dormant until work is pending), and
+    // is asleep now: each sleep but the current one was followed by a
+    // wake-up (the worker that ran the op may still be on its way back) ...
     wait_until("every worker asleep", || {
-        pools.stats().iter().all(|s| s.sleeps >= 1)
+        pools
+            .stats()
+            .iter()
+            .all(|s| s.sleeps >= 1 && s.sleeps == s.wakeups + 1)
     });
     let before = pools.stats();
     std::thread::sleep(Duration::from_millis(200));
