@@ -206,3 +206,30 @@ fn absurd_latencies_do_not_panic() {
     d.shutdown();
     assert_eq!(drain(&mut e, vec![p])[0].1, Ok(16));
 }
+
+/// The last reference to a delay device can be dropped on its own timer
+/// thread (by a detached op completing there): no deadlock, no crash.
+#[test]
+fn the_last_reference_dropped_on_the_timer_thread() {
+    let d = Arc::new(DelayDevice::new(RamDisk::new(1 << 20).unwrap(), uniform(1, 5), 9).unwrap());
+    let t = SharedDevice::target(&d);
+    drop(d);
+    let (ring, mut reaper) = CompletionRing::new(256).unwrap();
+    let mut e = BasicEngine::new();
+    for i in 0..64u64 {
+        let mut o = op(&t, OpKind::Write, i * 512, vec![1; 512]);
+        o.set_ring(Arc::clone(&ring));
+        drop(submit(&t, &mut e, o));
+    }
+    drop(t);
+    let mut got = 0;
+    let deadline = Instant::now() + TIMEOUT;
+    while got < 64 {
+        assert!(
+            Instant::now() < deadline,
+            "{got} of 64 detached ops completed"
+        );
+        got += reaper.reap(64, |c| assert_eq!(c.res, 512));
+        let _ = reaper.wait(Some(Instant::now() + Duration::from_millis(20)));
+    }
+}

@@ -249,3 +249,37 @@ fn shutdown_with_requests_in_flight_cancels_them_and_never_hangs() {
     drop(d);
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+/// Detached ops hold the last reference to the device, so the device is
+/// dropped on its own reader thread when the last one completes: that must
+/// neither deadlock (the reader cannot join itself) nor crash.
+#[test]
+fn the_last_reference_dropped_on_the_reader_thread() {
+    let s = QemuNbd::unix(SIZE, "lastref");
+    let d = Arc::new(connect(&s));
+    let t = SharedDevice::target(&d);
+    drop(d);
+    let (ring, mut reaper) = aio_core::CompletionRing::new(256).unwrap();
+    let mut e = BasicEngine::new();
+    for i in 0..64u64 {
+        let mut o = op(&t, OpKind::Read, i * 4096, vec![0; 4096]);
+        o.set_ring(Arc::clone(&ring));
+        drop(submit(&t, &mut e, o)); // detached
+    }
+    drop(t);
+    let mut got = 0;
+    let deadline = Instant::now() + TIMEOUT;
+    while got < 64 {
+        assert!(
+            Instant::now() < deadline,
+            "{got} of 64 detached ops completed"
+        );
+        got += reaper.reap(64, |c| assert_eq!(c.res, 4096));
+        let _ = reaper.wait(Some(Instant::now() + Duration::from_millis(20)));
+    }
+    let deadline = Instant::now() + TIMEOUT;
+    while e.in_flight() > 0 {
+        assert!(Instant::now() < deadline, "tickets never came back");
+        e.wait(Some(Duration::from_millis(20))).unwrap();
+    }
+}
