@@ -58,8 +58,10 @@ use crate::device::{Device, Geometry, clamp_transfer};
 use crate::pool::BlockingPool;
 use crate::uring::{MAX_RW, Sqe, UringEngine};
 
-/// How a [`FileDevice`] is opened.
-#[derive(Debug, Clone)]
+/// How a [`FileDevice`] is opened. The default: buffered, read-write, an
+/// existing file, io_uring when the engine has it, the process-wide pool
+/// otherwise.
+#[derive(Debug, Clone, Default)]
 pub struct FileOptions {
     /// Open with `O_DIRECT`: transfers bypass the page cache, and their
     /// offset, length and buffer address must be multiples of the logical
@@ -72,27 +74,18 @@ pub struct FileOptions {
     /// Never use io_uring, even on a [`UringEngine`]: every op goes to the
     /// blocking pool (so both engines can run the same tests).
     pub force_fallback: bool,
-    /// Threads in the device's own pool (when `pool` is `None`).
-    pub fallback_threads: usize,
-    /// A pool shared with other devices, instead of one of the device's own.
+    /// Give the device a pool of its own with this many threads, instead
+    /// of the process-wide one ([`default_pool`]). Ignored when `pool` is
+    /// set.
+    pub fallback_threads: Option<usize>,
+    /// The pool to use for the blocking path. `None`: a pool of
+    /// `fallback_threads` threads of the device's own if that is set, else
+    /// the process-wide [`default_pool`], so that any number of devices
+    /// shares a fixed number of threads.
     pub pool: Option<Arc<BlockingPool>>,
     /// The logical block size, if the kernel's answer should be overridden
     /// (a power of two).
     pub block_size: Option<u32>,
-}
-
-impl Default for FileOptions {
-    fn default() -> Self {
-        FileOptions {
-            direct: false,
-            read_only: false,
-            create_size: None,
-            force_fallback: false,
-            fallback_threads: 4,
-            pool: None,
-            block_size: None,
-        }
-    }
 }
 
 impl FileOptions {
@@ -122,7 +115,7 @@ impl FileOptions {
     }
     /// Sets [`FileOptions::fallback_threads`].
     pub fn fallback_threads(mut self, n: usize) -> Self {
-        self.fallback_threads = n;
+        self.fallback_threads = Some(n);
         self
     }
     /// Sets [`FileOptions::pool`].
@@ -151,7 +144,7 @@ pub(crate) struct FileShared {
     mem_align: u32,
     direct: bool,
     force_fallback: bool,
-    fallback_threads: usize,
+    fallback_threads: Option<usize>,
     /// (lock: this mutex, taken alone)
     pool: Mutex<Option<Arc<BlockingPool>>>,
     closed: AtomicBool,
@@ -362,7 +355,10 @@ impl FileDevice {
     /// The fallback pool, made on first use.
     fn pool(&self) -> Arc<BlockingPool> {
         let mut g = self.sh.pool.lock();
-        Arc::clone(g.get_or_insert_with(|| BlockingPool::new(self.sh.fallback_threads)))
+        Arc::clone(g.get_or_insert_with(|| match self.sh.fallback_threads {
+            Some(n) => BlockingPool::new(n),
+            None => default_pool(),
+        }))
     }
 
     /// Decides what a transfer does, or the result to complete it with now.
@@ -682,6 +678,17 @@ impl AsRawFd for FileDevice {
     fn as_raw_fd(&self) -> RawFd {
         self.sh.fd
     }
+}
+
+/// The process-wide blocking pool that [`FileDevice`]s use by default: at
+/// least 4 threads, or twice the available parallelism. Made on first use;
+/// its threads are started on demand and live for the rest of the process.
+pub fn default_pool() -> Arc<BlockingPool> {
+    static POOL: std::sync::OnceLock<Arc<BlockingPool>> = std::sync::OnceLock::new();
+    Arc::clone(POOL.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+        BlockingPool::new((2 * n).max(4))
+    }))
 }
 
 /// Makes an engine for a servicing thread: a [`UringEngine`] of `depth`,

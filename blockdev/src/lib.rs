@@ -108,7 +108,7 @@ pub use delay::{DelayDevice, Latency};
 pub use device::{AlignedBuf, Device, Geometry, XorShift};
 pub use fault::{Fault, FaultDevice, FaultPolicy};
 #[cfg(not(loom))]
-pub use file::{FileDevice, FileOptions, new_engine};
+pub use file::{FileDevice, FileOptions, default_pool, new_engine};
 pub use forward::SharedDevice;
 #[cfg(not(loom))]
 pub use nbd::NbdDevice;
