@@ -148,6 +148,20 @@ impl<D: Device + 'static> Target for DelayDevice<D> {
 }
 
 impl<D: Device + 'static> Strategy for DelayDevice<D> {
+    /// An op whose inner result is waiting out its latency is taken off the
+    /// timer and completed with `ECANCELED` here (its I/O was done, but its
+    /// owner never learns the result, as with any cancelled op). An op still
+    /// at the inner device cannot be cancelled (`InFlight`).
+    fn cancel(&self, id: u64, _engine: &mut dyn Engine) -> aio_core::CancelOutcome {
+        match self.timer.handle().take(|h| h.op.id() == id) {
+            Some(h) => {
+                h.ticket.complete(h.op, Err(Error::ECANCELED));
+                aio_core::CancelOutcome::Cancelled
+            }
+            None => aio_core::CancelOutcome::InFlight,
+        }
+    }
+
     /// Forwards the op to the inner device through `engine`; the timer
     /// thread completes it once the inner result is in and the latency has
     /// passed (measured from the inner completion).

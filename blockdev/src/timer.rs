@@ -172,6 +172,19 @@ impl<T> TimerHandle<T> {
         }
         Ok(())
     }
+
+    /// Takes back the first pending item that `matches`, if any, so that it
+    /// never fires. Racing the timer thread, exactly one of the two gets an
+    /// item: both take it out of the heap under the lock.
+    pub(crate) fn take(&self, matches: impl Fn(&T) -> bool) -> Option<T> {
+        let mut g = self.0.state.lock();
+        let mut v = std::mem::take(&mut g.heap).into_vec();
+        let found = v.iter().position(|e| matches(&e.item));
+        let item = found.map(|i| v.swap_remove(i).item);
+        g.heap = BinaryHeap::from(v);
+        // A removed top only makes the thread wake early and sleep again.
+        item
+    }
 }
 
 /// The timer thread's loop: fires due items (after unlocking), sleeps until

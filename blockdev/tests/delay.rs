@@ -233,3 +233,34 @@ fn the_last_reference_dropped_on_the_timer_thread() {
         let _ = reaper.wait(Some(Instant::now() + Duration::from_millis(20)));
     }
 }
+
+#[test]
+fn an_op_waiting_out_its_latency_can_be_cancelled() {
+    let d = Arc::new(
+        DelayDevice::new(
+            RamDisk::new(1 << 20).unwrap(),
+            Latency::Fixed(Duration::from_secs(60)),
+            7,
+        )
+        .unwrap(),
+    );
+    let t = SharedDevice::target(&d);
+    let mut e = BasicEngine::new();
+    let o = op(&t, OpKind::Write, 0, vec![1; 512]);
+    let id = o.id();
+    let p = submit(&t, &mut e, o);
+    let other = submit(&t, &mut e, op(&t, OpKind::Write, 512, vec![1; 512]));
+    let s = t.strategy().unwrap();
+    assert_eq!(s.cancel(id, &mut e), aio_core::CancelOutcome::Cancelled);
+    assert!(p.is_complete());
+    assert_eq!(p.wait().1, Err(Error::ECANCELED));
+    assert_eq!(
+        s.cancel(id, &mut e),
+        aio_core::CancelOutcome::InFlight,
+        "already taken"
+    );
+    assert!(!other.is_complete(), "only the named op was cancelled");
+    assert_eq!(e.in_flight(), 1);
+    d.shutdown();
+    assert_eq!(drain(&mut e, vec![other])[0].1, Ok(512));
+}
