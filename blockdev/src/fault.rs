@@ -237,6 +237,19 @@ impl<D: Device + 'static> Target for FaultDevice<D> {
 }
 
 impl<D: Device + 'static> Strategy for FaultDevice<D> {
+    /// An op whose completion is being held back ([`Fault::Reorder`]) is
+    /// taken off the timer and completed with `ECANCELED`; others answer
+    /// `InFlight` (the inner device's ops cannot be reached by id).
+    fn cancel(&self, id: u64, _engine: &mut dyn Engine) -> aio_core::CancelOutcome {
+        match self.timer.handle().take(|h| h.op.id() == id) {
+            Some(h) => {
+                h.ticket.complete(h.op, Err(Error::ECANCELED));
+                aio_core::CancelOutcome::Cancelled
+            }
+            None => aio_core::CancelOutcome::InFlight,
+        }
+    }
+
     fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
         let Some(fault) = self.decide(op.kind(), op.len()) else {
             return Strategy::submit(&*self.inner, op, engine);

@@ -299,3 +299,24 @@ fn shutdown_releases_held_completions_and_cancels_new_ops() {
     // The fault device refuses nothing itself; its inner RAM disk is shut.
     assert_eq!(r, Err(Error::ECANCELED));
 }
+
+#[test]
+fn a_held_back_completion_can_be_cancelled() {
+    let policy = FaultPolicy {
+        reorder: 1.0,
+        reorder_delay: Duration::from_secs(60),
+        ..FaultPolicy::none(11)
+    };
+    let (d, t) = device(policy);
+    let mut e = BasicEngine::new();
+    let o = op(&t, OpKind::Read, 0, vec![0; 512]);
+    let id = o.id();
+    let p = submit(&t, &mut e, o);
+    let s = t.strategy().unwrap();
+    assert_eq!(s.cancel(id, &mut e), aio_core::CancelOutcome::Cancelled);
+    assert!(p.is_complete());
+    assert_eq!(p.wait().1, Err(Error::ECANCELED));
+    assert_eq!(s.cancel(id, &mut e), aio_core::CancelOutcome::InFlight);
+    assert_eq!(e.in_flight(), 0);
+    d.shutdown();
+}
