@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aio_core::sync::Arc;
-use aio_core::{Attempt, BasicEngine, CompletionRing, Error, OpKind, Target, into_dyn};
+use aio_core::{Attempt, BasicEngine, CompletionRing, Engine, Error, OpKind, Target, into_dyn};
 use blockdev::{
     Device, Fault, FaultDevice, FaultPolicy, FileDevice, FileOptions, RamDisk, SharedDevice,
     UringEngine,
