@@ -90,7 +90,7 @@ pub struct PoolConfig {
     pub pin: bool,
     /// Ops one worker keeps in flight through its engine at most. Default 32.
     pub max_in_flight: usize,
-    /// Ops a worker takes from its own queue in one go. Default 16.
+    /// Ops a worker takes from its own queue in one go. Default 4.
     pub batch: usize,
     /// Queued ops per pool at most; past it a submit tries the sibling
     /// pools of the class, then fails with `EAGAIN`. Default 1024.
@@ -133,7 +133,7 @@ impl Default for PoolConfig {
             cpus,
             pin: true,
             max_in_flight: 32,
-            batch: 16,
+            batch: 4,
             // Loom: tiny capacities keep the models small (tokio's habit).
             queue_cap_per_pool: if cfg!(loom) { 2 } else { 1024 },
             queue_cap_total: if cfg!(loom) { 4 } else { 4096 },
