@@ -31,7 +31,7 @@ for c in "${crates[@]}"; do
     | python3 -c 'import json,sys
 for l in sys.stdin:
     m=json.loads(l)
-    if m.get("reason")=="compiler-artifact" and m.get("executable") and m["target"]["kind"]==["lib"]:
+    if m.get("reason")=="compiler-artifact" and m.get("executable") and m.get("profile",{}).get("test"):
         print(m["executable"])' | tail -n1)
   if [ -z "$exe" ]; then
     echo "loom.sh: could not build the loom models of $c:" >&2
