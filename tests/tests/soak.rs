@@ -196,7 +196,7 @@ fn submitter(
                 Ok(Submitted::Pending(p)) => {
                     // Cancel some at once, some after a moment.
                     if dice % 10 == 3 {
-                        if rng.next_u64() % 2 == 0 {
+                        if rng.next_u64().is_multiple_of(2) {
                             thread::yield_now();
                         }
                         tally.cancels += 1;
@@ -225,7 +225,7 @@ fn submitter(
                 }
                 Err(p) => Err(p),
             };
-            let (mut op, r) = match p {
+            let (op, r) = match p {
                 Ok(x) => x,
                 Err(p) => {
                     s.pending = Some(p);
