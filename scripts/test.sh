@@ -24,3 +24,6 @@ scripts/loom.sh
 
 step "scripts/loom.sh --mutants"
 scripts/loom.sh --mutants
+
+step "scripts/fuzz.sh (bounded)"
+scripts/fuzz.sh "${AIO_FUZZ_SECS:-30}"
