@@ -17,9 +17,11 @@
 //! number now names another file. A seekable one (file, block device) has
 //! one device: positional reads and writes run in parallel and an fsync
 //! follows the writes on it. A stream (pipe, FIFO, socket, pty) has one
-//! device per direction, and its ops are submitted `ORDERED`: FIFO among
-//! the reads, FIFO among the writes, and a read waiting for data never
-//! holds up a write. Writes to an `O_APPEND` file are `ORDERED` too.
+//! device per direction, and its ops wait in one FIFO queue per direction
+//! (`slab::StreamQ`): FIFO among the reads, FIFO among the writes, and a
+//! read waiting for data never
+//! holds up a write. Writes and flushes of an `O_APPEND` file are queued
+//! too (see `README.md`, "Streams").
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -212,15 +214,17 @@ impl Aio {
             _ => (Arc::clone(&e.write), &e.write_q),
         };
         let seekable = e.seekable;
-        let ordered = if !seekable {
-            kind.is_transfer()
-        } else if kind == OpKind::Write {
-            // SAFETY: plain syscall.
-            let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-            fl >= 0 && fl & libc::O_APPEND != 0
-        } else {
-            false
-        };
+        // Streams queue every op (reads in the read queue; writes and
+        // flushes in the write queue). Files queue their writes and
+        // flushes only with O_APPEND: the appends must land in order, and
+        // a flush must follow the appends still waiting in the queue
+        // (which the pools' fsync barrier cannot see).
+        let ordered = !seekable
+            || (kind != OpKind::Read && {
+                // SAFETY: plain syscall.
+                let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+                fl >= 0 && fl & libc::O_APPEND != 0
+            });
         let stream = ordered.then(|| Arc::clone(q));
         drop(fds);
         Ok(Route {

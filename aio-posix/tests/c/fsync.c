@@ -28,6 +28,29 @@ int main(void) {
             CHECK_EQ(aio_return(&w[i]), SZ);
         }
     }
+    /* O_APPEND: the appends land in order, and the fsync follows them. */
+    char path[] = "/tmp/aio-posix-append-XXXXXX";
+    int afd = mkstemp(path);
+    CHECK(afd >= 0);
+    CHECK(fcntl(afd, F_SETFL, O_APPEND) == 0);
+    static char line[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(line[i], 8, "%06d\n", i);
+        fill_cb(&w[i], afd, line[i], 7, 0);
+        CHECK(aio_write(&w[i]) == 0);
+    }
+    struct aiocb as;
+    fill_cb(&as, afd, NULL, 0, 0);
+    CHECK(aio_fsync(O_SYNC, &as) == 0);
+    CHECK_EQ(poll_done(&as), 0);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(aio_error(&w[i]), 0);
+    char got[N * 7 + 1];
+    CHECK_EQ(pread(afd, got, N * 7, 0), N * 7);
+    for (int i = 0; i < N; i++)
+        CHECK(!memcmp(got + 7 * i, line[i], 7));
+    unlink(path);
+
     struct aiocb bad;
     fill_cb(&bad, fd, NULL, 0, 0);
     CHECK_EQ(aio_fsync(O_RDWR, &bad), -1);
