@@ -67,6 +67,9 @@ pub(crate) fn forward(
     // after the shadow op's callback, i.e. until the inner device is done
     // with the buffer (see the module docs).
     let mut shadow = unsafe { Op::from_raw_parts(Arc::clone(inner), ptr, cap) };
+    // The shadow carries the outer op's id, so an inner device's logs and
+    // cancels by id name the op its owner knows.
+    shadow.set_id(outer.id());
     let len = if kind.is_transfer() { len.min(cap) } else { 0 };
     if let Err(e) = shadow.prepare(kind, offset, len) {
         return then(outer, ticket, Err(e));
