@@ -609,7 +609,14 @@ impl Strategy for FileDevice {
     /// short before the end of the device).
     fn try_nowait(&self, mut op: InFlight) -> std::result::Result<(), InFlight> {
         let sh = &*self.sh;
-        if op.kind() != OpKind::Read || !sh.seekable || !sh.nowait_ok.load(Ordering::Relaxed) {
+        // O_DIRECT is never tried: RWF_NOWAIT only refuses to wait for
+        // locks and allocation, not for the device, so a direct read here
+        // would block the submitter for the whole I/O.
+        if op.kind() != OpKind::Read
+            || !sh.seekable
+            || sh.direct
+            || !sh.nowait_ok.load(Ordering::Relaxed)
+        {
             return Err(op);
         }
         let (plan, ptr) = match self.plan_op(&mut op) {

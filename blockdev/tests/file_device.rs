@@ -403,6 +403,28 @@ fn try_nowait_hits_the_page_cache() {
 }
 
 #[test]
+fn try_nowait_never_runs_direct_io_inline() {
+    // RWF_NOWAIT does not stop a direct read from waiting for the device,
+    // so a direct device must give every op back to be queued.
+    let f = TempFile::new("nowait-direct", 1 << 20);
+    let d = FileDevice::open(&f.path, FileOptions::new().direct(true)).unwrap();
+    assert!(d.is_direct());
+    let t = into_dyn(d);
+    let mut buf = AlignedBuf::new(4096, 4096).unwrap();
+    // SAFETY: `buf` outlives the op, which is delivered below.
+    let mut o = unsafe { Op::from_raw_parts(Arc::clone(&t), buf.as_mut_ptr(), 4096) };
+    o.prepare(OpKind::Read, 0, 4096).unwrap();
+    let (p, q) = o.enqueue();
+    let s = t.strategy().unwrap();
+    let back = s
+        .try_nowait(q.start().unwrap())
+        .expect_err("a direct read is never done inline");
+    let mut e = uring();
+    s.submit(back, &mut e);
+    assert_eq!(drain(&mut e, vec![p])[0].1, Ok(4096));
+}
+
+#[test]
 fn shutdown_refuses_new_ops_and_finishes_the_old() {
     let f = TempFile::new("shutdown", 4 << 20);
     for mut e in [
