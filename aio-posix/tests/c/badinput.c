@@ -107,6 +107,16 @@ int main(void) {
     CHECK_EQ(errno, EAGAIN);
     CHECK_EQ(aio_error(&w[4]), -1); /* refused: never submitted */
     CHECK_EQ(errno, EINVAL);
+    /* lio_listio past the limit: EAGAIN, and the entry says so. */
+    struct aiocb extra;
+    char eb[8];
+    fill_cb(&extra, p[0], eb, sizeof eb, 0);
+    extra.aio_lio_opcode = LIO_READ;
+    struct aiocb *el[1] = {&extra};
+    CHECK_EQ(lio_listio(LIO_NOWAIT, el, 1, NULL), -1);
+    CHECK_EQ(errno, EAGAIN);
+    CHECK_EQ(aio_error(&extra), EAGAIN);
+    CHECK_EQ(aio_return(&extra), -1);
     /* Feed them; in FIFO order each gets its 8 bytes. */
     CHECK_EQ(write(p[1], "AAAAAAAABBBBBBBBCCCCCCCCDDDDDDDD", 32), 32);
     for (int i = 0; i < 4; i++) {

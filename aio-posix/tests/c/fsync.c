@@ -43,8 +43,14 @@ int main(void) {
     fill_cb(&as, afd, NULL, 0, 0);
     CHECK(aio_fsync(O_SYNC, &as) == 0);
     CHECK_EQ(poll_done(&as), 0);
-    for (int i = 0; i < N; i++)
+    for (int i = 0; i < N; i++) {
+        if (aio_error(&w[i]) != 0) {
+            for (int j = 0; j < N; j++)
+                fprintf(stderr, "%d ", aio_error(&w[j]));
+            fprintf(stderr, "\n");
+        }
         CHECK_EQ(aio_error(&w[i]), 0);
+    }
     char got[N * 7 + 1];
     CHECK_EQ(pread(afd, got, N * 7, 0), N * 7);
     for (int i = 0; i < N; i++)

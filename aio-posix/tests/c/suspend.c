@@ -55,6 +55,21 @@ int main(void) {
     CHECK(handled);
     pthread_join(t, NULL);
 
+    /* lio_listio(LIO_WAIT) is interrupted the same way; its op goes on. */
+    handled = 0;
+    char lb;
+    struct aiocb lr;
+    fill_cb(&lr, p[0], &lb, 1, 0);
+    lr.aio_lio_opcode = LIO_READ;
+    struct aiocb *ll[1] = {&lr};
+    CHECK(pthread_create(&t, NULL, kick, &a) == 0);
+    CHECK_EQ(lio_listio(LIO_WAIT, ll, 1, NULL), -1);
+    CHECK_EQ(errno, EINTR);
+    CHECK(handled);
+    pthread_join(t, NULL);
+    CHECK_EQ(aio_error(&lr), EINPROGRESS);
+    CHECK_EQ(aio_cancel(p[0], &lr), AIO_CANCELED);
+
     /* A completion on another thread wakes it. */
     CHECK(pthread_create(&t, NULL, feed, &a) == 0);
     while (aio_error(&rd) == EINPROGRESS)
