@@ -282,14 +282,43 @@ fn submit(mut req: Request, kind: OpKind) -> std::result::Result<InProgress, Ref
     }
 }
 
-/// `aio_read`: submits a read request (see the C entry point's page,
-/// [`crate::ffi::aio_read`], for the semantics and errors).
+/// `aio_read`: submits a read.
+///
+/// # SYNOPSIS
+/// `aio_read(Request::read(fd, offset, len)) -> Result<InProgress, Refused>`
+///
+/// # DESCRIPTION
+/// As the C [`crate::ffi::aio_read`]: the read runs on the service pools;
+/// the [`InProgress`] reports it ([`InProgress::error`]), waits for it
+/// ([`InProgress::wait`], [`aio_suspend`]) and gives the request back with
+/// the data ([`InProgress::try_return`]).
+///
+/// # RETURN VALUES
+/// The op in progress, or the request back with the reason.
+///
+/// # ERRORS
+/// `EBADF` (fd not open), `EINVAL` (negative offset on a seekable fd, bad
+/// priority or notification), `EAGAIN` (too many ops in flight),
+/// `EOVERFLOW` (offset + length past `OFF_MAX`).
 #[allow(clippy::result_large_err)]
 pub fn aio_read(req: Request) -> std::result::Result<InProgress, Refused> {
     submit(req, OpKind::Read)
 }
 
-/// `aio_write`: submits a write request.
+/// `aio_write`: submits a write.
+///
+/// # SYNOPSIS
+/// `aio_write(Request::write(fd, offset, data)) -> Result<InProgress, Refused>`
+///
+/// # DESCRIPTION
+/// As [`aio_read`], in the other direction (`O_APPEND` files and streams
+/// write in submission order).
+///
+/// # RETURN VALUES
+/// The op in progress, or the request back with the reason.
+///
+/// # ERRORS
+/// As [`aio_read`].
 #[allow(clippy::result_large_err)]
 pub fn aio_write(req: Request) -> std::result::Result<InProgress, Refused> {
     submit(req, OpKind::Write)
@@ -306,6 +335,19 @@ pub enum SyncMode {
 
 /// `aio_fsync`: a flush of `fd` that completes after every write queued on
 /// it before.
+///
+/// # SYNOPSIS
+/// `aio_fsync(fd, SyncMode::Sync, Notification::None) -> Result<InProgress>`
+///
+/// # DESCRIPTION
+/// `SyncMode::Sync` is `fsync` (`O_SYNC`), `SyncMode::DataSync` is
+/// `fdatasync` (`O_DSYNC`).
+///
+/// # RETURN VALUES
+/// The flush in progress.
+///
+/// # ERRORS
+/// `EBADF`, `EINVAL` (bad notification), `EAGAIN`.
 pub fn aio_fsync(fd: RawFd, mode: SyncMode, notify: Notification) -> Result<InProgress> {
     let req = Request::new(fd, 0, Vec::new(), OpKind::Fsync, libc::LIO_NOP).notify(notify);
     let kind = match mode {
@@ -315,8 +357,20 @@ pub fn aio_fsync(fd: RawFd, mode: SyncMode, notify: Notification) -> Result<InPr
     submit(req, kind).map_err(|r| r.error)
 }
 
-/// `aio_suspend`: sleeps until one of `ops` completed (`Ok` at once if one
-/// has), `timeout` passes (`EAGAIN`) or a signal handler runs (`EINTR`).
+/// `aio_suspend`: waits for one of `ops`.
+///
+/// # SYNOPSIS
+/// `aio_suspend(&[&op1, &op2], Some(timeout)) -> Result<()>`
+///
+/// # DESCRIPTION
+/// Sleeps (no polling) until one of `ops` completed; returns at once if
+/// one has, or if `ops` is empty.
+///
+/// # RETURN VALUES
+/// `Ok(())` when one completed.
+///
+/// # ERRORS
+/// `EAGAIN`: `timeout` passed. `EINTR`: a signal handler ran.
 pub fn aio_suspend(ops: &[&InProgress], timeout: Option<Duration>) -> Result<()> {
     if ops.is_empty() {
         return Ok(());
@@ -334,6 +388,20 @@ pub fn aio_suspend(ops: &[&InProgress], timeout: Option<Duration>) -> Result<()>
 }
 
 /// `aio_cancel(fd, NULL)`: cancels every op in flight on `fd`.
+///
+/// # SYNOPSIS
+/// `aio_cancel(fd) -> Result<CancelStatus>`
+///
+/// # DESCRIPTION
+/// Queued ops, and ops waiting for their resource (an empty pipe or
+/// socket, a full pipe), complete with `ECANCELED` before this returns;
+/// ops the kernel is transferring cannot be cancelled.
+///
+/// # RETURN VALUES
+/// `Canceled` (all were), `NotCanceled` (one could not be), `AllDone`.
+///
+/// # ERRORS
+/// `EBADF`: `fd` is not open.
 pub fn aio_cancel(fd: RawFd) -> Result<CancelStatus> {
     engine::global()?.cancel_fd(fd)
 }
@@ -348,10 +416,25 @@ pub enum ListMode {
     NoWait(Notification),
 }
 
-/// `lio_listio`: submits `reqs` (their `LIO_*` opcode comes from how they
-/// were made). Returns every request as an [`InProgress`] (complete, with
-/// its own error, if it could not be queued) and the call's result
-/// (`EAGAIN`, `EIO`, `EINTR`, `EINVAL` as for the C function).
+/// `lio_listio`: submits a list of requests.
+///
+/// # SYNOPSIS
+/// `lio_listio(ListMode::Wait, vec![req1, req2]) -> (Vec<InProgress>, Result<()>)`
+///
+/// # DESCRIPTION
+/// Each request's `LIO_*` opcode comes from how it was made
+/// ([`Request::read`], [`Request::write`], [`Request::nop`]). `Wait`
+/// returns when every queued op completed; `NoWait` returns at once and
+/// sends its notification when they all did (at once for an empty list).
+///
+/// # RETURN VALUES
+/// Every request as an [`InProgress`] (complete, with its own error, if it
+/// could not be queued) and the call's result.
+///
+/// # ERRORS
+/// `EINVAL` (list longer than `AIO_POSIX_LISTIO_MAX`), `EAGAIN` (an entry
+/// could not be queued for lack of resources), `EIO` (an entry failed),
+/// `EINTR` (`Wait` interrupted by a signal handler).
 pub fn lio_listio(mode: ListMode, reqs: Vec<Request>) -> (Vec<InProgress>, Result<()>) {
     let mut reqs = reqs;
     let list: Vec<*mut RawAiocb> = reqs.iter_mut().map(|r| r.ptr()).collect();

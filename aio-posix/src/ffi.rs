@@ -6,8 +6,8 @@
 //! `LD_PRELOAD` the dynamic linker binds a program's unversioned or
 //! `GLIBC_2.x`-versioned references to these definitions first.
 //!
-//! Every entry point catches panics ([`guard`]) and turns every failure
-//! into `-1` and `errno` in that one place ([`set_errno`]); nothing
+//! Every entry point catches panics (`guard`) and turns every failure
+//! into `-1` and `errno` in that one place (`set_errno`); nothing
 //! unwinds into C.
 //!
 //! # Entry points (man-page summary; details on each function)
