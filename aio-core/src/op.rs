@@ -865,9 +865,7 @@ impl Op {
 
     /// Submits the op: it becomes QUEUED. The owner keeps the [`Pending`];
     /// the [`Queued`] goes to whoever will service it (a pool queue, a
-    /// device). A [`Queued`] that is dropped without being started still
-    /// leaves the op QUEUED, so a servicer must start or cancel what it
-    /// accepted.
+    /// device). A [`Queued`] dropped without being started cancels the op.
     pub fn enqueue(self) -> (Pending, Queued) {
         let sh = &self.shared;
         let s = sh.state.load(Ordering::Relaxed);
@@ -1046,9 +1044,11 @@ struct QueuedInfo {
 
 /// A servicer's claim on a queued op: the thing a pool keeps in its queue.
 ///
-/// It must be either started ([`Queued::start`]) or cancelled
+/// It should be either started ([`Queued::start`]) or cancelled
 /// ([`Queued::cancel`]); starting fails if the owner cancelled the op in
-/// the meantime, and then the token is simply dropped.
+/// the meantime, and then the token is simply dropped. Dropping a token
+/// whose op is still queued cancels the op (delivered with `ECANCELED`), so
+/// a lost token never leaves an owner waiting.
 pub struct Queued {
     shared: Arc<OpShared>,
     epoch: u32,
@@ -1120,8 +1120,13 @@ impl Queued {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
+                    let this = std::mem::ManuallyDrop::new(self);
+                    // SAFETY: `this` is never dropped, so the `Arc` is moved
+                    // out of it exactly once (and `Queued::drop`, which
+                    // would find the op no longer queued anyway, is skipped).
+                    let shared = unsafe { std::ptr::read(&this.shared) };
                     return Some(InFlight {
-                        shared: self.shared,
+                        shared,
                         done: false,
                     });
                 }
@@ -1134,6 +1139,20 @@ impl Queued {
     /// `ECANCELED` and delivered. Returns what happened.
     pub fn cancel(self) -> CancelOutcome {
         cancel_shared(&self.shared, Some(self.epoch))
+    }
+}
+
+impl Drop for Queued {
+    /// A servicer that lets go of a queued op without starting it (a bug,
+    /// or a queue torn down in a hurry) cancels it, so its owner is never
+    /// left waiting: the op is delivered with `ECANCELED`. A token whose
+    /// op was started, cancelled or resubmitted since is inert.
+    fn drop(&mut self) {
+        if self.is_live()
+            && cancel_shared(&self.shared, Some(self.epoch)) == CancelOutcome::Cancelled
+        {
+            crate::stats::count_dropped_queued();
+        }
     }
 }
 

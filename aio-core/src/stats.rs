@@ -10,6 +10,17 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 static CALLBACK_PANICS: AtomicU64 = AtomicU64::new(0);
 static DROPPED_INFLIGHT: AtomicU64 = AtomicU64::new(0);
+static DROPPED_QUEUED: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn count_dropped_queued() {
+    DROPPED_QUEUED.fetch_add(1, Relaxed);
+}
+
+/// How many queued ops were cancelled because their servicer dropped the
+/// `Queued` token without starting them.
+pub fn dropped_queued() -> u64 {
+    DROPPED_QUEUED.load(Relaxed)
+}
 
 pub(crate) fn count_callback_panic() {
     CALLBACK_PANICS.fetch_add(1, Relaxed);

@@ -303,3 +303,24 @@ fn raw_buffer_op() {
     );
     drop(storage);
 }
+
+#[test]
+fn dropping_a_live_queued_token_cancels_the_op() {
+    let (_, t) = mem(4096);
+    let op = Op::new(t, vec![0; 8]);
+    let before = aio_core::stats::dropped_queued();
+    let (pending, queued) = op.enqueue();
+    drop(queued);
+    assert!(
+        pending.wait_timeout(T),
+        "a dropped token left its op queued forever"
+    );
+    let (op, r) = pending.wait();
+    assert_eq!(r, Err(Error::ECANCELED));
+    assert_eq!(aio_core::stats::dropped_queued(), before + 1);
+    // A token whose op was already started is inert when dropped.
+    let (pending, queued) = op.enqueue();
+    let f = queued.start().unwrap();
+    f.complete(Ok(8));
+    assert_eq!(pending.wait().1, Ok(8));
+}
