@@ -88,19 +88,52 @@ pub trait EngineWaker: Send + Sync {
 
 /// The count of ops completed elsewhere, and how to wake the engine's
 /// thread when one is. Shared by an engine and its tickets.
-#[derive(Debug, Default)]
+///
+/// A ring is counted under the mutex and signals the condvar (for an
+/// engine that sleeps in [`Doorbell::sleep`]); a doorbell made with
+/// [`Doorbell::with_waker`] also calls that waker after unlocking, for an
+/// engine that sleeps where a condvar cannot reach it (io_uring's
+/// `io_uring_enter`, woken by an eventfd).
 pub struct Doorbell {
     /// Tickets issued and not yet returned.
     outstanding: AtomicUsize,
-    /// Rings since the last `wait` consumed them. (lock: this mutex)
+    /// Rings since the last `sleep` consumed them. (lock: this mutex)
     rung: Mutex<u64>,
     cv: Condvar,
+    /// Called after every ring, with no lock held. Must be sticky: a wake
+    /// that comes before the engine sleeps must end its next sleep.
+    waker: Option<Box<dyn EngineWaker>>,
+}
+
+impl fmt::Debug for Doorbell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Doorbell")
+            .field("outstanding", &self.outstanding())
+            .field("waker", &self.waker.is_some())
+            .finish()
+    }
 }
 
 impl Doorbell {
+    fn make(waker: Option<Box<dyn EngineWaker>>) -> Arc<Doorbell> {
+        Arc::new(Doorbell {
+            outstanding: AtomicUsize::new(0),
+            rung: Mutex::new(0),
+            cv: Condvar::new(),
+            waker,
+        })
+    }
+
     /// A doorbell with nothing outstanding.
     pub fn new() -> Arc<Doorbell> {
-        Arc::new(Doorbell::default())
+        Doorbell::make(None)
+    }
+
+    /// A doorbell that also calls `waker` on every ring, after the count is
+    /// updated and the lock released. `waker` must be sticky, as
+    /// [`EngineWaker::wake`] requires.
+    pub fn with_waker(waker: Box<dyn EngineWaker>) -> Arc<Doorbell> {
+        Doorbell::make(Some(waker))
     }
 
     /// Tickets issued and not yet returned.
@@ -117,12 +150,19 @@ impl Doorbell {
     }
 
     /// Rings: the sleeper (if any) wakes, and the next `sleep` returns at
-    /// once.
+    /// once; then the waker, if any, is called.
     pub fn ring(&self) {
-        let mut g = self.rung.lock();
-        *g += 1;
-        if !crate::sync::mutant("doorbell-no-notify") {
-            self.cv.notify_one();
+        {
+            let mut g = self.rung.lock();
+            *g += 1;
+            if !crate::sync::mutant("doorbell-no-notify") {
+                self.cv.notify_one();
+            }
+        }
+        if let Some(w) = &self.waker
+            && !crate::sync::mutant("doorbell-skip-waker")
+        {
+            w.wake();
         }
     }
 

@@ -74,7 +74,7 @@
 //!
 //! `src/README.md` describes the concurrency protocols this crate adds
 //! (the work queue of the pool and the NBD writer, the NBD in-flight table
-//! against disconnection, the timer's sleep and wake, the doorbell bridge),
+//! against disconnection, the timer's sleep and wake),
 //! with the races thread by thread. Each has a loom model in `src/tests`.
 
 // Under loom the io_uring and socket parts are compiled out, so the pool
@@ -84,7 +84,6 @@
 #[cfg(all(loom, not(debug_assertions)))]
 compile_error!("loom models need debug assertions: build them with `--profile loom`");
 
-mod bridge;
 mod delay;
 mod device;
 mod fault;

@@ -23,9 +23,10 @@
 //!   eventfd ([`Engine::waker`]) ends the wait; the engine re-arms it when
 //!   its CQE is reaped.
 //! * Ops completed by other threads carry an [`EngineTicket`] from
-//!   [`Engine::ticket`]. A ticket rings the engine's [`Doorbell`]; a
-//!   [`Bridge`] thread (started with the first ticket) turns each ring into
-//!   an eventfd write, so tickets wake `wait` through the same path.
+//!   [`Engine::ticket`]. A ticket rings the engine's [`Doorbell`], which
+//!   was made with the engine's eventfd as its waker
+//!   ([`Doorbell::with_waker`]), so tickets wake `wait` through the same
+//!   path.
 //! * A slot's user_data is `generation << 32 | index`, so an
 //!   `IORING_OP_ASYNC_CANCEL` aimed at a finished op can never hit the op
 //!   that reused its slot.
@@ -50,7 +51,6 @@ use aio_core::{
 };
 use io_uring::{IoUring, opcode, squeue, types};
 
-use crate::bridge::Bridge;
 use crate::file::FileShared;
 
 const EVENTFD_UD: u64 = u64::MAX;
@@ -125,7 +125,6 @@ pub struct UringEngine {
     efd_armed: bool,
     closing: bool,
     bell: Arc<Doorbell>,
-    bridge: Option<Bridge>,
     cancel_res: Option<i32>,
     cqes: Vec<(u64, i32)>,
 }
@@ -177,6 +176,8 @@ impl UringEngine {
                     .build(depth + 2)
             })
             .map_err(Error::from)?;
+        let efd = Arc::new(EventFd::new()?);
+        let bell = Doorbell::with_waker(Box::new(UringWaker(Arc::clone(&efd))));
         let mut e = UringEngine {
             ring,
             depth: depth as usize,
@@ -185,12 +186,11 @@ impl UringEngine {
             busy: 0,
             in_kernel: 0,
             backlog: VecDeque::new(),
-            efd: Arc::new(EventFd::new()?),
+            efd,
             efd_buf: Box::new(0),
             efd_armed: false,
             closing: false,
-            bell: Doorbell::new(),
-            bridge: None,
+            bell,
             cancel_res: None,
             cqes: Vec::with_capacity(64),
         };
@@ -438,13 +438,6 @@ impl Engine for UringEngine {
             return self.submit_pending();
         }
         self.arm_eventfd();
-        // Without a bridge (it could not be started) tickets cannot wake
-        // us: wait in short slices instead.
-        let mut timeout = timeout;
-        if self.bridge.is_none() && self.bell.outstanding() > 0 {
-            let slice = Duration::from_millis(1);
-            timeout = Some(timeout.map_or(slice, |t| t.min(slice)));
-        }
         let r = match timeout {
             Some(t) => {
                 let ts = types::Timespec::from(t);
@@ -465,13 +458,6 @@ impl Engine for UringEngine {
     }
 
     fn ticket(&mut self) -> EngineTicket {
-        if self.bridge.is_none() {
-            let efd = Arc::clone(&self.efd);
-            match Bridge::spawn(Arc::clone(&self.bell), move || efd.signal()) {
-                Ok(b) => self.bridge = Some(b),
-                Err(e) => eprintln!("blockdev: cannot start the doorbell bridge ({e}); polling"),
-            }
-        }
         Doorbell::ticket(&self.bell)
     }
 
@@ -531,6 +517,5 @@ impl Drop for UringEngine {
             // re-arm the eventfd read.
             self.reap(usize::MAX);
         }
-        self.bridge = None;
     }
 }
