@@ -63,6 +63,8 @@ fn fio_write_verify(depth: u32) {
         "--output-format=terse",
         "--terse-version=3",
     ])
+    // fio leaves its verify state files in the working directory.
+    .current_dir(&dir)
     .env("LD_PRELOAD", lib_path())
     .env("AIO_POSIX_TRACE", &trace);
     let o = run_with_timeout(cmd, Duration::from_secs(300));
@@ -115,6 +117,7 @@ fn stress_ng_aio() {
     ])
     .arg("--temp-path")
     .arg(&dir)
+    .current_dir(&dir)
     .env("LD_PRELOAD", lib_path())
     .env("AIO_POSIX_TRACE", &trace);
     let o = run_with_timeout(cmd, Duration::from_secs(120));
