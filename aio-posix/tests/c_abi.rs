@@ -127,6 +127,12 @@ fn streams_fifo_without_head_of_line_blocking() {
 }
 
 #[test]
+fn sigev_thread_runs_on_a_bounded_set_of_threads() {
+    let out = run_linked("sigev_thread", &[], &[("AIO_POSIX_NOTIFY_THREADS", "2")]);
+    assert!(out.contains("sigev_thread ok"), "{out}");
+}
+
+#[test]
 fn fsync_ordering() {
     let out = run_linked("fsync", &[], &[]);
     assert!(out.contains("fsync ok"), "{out}");
