@@ -133,6 +133,12 @@ fn sigev_thread_runs_on_a_bounded_set_of_threads() {
 }
 
 #[test]
+fn aio_init_sets_the_limits() {
+    let out = run_linked("init", &[], &[]);
+    assert!(out.contains("init ok"), "{out}");
+}
+
+#[test]
 fn fsync_ordering() {
     let out = run_linked("fsync", &[], &[]);
     assert!(out.contains("fsync ok"), "{out}");
