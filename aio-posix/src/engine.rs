@@ -64,7 +64,7 @@ impl CancelStatus {
     }
 }
 
-/// How an `aio_suspend` ended badly.
+/// How a sleep for completions (`aio_suspend`, `LIO_WAIT`) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SuspendEnd {
     /// An op completed (or one was complete already).
@@ -165,9 +165,9 @@ impl Aio {
         })
     }
 
-    /// Stops the pools and the notification threads (tests; the global
-    /// instance lives until the process ends).
-    #[allow(dead_code)]
+    /// Stops the pools and the notification threads (an instance that
+    /// lost the race to become the global one; the global instance lives
+    /// until the process ends).
     pub(crate) fn shutdown(&self) {
         self.pools.shutdown(aio_pool::ShutdownMode::Drain);
         self.core.dispatch.shutdown();
