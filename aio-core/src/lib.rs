@@ -8,13 +8,13 @@
 //! all of it.
 //!
 //! **Layering.** aio-core depends on nothing of ours: only libc,
-//! parking_lot, crossbeam-utils (cache padding) and, under `cfg(loom)`,
+//! crossbeam-utils (cache padding), static_assertions and, under `cfg(loom)`,
 //! loom. `blockdev` and `aio-pool` build on it; `aio-posix` wires them
 //! together.
 //!
 //! ## Contents
 //!
-//! * [`sync`]: the shim (parking_lot/std normally, loom under `cfg(loom)`).
+//! * [`sync`]: the shim (std normally, loom under `cfg(loom)`).
 //! * [`Op`], [`Pending`], [`Queued`], [`InFlight`]: the op record and the
 //!   handles that encode who may do what in each state (`src/op/README.md`
 //!   is the protocol's prose description).

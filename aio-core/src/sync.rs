@@ -2,8 +2,9 @@
 //! lock, a condition variable, an atomic, an `Arc`, an `UnsafeCell` or a
 //! thread.
 //!
-//! Normally it re-exports `parking_lot` (locks, condvars) and `std` (atomics,
-//! `Arc`, threads); under `cfg(loom)` it re-exports loom's models of the same
+//! Normally it wraps std's locks, condvars, atomics, `Arc` and threads (not
+//! parking_lot: its global parking table is not fork-safe; see the comment
+//! above `imp`); under `cfg(loom)` it wraps loom's models of the same
 //! things, so that every protocol built on it can be model-checked. The API
 //! follows loom's shape, not std's:
 //!
@@ -340,31 +341,41 @@ pub fn mutant(name: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Mutex and Condvar: parking_lot normally.
+// Mutex and Condvar: std's (futex-based), poison-free.
+//
+// Not parking_lot: its process-wide parking table is not fork-safe. A child
+// forked while the parent's workers were parked inherits their entries, and
+// its own new threads then crash or spin in the table (seen with gdb in the
+// fork tests of aio-posix and tests/c_faults.rs). std's locks keep all
+// their state in the lock word, which a fork copies consistently.
 // ---------------------------------------------------------------------------
 
 #[cfg(not(loom))]
 mod imp {
     use std::ops::{Deref, DerefMut};
+    use std::sync::PoisonError;
     use std::time::Instant;
 
-    /// A mutual-exclusion lock that never poisons (parking_lot's).
+    /// A mutual-exclusion lock (std's) that never reports poisoning: a
+    /// panic while it is held leaves the data as the panicking thread left
+    /// it, which every user of this shim is written to tolerate (state is
+    /// only changed in whole steps under the lock).
     #[derive(Debug, Default)]
-    pub struct Mutex<T: ?Sized>(parking_lot::Mutex<T>);
+    pub struct Mutex<T: ?Sized>(std::sync::Mutex<T>);
 
     /// The guard of a locked [`Mutex`].
     #[derive(Debug)]
-    pub struct MutexGuard<'a, T: ?Sized>(parking_lot::MutexGuard<'a, T>);
+    pub struct MutexGuard<'a, T: ?Sized>(std::sync::MutexGuard<'a, T>);
 
     impl<T> Mutex<T> {
         /// Creates an unlocked mutex holding `value`.
         pub const fn new(value: T) -> Self {
-            Self(parking_lot::Mutex::new(value))
+            Self(std::sync::Mutex::new(value))
         }
 
         /// Consumes the mutex and returns its value.
         pub fn into_inner(self) -> T {
-            self.0.into_inner()
+            self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
         }
     }
 
@@ -372,18 +383,22 @@ mod imp {
         /// Locks the mutex, blocking until it is free.
         #[inline]
         pub fn lock(&self) -> MutexGuard<'_, T> {
-            MutexGuard(self.0.lock())
+            MutexGuard(self.0.lock().unwrap_or_else(PoisonError::into_inner))
         }
 
         /// Locks the mutex if it is free.
         #[inline]
         pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-            self.0.try_lock().map(MutexGuard)
+            match self.0.try_lock() {
+                Ok(g) => Some(MutexGuard(g)),
+                Err(std::sync::TryLockError::Poisoned(p)) => Some(MutexGuard(p.into_inner())),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            }
         }
 
         /// Returns the value through a unique reference; no locking needed.
         pub fn get_mut(&mut self) -> &mut T {
-            self.0.get_mut()
+            self.0.get_mut().unwrap_or_else(PoisonError::into_inner)
         }
     }
 
@@ -402,34 +417,37 @@ mod imp {
         }
     }
 
-    /// A condition variable (parking_lot's), used with [`Mutex`].
+    /// A condition variable (std's), used with [`Mutex`].
     #[derive(Debug, Default)]
-    pub struct Condvar(parking_lot::Condvar);
+    pub struct Condvar(std::sync::Condvar);
 
     impl Condvar {
         /// Creates a condition variable with no waiters.
         pub const fn new() -> Self {
-            Self(parking_lot::Condvar::new())
+            Self(std::sync::Condvar::new())
         }
 
         /// Atomically releases the lock and sleeps until notified (or a
         /// spurious wake-up); returns with the lock held again.
         #[inline]
-        pub fn wait<'a, T: ?Sized>(&self, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-            self.0.wait(&mut guard.0);
-            guard
+        pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            MutexGuard(self.0.wait(guard.0).unwrap_or_else(PoisonError::into_inner))
         }
 
         /// Like [`Condvar::wait`] but gives up at `deadline`; the flag is
         /// `true` if the wait timed out.
         #[inline]
-        pub fn wait_until<'a, T: ?Sized>(
+        pub fn wait_until<'a, T>(
             &self,
-            mut guard: MutexGuard<'a, T>,
+            guard: MutexGuard<'a, T>,
             deadline: Instant,
         ) -> (MutexGuard<'a, T>, bool) {
-            let r = self.0.wait_until(&mut guard.0, deadline);
-            (guard, r.timed_out())
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            let (g, r) = self
+                .0
+                .wait_timeout(guard.0, timeout)
+                .unwrap_or_else(PoisonError::into_inner);
+            (MutexGuard(g), r.timed_out())
         }
 
         /// Wakes one waiter.
