@@ -647,12 +647,16 @@ impl Strategy for FileDevice {
             return Ok(());
         }
         let n = n as usize;
-        let at_end = if sh.bounded {
-            plan.offset + n as u64 >= sh.capacity
-        } else {
-            fstat(sh.fd).is_ok_and(|st| plan.offset + n as u64 >= st.st_size as u64)
+        // A full read needs no check; only a short one must be told apart
+        // from a read that would have blocked (fstat only then).
+        let at_end = || {
+            if sh.bounded {
+                plan.offset + n as u64 >= sh.capacity
+            } else {
+                fstat(sh.fd).is_ok_and(|st| plan.offset + n as u64 >= st.st_size as u64)
+            }
         };
-        if n == plan.len || at_end {
+        if n == plan.len || at_end() {
             op.complete(Ok(n));
             Ok(())
         } else {
