@@ -13,6 +13,9 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo doc (rustdoc warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
 step "cargo test --workspace"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test.log
 # Sum up every test binary's result line into one closing line.
