@@ -61,21 +61,16 @@ fn signal_storm_while_threads_sit_in_aio_suspend() {
     assert!(figure(&out, "eintr").is_some_and(|n| n > 0), "{out}");
 }
 
-/// Library bug reproducer (run with `--ignored`): a child forked while the
-/// parent's pool threads are busy fails in about one run of three: a pool
-/// worker of the child panics in `parking_lot_core::park` ("null pointer
-/// dereference", parking_lot.rs:618, from `aio_pool::worker::run_loop`,
-/// worker.rs:201) and aborts, or the child hangs until its watchdog. The
-/// child inherits parking_lot's process-wide parking hash table with the
-/// parent's threads (gone in the child) queued in it, or a bucket caught
-/// half-updated; `aio_core::sync` builds every lock and condvar on
-/// parking_lot, which has no fork handlers, so the child's fresh pools
-/// park in a corrupt table. Ignored until that is fixed so CI stays green.
+/// Fork under load, five runs of 16 forks: each child's AIO works, the
+/// parent's ops all complete in the parent. (Before 56d2fe4 replaced
+/// parking_lot in `aio_core::sync`, about one run in three failed: a
+/// child's pool worker crashed in `parking_lot_core::park`, parking_lot.rs
+/// line 618, or hung, in the parking table inherited from the parent.)
 #[test]
-#[ignore = "library bug: a fork child's pool worker crashes or hangs in parking_lot's inherited hash table"]
 fn fork_under_load() {
     let file = scratch("c-faults").join(format!("fork-{}.dat", std::process::id()));
-    // Five runs of 16 forks each (the bug shows in about one run of three).
+    // Five runs of 16 forks each (the parking_lot bug showed in about one
+    // run of three).
     // The parent and each of the 16 children make a first aio_write.
     for _ in 0..5 {
         run("forkload", &[&file], "aio_write", 17);
