@@ -45,6 +45,9 @@ pub enum Mode {
     Callback,
     /// Asynchronous through the pools, completion through a ring.
     Ring,
+    /// Through the POSIX AIO layer (aio_read/aio_write/aio_suspend) on a
+    /// file's descriptor: the path a C program takes.
+    Posix,
 }
 
 impl fmt::Display for Mode {
@@ -54,6 +57,7 @@ impl fmt::Display for Mode {
             Mode::Sync => "sync",
             Mode::Callback => "callback",
             Mode::Ring => "ring",
+            Mode::Posix => "posix",
         })
     }
 }
@@ -118,7 +122,8 @@ usage: aio-bench [options]
   --jobs N             submitter threads (default 2)
   --runtime DURATION   e.g. 3s, 500ms, 1m (default 3s)   | --ops N  total ops
   --seed N             offsets and mix (default 1)
-  --mode direct|sync|callback|ring                        (default callback)
+  --mode direct|sync|callback|ring|posix                  (default callback;
+                       posix needs --device file:PATH)
   --pools N            pools per class (default: one per CPU)
   --inline on|off      try ops inline on the submitter first (default on)
   --json               one JSON object on stdout instead of the summary
@@ -358,7 +363,12 @@ pub fn parse(argv: &[String]) -> Result<Parsed, String> {
                     "sync" => Mode::Sync,
                     "callback" => Mode::Callback,
                     "ring" => Mode::Ring,
-                    _ => return Err(format!("bad --mode '{val}' (direct, sync, callback, ring)")),
+                    "posix" => Mode::Posix,
+                    _ => {
+                        return Err(format!(
+                            "bad --mode '{val}' (direct, sync, callback, ring, posix)"
+                        ));
+                    }
                 }
             }
             "--pools" => a.pools = parse_count(name, &val, 64)? as usize,
@@ -382,6 +392,9 @@ pub fn parse(argv: &[String]) -> Result<Parsed, String> {
     }
     if saw_runtime && saw_ops {
         return Err("give --runtime or --ops, not both".into());
+    }
+    if a.mode == Mode::Posix && !matches!(a.device, DeviceSpec::File { .. }) {
+        return Err("--mode posix works on a file's descriptor: use --device file:PATH".into());
     }
     Ok(Parsed::Run(Box::new(a)))
 }

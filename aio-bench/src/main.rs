@@ -7,7 +7,7 @@
 //! read load on the embedded RAM disk. `--help` lists the options; a bad
 //! option or value is a one-line error and exit status 2.
 //!
-//! **Layering.** Sits on top of aio-core, blockdev and aio-pool; nothing
+//! **Layering.** Sits on top of aio-core, blockdev, aio-pool and aio-posix; nothing
 //! depends on it.
 
 mod args;

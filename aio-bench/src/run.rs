@@ -228,7 +228,7 @@ pub fn run(args: &Args, progress: impl Fn(u64, Duration)) -> Result<Outcome, Str
     }
 
     let pools = match args.mode {
-        Mode::Direct => None,
+        Mode::Direct | Mode::Posix => None,
         _ => {
             let mut cfg = PoolConfig::default().inline(args.inline);
             if args.pools > 0 {
@@ -277,6 +277,7 @@ pub fn run(args: &Args, progress: impl Fn(u64, Duration)) -> Result<Outcome, Str
                         &sh,
                         align,
                     ),
+                    Mode::Posix => job_posix(&a, workload, &sh),
                     Mode::Callback | Mode::Ring => job_async(
                         &a,
                         &target,
@@ -567,5 +568,81 @@ fn job_async(
     match fatal {
         Some(e) => Err(e),
         None => Ok(res),
+    }
+}
+
+/// POSIX mode: `iodepth` aiocbs in flight per job through the aio-posix
+/// layer on the file's own descriptor, waiting in `aio_suspend`, as a C
+/// program would (the library runs its own pools).
+fn job_posix(a: &Args, mut workload: Gen, sh: &Shared) -> Result<JobResult, String> {
+    use aio_posix::{InProgress, Request};
+    use std::os::fd::AsRawFd;
+    let DeviceSpec::File { path, direct, .. } = &a.device else {
+        return Err("--mode posix needs --device file:PATH".into());
+    };
+    if *direct {
+        return Err("--mode posix reads into unaligned buffers: O_DIRECT is not supported".into());
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("cannot open '{path}': {e}"))?;
+    let fd = file.as_raw_fd();
+    let mut res = JobResult::new();
+    let mut inflight: Vec<(InProgress, Instant)> = Vec::with_capacity(a.iodepth);
+    let mut data = vec![0u8; a.bs];
+    pattern_fill(&mut data, a.seed);
+    loop {
+        while inflight.len() < a.iodepth && sh.claim() {
+            let (kind, off) = workload.next();
+            let req = match kind {
+                OpKind::Write => Request::write(fd, off as i64, data.clone()),
+                _ => Request::read(fd, off as i64, a.bs),
+            };
+            let start = Instant::now();
+            let sub = match kind {
+                OpKind::Write => aio_posix::aio_write(req),
+                _ => aio_posix::aio_read(req),
+            };
+            match sub {
+                Ok(p) => inflight.push((p, start)),
+                Err(e) => return Err(format!("aio submit: {}", e.error)),
+            }
+        }
+        if inflight.is_empty() {
+            break;
+        }
+        {
+            let refs: Vec<&InProgress> = inflight.iter().map(|(p, _)| p).collect();
+            match aio_posix::aio_suspend(&refs, Some(Duration::from_secs(30))) {
+                Ok(()) => {}
+                Err(Error::EINTR) => continue,
+                Err(e) => return Err(format!("aio_suspend: {e}")),
+            }
+        }
+        let mut i = 0;
+        while i < inflight.len() {
+            if inflight[i].0.is_done() {
+                let (p, start) = inflight.swap_remove(i);
+                match p.try_return() {
+                    Ok((_, r)) => res.record(r, start, sh),
+                    Err(_) => return Err("a completed op could not be returned".into()),
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+    Ok(res)
+}
+
+fn pattern_fill(buf: &mut [u8], seed: u64) {
+    let mut x = seed | 1;
+    for chunk in buf.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
     }
 }

@@ -178,6 +178,32 @@ fn file_device_buffered_and_direct() {
 }
 
 #[test]
+fn posix_mode_goes_through_the_aio_layer() {
+    let f = tmp("bench-posix");
+    std::fs::write(&f, vec![7u8; 4 << 20]).unwrap();
+    let spec = format!("file:{}", f.display());
+    for rw in ["randread", "randwrite", "randrw"] {
+        let v = json(&[
+            "--device",
+            &spec,
+            "--mode",
+            "posix",
+            "--rw",
+            rw,
+            "--ops",
+            "3000",
+            "--iodepth",
+            "16",
+        ]);
+        assert_eq!(v["ops"], 3000, "{rw}: {v}");
+        assert_eq!(v["errors"], 0, "{rw}: {v}");
+        assert_eq!(v["mode"], "posix");
+        assert_eq!(v["bytes"], 3000 * 4096, "{rw}");
+    }
+    let _ = std::fs::remove_file(&f);
+}
+
+#[test]
 fn plot_writes_an_svg() {
     let f = tmp("lat.svg");
     let p = f.to_str().unwrap();
@@ -222,6 +248,8 @@ fn bad_options_are_one_line_and_exit_2() {
         &["--runtime", "1s", "--ops", "5"],
         &["--seed", "abc"],
         &["--mode", "turbo"],
+        &["--mode", "posix"],
+        &["--mode", "posix", "--device", "ram:1m"],
         &["--pools", "0"],
         &["--inline", "maybe"],
         &["--plot", "out.png"],
