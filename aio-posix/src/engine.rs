@@ -553,6 +553,16 @@ impl Aio {
                 libc::LIO_WRITE => Some(OpKind::Write),
                 _ => None,
             };
+            // An entry still in flight from an earlier submission is refused
+            // without touching it: its status belongs to that op, whose
+            // completion will write it, after which the program may free
+            // the aiocb. (Writing EINVAL here let the program free it while
+            // the op still ran: a use after free, tests/c/lio_inflight.c.)
+            // SAFETY: valid aiocb (caller).
+            if unsafe { in_flight(cb) } {
+                failed = true;
+                continue;
+            }
             let r = match kind {
                 // SAFETY: as above.
                 Some(k) => unsafe { self.submit(cb, k, Some(&group)) },
@@ -561,6 +571,11 @@ impl Aio {
             if let Err(e) = r {
                 eagain |= e == Error::EAGAIN;
                 failed = true;
+                // SAFETY: valid aiocb (caller).
+                if unsafe { in_flight(cb) } {
+                    // Submitted concurrently by another thread: not ours.
+                    continue;
+                }
                 // The entry's own status says why (aio_error / aio_return).
                 // SAFETY: valid aiocb (caller).
                 unsafe {
@@ -706,4 +721,19 @@ fn global_slow() -> Result<&'static Aio> {
             Ok(unsafe { &*(other as *const Aio) })
         }
     }
+}
+
+/// Whether `cb` holds an op of ours that has not completed yet.
+///
+/// # Safety
+/// `cb` must point at a valid aiocb.
+unsafe fn in_flight(cb: *const RawAiocb) -> bool {
+    // SAFETY: the caller promises a valid aiocb.
+    let (tag, err) = unsafe {
+        (
+            field::word(cb, 0, Ordering::Acquire),
+            field::error(cb, Ordering::Acquire),
+        )
+    };
+    tag == TAG_SUBMITTED && err == libc::EINPROGRESS
 }

@@ -115,11 +115,11 @@ impl In<'_> {
 }
 
 /// Whether lio_listio lists may carry an aiocb that is in flight (see the
-/// lio_listio step): off by default while the library overwrites the
-/// status of such an entry.
+/// lio_listio step): on unless AIOCB_FUZZ_LIO_INFLIGHT=0. (It was off while
+/// the library overwrote the status of such an entry; fixed in engine.rs.)
 fn lio_inflight() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("AIOCB_FUZZ_LIO_INFLIGHT").is_some_and(|v| v == "1"))
+    *ON.get_or_init(|| std::env::var_os("AIOCB_FUZZ_LIO_INFLIGHT").is_none_or(|v| v != "0"))
 }
 
 fn errno() -> i32 {
@@ -431,8 +431,7 @@ fuzz_target!(|data: &[u8]| {
             }
             2 => {
                 // lio_listio: entries from the aiocbs not in flight, NULLs,
-                // and (for LIO_NOWAIT, with AIOCB_FUZZ_LIO_INFLIGHT=1) ones
-                // in flight.
+                // and (for LIO_NOWAIT) ones in flight.
                 let wait = d.u8() % 4 == 0;
                 let n = d.u8() as usize % (LISTIO_MAX as usize + 4);
                 let mut list: Vec<*mut libc::aiocb> =
@@ -445,10 +444,8 @@ fuzz_target!(|data: &[u8]| {
                     }
                     let j = j % NCB;
                     // An aiocb in flight (live, or earlier in this list) as
-                    // an entry: only with AIOCB_FUZZ_LIO_INFLIGHT=1, because
-                    // the library then overwrites the op's status with
-                    // EINVAL while it runs (engine.rs, `listio`), and the
-                    // completion later writes into a freed aiocb.
+                    // an entry, for LIO_NOWAIT: it must be refused without
+                    // its status being touched (engine.rs, `listio`).
                     if (cbs.live[j] || used[j]) && (wait || !lio_inflight()) {
                         continue;
                     }

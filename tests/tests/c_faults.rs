@@ -128,19 +128,14 @@ fn enospc_on_a_full_tmpfs() {
     assert!(figure(&out, "bytes").is_some_and(|n| n <= 1 << 20), "{out}");
 }
 
-/// Library bug reproducer (run with `--ignored`; deterministic): an aiocb
-/// in flight (a read waiting on an empty pipe) passed again as a
-/// `lio_listio` entry is refused as it should be (the call fails with
-/// `EIO`), but the refusal is written into the aiocb of the op in flight:
-/// `aio_error` then says `EINVAL` while the op still runs, so a program may
-/// free the aiocb and the real completion writes into freed memory (found
-/// by the aiocb_validation fuzz target as an ASan use-after-free in
-/// `slab::on_complete`). In `engine.rs`, `Aio::listio` stores
-/// `set_ret(-1)`, `set_error(e)` and `TAG_SUBMITTED` for every refused
-/// entry, including the "resubmitted while in flight" refusal of
-/// `Aio::submit`; `aio_read` gets this right. Ignored until fixed.
+/// An aiocb in flight (a read waiting on an empty pipe) passed again as a
+/// `lio_listio` entry is refused (the call fails with `EIO`) without the
+/// refusal being written into the aiocb of the op in flight. (It used to
+/// be: `aio_error` then said `EINVAL` while the op still ran, so a program
+/// could free the aiocb and the real completion wrote into freed memory;
+/// found by the aiocb_validation fuzz target as an ASan use-after-free in
+/// `slab::on_complete`.)
 #[test]
-#[ignore = "library bug: lio_listio overwrites the status of an entry that is in flight"]
 fn lio_listio_entry_in_flight_keeps_its_status() {
     let exe = compile("lio_inflight", false);
     let trace = trace_file("lio_inflight");
