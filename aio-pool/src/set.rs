@@ -585,7 +585,14 @@ impl PoolSet {
         if g.1 {
             CancelOutcome::Cancelled
         } else if pending.is_complete() {
-            CancelOutcome::AlreadyDone
+            // The device could not say it cancelled the op, but the op has
+            // finished meanwhile: answer from how it finished, so that a
+            // caller told "done" never then reads ECANCELED.
+            if pending.state() == aio_core::OpState::Cancelled {
+                CancelOutcome::Cancelled
+            } else {
+                CancelOutcome::AlreadyDone
+            }
         } else {
             CancelOutcome::InFlight
         }

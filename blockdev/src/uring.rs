@@ -411,6 +411,32 @@ impl UringEngine {
         match self.cancel_res.take() {
             Some(0) => CancelOutcome::Cancelled,
             Some(r) if r == -libc::ENOENT => CancelOutcome::AlreadyDone,
+            Some(r) if r == -libc::EALREADY => {
+                // io-wq is running the op and was told to stop: it ends
+                // soon, either cancelled or with its own result. Wait
+                // (briefly) for its CQE, so the caller can answer from
+                // what actually happened instead of "not cancelable"
+                // followed by ECANCELED.
+                let slot_gen = self.slots[idx].generation;
+                let live = |e: &UringEngine| {
+                    e.slots[idx].generation == slot_gen && e.slots[idx].op.is_some()
+                };
+                while live(self) && Instant::now() < deadline {
+                    let ts = types::Timespec::from(Duration::from_millis(10));
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    if let Err(e) = self.ring.submitter().submit_with_args(1, &args)
+                        && !is_transient(&e)
+                    {
+                        break;
+                    }
+                    self.reap(usize::MAX);
+                }
+                if live(self) {
+                    CancelOutcome::InFlight
+                } else {
+                    CancelOutcome::AlreadyDone
+                }
+            }
             _ => CancelOutcome::InFlight,
         }
     }
