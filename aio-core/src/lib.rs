@@ -46,6 +46,8 @@
 compile_error!("loom models need debug assertions: build them with `--profile loom`");
 
 pub mod error;
+#[cfg(loom)]
+pub mod loom_support;
 mod mem;
 pub mod op;
 pub mod ring;

@@ -15,44 +15,17 @@ use std::time::{Duration, Instant};
 
 use aio_core::sync::atomic::{AtomicU64, Ordering};
 use aio_core::sync::{Arc, thread};
-use aio_core::{
-    Attempt, Availability, CancelOutcome, Completion, Error, FlushKind, Op, OpKind, Pending,
-    Result, Strategy, Target,
-};
+use aio_core::{CancelOutcome, Completion, Error, Op, OpKind, Pending, Result, Target};
 use aio_pool::{PoolConfig, PoolSet, SubmitFlags, Submitted};
-use blockdev::{DelayDevice, Fault, FaultDevice, FaultPolicy, Latency, RamDisk, XorShift};
+use blockdev::{
+    DelayDevice, Fault, FaultDevice, FaultPolicy, Latency, RamDisk, SharedDevice, XorShift,
+};
 
 const THREADS: usize = 4;
 const DEPTH: usize = 8;
 const BLOCKS: u64 = 64; // per thread
 const BS: usize = 4096;
 const HANG: Duration = Duration::from_secs(30);
-
-// The fault device is outermost: it sees the ids the test gave its ops
-// (a wrapper forwards to its inner device through a shadow op).
-type Stack = FaultDevice<DelayDevice<RamDisk>>;
-
-/// The device stack behind an `Arc`, so the test keeps a typed handle (for
-/// the fault log) while the ops hold a `dyn Target`.
-struct Shared(Arc<Stack>);
-
-impl Target for Shared {
-    fn read_at(&self, b: &mut [u8], o: u64) -> Attempt<Result<usize>> {
-        self.0.read_at(b, o)
-    }
-    fn write_at(&self, b: &[u8], o: u64) -> Attempt<Result<usize>> {
-        self.0.write_at(b, o)
-    }
-    fn flush(&self, k: FlushKind) -> Attempt<Result<()>> {
-        self.0.flush(k)
-    }
-    fn availability(&self) -> Option<&Availability> {
-        self.0.availability()
-    }
-    fn strategy(&self) -> Option<&dyn Strategy> {
-        self.0.strategy()
-    }
-}
 
 /// Per op id: how many times it completed, and when (a global sequence).
 struct Ledger {
@@ -317,7 +290,8 @@ fn soak_nothing_lost_duplicated_or_corrupted() {
         )
         .unwrap(),
     );
-    let target = aio_core::into_dyn(Shared(Arc::clone(&stack)));
+    // The test keeps a typed handle (for the fault log); ops hold a dyn Target.
+    let target = SharedDevice::target(&stack);
     let pools = Arc::new(PoolSet::new(PoolConfig::default()).unwrap());
     let ledger = Arc::new(Ledger {
         count: (0..total + 1).map(|_| AtomicU64::new(0)).collect(),

@@ -15,27 +15,10 @@ mod loom_sleep;
 mod loom_steal;
 
 use aio_core::sync::Arc;
-use aio_core::{Attempt, Completion, FlushKind, Op, OpKind, Result, Target};
+use aio_core::{Completion, Op, OpKind, Target};
 
 /// A target that does nothing and has no strategy: a worker runs its ops
 /// on its own thread.
-pub(super) struct Nop;
-
-impl Target for Nop {
-    fn read_at(&self, b: &mut [u8], _: u64) -> Attempt<Result<usize>> {
-        Attempt::Ready(Ok(b.len()))
-    }
-    fn write_at(&self, b: &[u8], _: u64) -> Attempt<Result<usize>> {
-        Attempt::Ready(Ok(b.len()))
-    }
-    fn flush(&self, _: FlushKind) -> Attempt<Result<()>> {
-        Attempt::Ready(Ok(()))
-    }
-}
-
-pub(super) fn nop() -> Arc<dyn Target> {
-    aio_core::into_dyn(Nop)
-}
 
 fn noop(_c: &Completion<'_>) {}
 
@@ -78,11 +61,5 @@ impl<T> Drop for Keep<T> {
     }
 }
 
-/// Loom with the bound `scripts/loom.sh` sets (LOOM_MAX_PREEMPTIONS), or 2.
-pub(super) fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    if b.preemption_bound.is_none() {
-        b.preemption_bound = Some(2);
-    }
-    b.check(f);
-}
+#[allow(unused_imports)]
+pub(super) use aio_core::loom_support::{model, nop};
