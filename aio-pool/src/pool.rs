@@ -280,9 +280,19 @@ impl Pool {
     /// there; the stealer tries another sibling rather than queueing up
     /// behind them). The caller must hold no pool lock.
     pub(crate) fn steal_into(&self, n: usize, out: &mut Vec<Work>) -> Steal {
-        let Some(mut g) = self.q.try_lock() else {
+        let Some(g) = self.q.try_lock() else {
             return Steal::Retry;
         };
+        self.steal_locked(g, n, out)
+    }
+
+    /// As [`Pool::steal_into`], but waits for the lock. Only for a thief
+    /// that holds no pool lock (the lock order forbids holding two).
+    pub(crate) fn steal_into_blocking(&self, n: usize, out: &mut Vec<Work>) -> Steal {
+        self.steal_locked(self.q.lock(), n, out)
+    }
+
+    fn steal_locked(&self, mut g: MutexGuard<'_, PoolQ>, n: usize, out: &mut Vec<Work>) -> Steal {
         let len = g.queue.len();
         if len == 0 {
             return Steal::Empty;

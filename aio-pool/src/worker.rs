@@ -219,14 +219,22 @@ impl Worker {
         let me = &sh.pools[self.me];
         let per = sh.lim.per_class;
         let start = me.class.index() * per;
-        // Two rounds, so a sibling whose lock was busy gets a second look;
-        // after that the worker may sleep: the op is still its own pool's
-        // worker's to run, so a missed steal costs balance, not liveness.
-        for _round in 0..2 {
+        // Two rounds: the first only try_locks; a sibling whose lock was
+        // busy then gets a second look that waits for its lock (the worker
+        // holds no pool lock here, so the lock order allows it). Without
+        // the wait, a thief woken by the hint while submitters hammer the
+        // sibling's lock could give up at once and sleep through a whole
+        // backlog (pool_balance.rs saw exactly that under load).
+        for round in 0..2 {
             let mut busy = false;
             for k in 1..per {
                 let v = start + (me.index + k) % per;
-                match sh.pools[v].steal_into(room, &mut self.batch) {
+                let got = if round == 0 {
+                    sh.pools[v].steal_into(room, &mut self.batch)
+                } else {
+                    sh.pools[v].steal_into_blocking(room, &mut self.batch)
+                };
+                match got {
                     Steal::Success(n) => {
                         me.stats.stolen_in.add(n as u64);
                         sh.pools[v].stats.stolen_out.add(n as u64);
