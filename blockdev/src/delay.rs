@@ -16,8 +16,8 @@ use aio_core::{
 };
 
 use crate::device::{Device, Geometry, XorShift};
-use crate::forward::{SharedDevice, forward};
-use crate::timer::Timer;
+use crate::forward::{SharedDevice, Then, forward};
+use crate::timer::{Timer, TimerHandle};
 
 /// A latency distribution.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -76,6 +76,19 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
 
 pub(crate) fn fire(h: Held) {
     h.ticket.complete(h.op, h.result);
+}
+
+/// The `then` of a forwarded op that holds its inner result on `timer` for
+/// `delay` (completing it at once if the timer is shut down). Shared by
+/// `DelayDevice` and `FaultDevice`'s reordering.
+pub(crate) fn hold_on_timer(timer: TimerHandle<Held>, delay: Duration) -> Then {
+    Box::new(move |op, ticket, result| {
+        let held = Held { op, ticket, result };
+        if let Err(h) = timer.schedule(deadline_after(delay), held) {
+            // Shut down: no more waiting.
+            fire(h);
+        }
+    })
 }
 
 /// A device that adds latency to another; see the module docs.
@@ -177,13 +190,7 @@ impl<D: Device + 'static> Strategy for DelayDevice<D> {
             op,
             engine,
             len,
-            Box::new(move |op, ticket, result| {
-                let held = Held { op, ticket, result };
-                if let Err(h) = timer.schedule(deadline_after(delay), held) {
-                    // Shut down: no more waiting.
-                    fire(h);
-                }
-            }),
+            hold_on_timer(timer, delay),
         );
     }
 }

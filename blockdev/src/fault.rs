@@ -22,7 +22,7 @@ use std::time::Duration;
 use aio_core::sync::{Arc, Mutex};
 use aio_core::{Attempt, Engine, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target};
 
-use crate::delay::{Held, deadline_after, fire};
+use crate::delay::{Held, fire, hold_on_timer};
 use crate::device::{Device, Geometry, XorShift};
 use crate::forward::{SharedDevice, forward};
 use crate::timer::Timer;
@@ -271,18 +271,7 @@ impl<D: Device + 'static> Strategy for FaultDevice<D> {
                 let timer = self.timer.handle();
                 let hold = self.policy.reorder_delay;
                 let len = op.len();
-                forward(
-                    &self.inner_dyn,
-                    op,
-                    engine,
-                    len,
-                    Box::new(move |op, ticket, result| {
-                        let held = Held { op, ticket, result };
-                        if let Err(h) = timer.schedule(deadline_after(hold), held) {
-                            fire(h);
-                        }
-                    }),
-                );
+                forward(&self.inner_dyn, op, engine, len, hold_on_timer(timer, hold));
             }
         }
     }
