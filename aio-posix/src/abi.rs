@@ -20,11 +20,16 @@
 //!                    aio_return (RETURNED)                aio_cancel, resubmission
 //!   reserved[4..12]  slot index and generation of the     aio_cancel
 //!                    slab slot serving the op (submitter)
+//!   reserved[12..16] the instance that accepted the op     resubmission (a fork
+//!                    (submitter)                          child's copy is not
+//!                                                         in flight there)
 //! ```
 //!
 //! The tag tells a never-submitted aiocb (anything but the two magic
-//! values: `EINVAL`), one whose result was already returned (`EINVAL`), and
-//! a submitted one, whose `__error_code` then says whether it is in flight.
+//! values: `aio_error` and `aio_return` say `EINVAL`), one whose result was
+//! already returned (`aio_error` still gives the final status, as glibc's
+//! does; a second `aio_return` is `EINVAL`), and a submitted one, whose
+//! `__error_code` then says whether it is in flight.
 //! The completion callback never touches the tag, so the submitter and
 //! `aio_return` (both the application's threads, ordered by the
 //! application) are its only writers.
@@ -125,6 +130,57 @@ const _: () = {
     assert!(offset_of!(RawSigevent, sigev_notify) == offset_of!(libc::sigevent, sigev_notify));
     assert!(offset_of!(RawSigevent, un) == offset_of!(libc::sigevent, sigev_notify_thread_id));
 };
+
+/// Reserved word holding the tag ([`TAG_SUBMITTED`], [`TAG_RETURNED`]).
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) const W_TAG: usize = 0;
+/// Reserved word holding the slab slot serving the op.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) const W_SLOT: usize = 1;
+/// Reserved word holding that slot's generation.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) const W_GEN: usize = 2;
+/// Reserved word holding the instance (process incarnation) that accepted
+/// the op: an aiocb in flight in a parent is not in flight in its fork
+/// child, which may submit it again.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) const W_INSTANCE: usize = 3;
+
+/// The request fields of an aiocb, each read once through the raw pointer
+/// (never through a reference: the completer writes other fields of the
+/// same struct concurrently).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) struct Fields {
+    pub(crate) fd: libc::c_int,
+    pub(crate) reqprio: libc::c_int,
+    pub(crate) buf: *mut libc::c_void,
+    pub(crate) nbytes: libc::size_t,
+    pub(crate) offset: libc::off_t,
+    pub(crate) sigevent: RawSigevent,
+}
+
+#[cfg_attr(loom, allow(dead_code))]
+impl Fields {
+    /// Reads the request fields of `cb`.
+    ///
+    /// # Safety
+    /// `cb` points at a valid, aligned aiocb whose request fields no other
+    /// thread writes meanwhile (the program's side of the contract).
+    pub(crate) unsafe fn read(cb: *const RawAiocb) -> Fields {
+        // SAFETY: as the caller promises; raw place reads, no reference.
+        unsafe {
+            Fields {
+                fd: (&raw const (*cb).aio_fildes).read(),
+                reqprio: (&raw const (*cb).aio_reqprio).read(),
+                buf: (&raw const (*cb).aio_buf).read(),
+                nbytes: (&raw const (*cb).aio_nbytes).read(),
+                offset: (&raw const (*cb).aio_offset).read(),
+                sigevent: (&raw const (*cb).aio_sigevent).read(),
+            }
+        }
+    }
+}
 
 /// Tag of a submitted aiocb whose result has not been returned.
 pub const TAG_SUBMITTED: u32 = 0x4149_4f53; // "AIOS"

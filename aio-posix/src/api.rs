@@ -85,7 +85,9 @@ fn sigevent_of(n: Notification) -> RawSigevent {
             ev.sigev_value = value;
             ev.un.tid = tid;
         }
-        Notification::Thread { function, value } => {
+        Notification::Thread {
+            function, value, ..
+        } => {
             ev.sigev_notify = libc::SIGEV_THREAD;
             ev.sigev_value = value;
             ev.un.thread = crate::abi::SigevThread {
@@ -271,9 +273,10 @@ fn submit(mut req: Request, kind: OpKind) -> std::result::Result<InProgress, Ref
             });
         }
     };
+    let mut inline_left = aio.cfg.inline_max;
     // SAFETY: the aiocb and buffer are owned by the request, which the
     // InProgress keeps until the op completes.
-    match unsafe { aio.submit(req.ptr(), kind, None) } {
+    match unsafe { aio.submit(req.ptr(), kind, None, &mut inline_left) } {
         Ok(()) => Ok(InProgress { req: Some(req) }),
         Err(error) => Err(Refused {
             request: req,
@@ -432,16 +435,13 @@ pub enum ListMode {
 /// could not be queued) and the call's result.
 ///
 /// # ERRORS
-/// `EINVAL` (list longer than `AIO_POSIX_LISTIO_MAX`), `EAGAIN` (an entry
+/// `EAGAIN` (an entry
 /// could not be queued for lack of resources), `EIO` (an entry failed),
 /// `EINTR` (`Wait` interrupted by a signal handler).
 pub fn lio_listio(mode: ListMode, reqs: Vec<Request>) -> (Vec<InProgress>, Result<()>) {
     let mut reqs = reqs;
     let list: Vec<*mut RawAiocb> = reqs.iter_mut().map(|r| r.ptr()).collect();
     let r = engine::global().and_then(|aio| {
-        if list.len() > aio.cfg.listio_max {
-            return Err(Error::EINVAL);
-        }
         let (wait, n) = match mode {
             ListMode::Wait => (true, Notification::None),
             ListMode::NoWait(n) => (false, n),

@@ -6,11 +6,11 @@
 //!
 //! | environment variable | meaning | default |
 //! |---|---|---|
-//! | `AIO_POSIX_MAX_OPS` | ops in flight at once (slab size); past it `EAGAIN` (`aioinit.aio_num`) | 8192 |
+//! | `AIO_POSIX_MAX_OPS` | ops in flight at once (slab size); past it `EAGAIN`. `aioinit.aio_num` can only raise it (a sizing hint, as in glibc) | 8192 |
 //! | `AIO_POSIX_THREADS` | service pools per class (one worker thread each, three classes) (`aioinit.aio_threads`) | CPUs available |
 //! | `AIO_POSIX_QUEUE_DEPTH` | io_uring depth of each worker | 64 |
-//! | `AIO_POSIX_NOTIFY_THREADS` | threads running `SIGEV_THREAD` functions | 4 |
-//! | `AIO_POSIX_LISTIO_MAX` | largest `lio_listio` list; past it `EINVAL` | 4096 |
+//! | `AIO_POSIX_NOTIFY_THREADS` | most threads running `SIGEV_THREAD` functions at once (the pool grows on demand up to it; functions with `sigev_notify_attributes` get threads of their own, counted too) | 64 |
+//! | `AIO_POSIX_INLINE_MAX` | largest transfer tried in the submitting thread (bytes; `lio_listio` shares it across its list); 0: never | 65536 |
 //! | `AIO_POSIX_PIN` | `0` leaves workers unpinned | `1` |
 //! | `AIO_POSIX_TRACE` | a file to which each process appends its call counters (at its first call of each entry point, and at exit) | unset |
 
@@ -23,10 +23,10 @@ pub struct Config {
     pub threads: Option<usize>,
     /// io_uring depth per worker.
     pub queue_depth: u32,
-    /// `SIGEV_THREAD` threads.
+    /// Most `SIGEV_THREAD` threads at once.
     pub notify_threads: usize,
-    /// Largest `lio_listio` list.
-    pub listio_max: usize,
+    /// Largest transfer tried inline in the submitting thread (bytes).
+    pub inline_max: usize,
     /// Pin workers to their CPU.
     pub pin: bool,
 }
@@ -37,8 +37,8 @@ impl Default for Config {
             max_ops: 8192,
             threads: None,
             queue_depth: 64,
-            notify_threads: 4,
-            listio_max: 4096,
+            notify_threads: 64,
+            inline_max: 64 << 10,
             pin: true,
         }
     }
@@ -73,8 +73,10 @@ impl Config {
         if let Some(n) = env_num("AIO_POSIX_NOTIFY_THREADS") {
             self.notify_threads = n.min(256);
         }
-        if let Some(n) = env_num("AIO_POSIX_LISTIO_MAX") {
-            self.listio_max = n.min(1 << 20);
+        if let Ok(v) = std::env::var("AIO_POSIX_INLINE_MAX")
+            && let Ok(n) = v.trim().parse::<usize>()
+        {
+            self.inline_max = n;
         }
         if std::env::var("AIO_POSIX_PIN").is_ok_and(|v| v.trim() == "0") {
             self.pin = false;

@@ -26,13 +26,15 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aio_core::sync::atomic::{AtomicUsize, Ordering};
+use aio_core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use aio_core::sync::{Arc, Mutex};
 use aio_core::{CancelOutcome, Error, Op, OpKind, Result, Target};
 use aio_pool::{PoolConfig, PoolSet, SubmitFlags, Submitted};
 use blockdev::{BlockingPool, FileDevice, FileOptions};
 
-use crate::abi::{RawAiocb, TAG_RETURNED, TAG_SUBMITTED, field};
+use crate::abi::{
+    Fields, RawAiocb, TAG_RETURNED, TAG_SUBMITTED, W_GEN, W_INSTANCE, W_SLOT, W_TAG, field,
+};
 use crate::config::Config;
 use crate::group::Group;
 use crate::notify::{Notification, with_signals_blocked};
@@ -123,7 +125,13 @@ pub(crate) struct Aio {
     fds: Mutex<HashMap<i32, FdEntry>>,
     blocking: Arc<BlockingPool>,
     pub(crate) cfg: Config,
+    /// This incarnation's number (see [`W_INSTANCE`]).
+    instance: u32,
 }
+
+/// The last instance number handed out (a fork child continues from its
+/// parent's, so the two never share one).
+static INSTANCES: AtomicU32 = AtomicU32::new(0);
 
 fn fstat(fd: i32) -> Result<libc::stat> {
     // SAFETY: plain C struct filled by the kernel.
@@ -162,6 +170,7 @@ impl Aio {
             fds: Mutex::new(HashMap::new()),
             blocking: BlockingPool::new(4),
             cfg,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
         })
     }
 
@@ -237,6 +246,19 @@ impl Aio {
     /// Submits one op described by `cb` (`aio_read`, `aio_write`,
     /// `aio_fsync`, a `lio_listio` entry).
     ///
+    /// Errors are split as glibc splits them (see `README.md`,
+    /// "Differences from glibc"): what the call itself can tell (a NULL or
+    /// misaligned aiocb, one still in flight, a bad `aio_reqprio`, a bad
+    /// sigevent, no room, and for `aio_fsync` a closed descriptor) fails
+    /// the call; everything about the transfer (a closed or wrong-mode
+    /// descriptor, a bad offset or length, a NULL buffer) is the op's
+    /// result, reported by `aio_error` after the notification, exactly as
+    /// the kernel would report it to `pread`/`pwrite`.
+    ///
+    /// `inline_left`: bytes this call may still transfer in the calling
+    /// thread (the inline attempt is for small ops; `lio_listio` shares one
+    /// budget across its list).
+    ///
     /// # Safety
     /// `cb` is null or points at a valid aiocb whose buffer stays valid,
     /// like the aiocb, until the op completes.
@@ -245,53 +267,73 @@ impl Aio {
         cb: *mut RawAiocb,
         kind: OpKind,
         group: Option<&Arc<Group>>,
+        inline_left: &mut usize,
     ) -> Result<()> {
-        if cb.is_null() {
+        if cb.is_null() || !(cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()) {
             return Err(Error::EINVAL);
         }
-        // SAFETY: the caller promises a valid aiocb.
-        let c = unsafe { &*cb };
-        // SAFETY: as above.
-        let (tag, err) = unsafe {
-            (
-                field::word(cb, 0, Ordering::Acquire),
-                field::error(cb, Ordering::Acquire),
-            )
-        };
-        if tag == TAG_SUBMITTED && err == libc::EINPROGRESS {
+        // SAFETY: a valid, aligned aiocb (caller).
+        if unsafe { self.in_flight(cb) } {
             return Err(Error::EINVAL); // resubmitted while in flight
         }
-        if c.aio_reqprio < 0 || c.aio_reqprio > AIO_PRIO_DELTA_MAX {
+        // SAFETY: valid aiocb; each field is read once, through the raw
+        // pointer (no reference to memory a completer may write).
+        let req = unsafe { Fields::read(cb) };
+        if kind.is_transfer() && !(0..=AIO_PRIO_DELTA_MAX).contains(&req.reqprio) {
+            // As glibc: the call fails and the aiocb says so too.
+            // SAFETY: valid aiocb, not in flight.
+            unsafe { self.set_final(cb, Error::EINVAL) };
             return Err(Error::EINVAL);
         }
-        let notify = Notification::from_raw(&c.aio_sigevent)?;
-        let fd = c.aio_fildes;
-        let route = self.route(fd, kind)?;
-        let (offset, len) = if kind.is_transfer() {
-            if c.aio_nbytes > isize::MAX as usize {
-                return Err(Error::EINVAL);
+        let notify = Notification::from_raw(&req.sigevent)?;
+        if !kind.is_transfer() {
+            // aio_fsync: only aio_fildes and aio_sigevent count; a closed
+            // descriptor fails the call (glibc and FreeBSD agree).
+            check_fd(req.fd)?;
+        }
+        let reserved = self.core.dispatch.reserve(&notify)?;
+        // From here on the op is accepted: an error is its result.
+        let fail = |e: Error| {
+            // SAFETY: valid aiocb, not in flight (checked above).
+            unsafe { self.fail_now(cb, e, notify) };
+            Ok(())
+        };
+        let route = match self.route(req.fd, kind) {
+            Ok(r) => r,
+            Err(e) if e == Error::EAGAIN || e == Error::ENOMEM => {
+                self.core.dispatch.unreserve(reserved);
+                return Err(Error::EAGAIN);
             }
-            if c.aio_buf.is_null() && c.aio_nbytes > 0 {
-                return Err(Error::from_errno(libc::EFAULT));
+            Err(e) => return fail(e),
+        };
+        let (offset, len) = if kind.is_transfer() {
+            if req.nbytes > isize::MAX as usize {
+                return fail(Error::EINVAL);
+            }
+            if req.buf.is_null() && req.nbytes > 0 {
+                return fail(Error::from_errno(libc::EFAULT));
             }
             if route.seekable {
-                if c.aio_offset < 0 {
-                    return Err(Error::EINVAL);
-                }
-                if (c.aio_offset as u64)
-                    .checked_add(c.aio_nbytes as u64)
-                    .is_none_or(|e| e > i64::MAX as u64)
+                // What pread/pwrite say about a negative offset or an end
+                // past OFF_MAX on a regular file or block device.
+                if req.offset < 0
+                    || (req.offset as u64)
+                        .checked_add(req.nbytes as u64)
+                        .is_none_or(|e| e > i64::MAX as u64)
                 {
-                    return Err(Error::EOVERFLOW);
+                    return fail(Error::EINVAL);
                 }
-                (c.aio_offset as u64, c.aio_nbytes)
+                (req.offset as u64, req.nbytes)
             } else {
-                (0, c.aio_nbytes)
+                (0, req.nbytes)
             }
         } else {
             (0, 0)
         };
-        let idx = self.core.slab.alloc().ok_or(Error::EAGAIN)?;
+        let Some(idx) = self.core.slab.alloc() else {
+            self.core.dispatch.unreserve(reserved);
+            return Err(Error::EAGAIN);
+        };
         let slot = &self.core.slab.slots[idx as usize];
         let (mut op, generation) = {
             let mut st = slot.st.lock();
@@ -299,7 +341,7 @@ impl Aio {
                 .op
                 .take()
                 .unwrap_or_else(|| Op::new(Arc::clone(&route.target), Vec::new()));
-            st.fd = fd;
+            st.fd = req.fd;
             st.aiocb = cb as usize;
             st.target = Some(Arc::clone(&route.target));
             (op, st.generation)
@@ -307,11 +349,11 @@ impl Aio {
         op.set_target(Arc::clone(&route.target));
         // SAFETY: the caller keeps `aio_buf` valid for `aio_nbytes` bytes
         // until the op completes, and does not touch it meanwhile.
-        unsafe { op.set_raw_buf(c.aio_buf.cast(), len) };
+        unsafe { op.set_raw_buf(req.buf.cast(), len) };
         if let Err(e) = op.prepare(kind, offset, len) {
             slot.st.lock().op = Some(op);
             self.core.slab.free(idx);
-            return Err(e);
+            return fail(e);
         }
         op.set_callback(on_complete);
         op.set_private(self.core.private_of(idx));
@@ -327,9 +369,10 @@ impl Aio {
         unsafe {
             field::set_ret(cb, 0);
             field::set_error(cb, libc::EINPROGRESS, Ordering::Relaxed);
-            field::set_word(cb, 1, idx, Ordering::Relaxed);
-            field::set_word(cb, 2, generation, Ordering::Relaxed);
-            field::set_word(cb, 0, TAG_SUBMITTED, Ordering::Release);
+            field::set_word(cb, W_SLOT, idx, Ordering::Relaxed);
+            field::set_word(cb, W_GEN, generation, Ordering::Relaxed);
+            field::set_word(cb, W_INSTANCE, self.instance, Ordering::Relaxed);
+            field::set_word(cb, W_TAG, TAG_SUBMITTED, Ordering::Release);
         }
         let mut flags = SubmitFlags::NONE;
         if let Some(q) = &route.stream {
@@ -347,6 +390,14 @@ impl Aio {
             drop(st);
             flags = SubmitFlags::NO_INLINE;
         }
+        // The inline attempt (the pools may run a transfer in this thread
+        // when its device can do it without blocking) is for small ops:
+        // aio_read must return promptly whatever the size.
+        if len > *inline_left {
+            flags = flags | SubmitFlags::NO_INLINE;
+        } else {
+            *inline_left -= len;
+        }
         match self.pools.submit(op, flags) {
             Ok(Submitted::Pending(p)) => {
                 slot.st.lock().pending = Some(p);
@@ -355,15 +406,82 @@ impl Aio {
             Ok(Submitted::Done(op, _)) => {
                 // Cannot happen: the op has a callback. Undo.
                 self.undo(idx, op, cb, group, route.stream.as_deref());
+                self.core.dispatch.unreserve(reserved);
                 Err(Error::EIO)
             }
             Err(e) => {
                 // Full queues: EAGAIN, as POSIX says. (ESHUTDOWN cannot
                 // happen to the live instance; it is EAGAIN too.)
                 self.undo(idx, e.op, cb, group, route.stream.as_deref());
+                self.core.dispatch.unreserve(reserved);
                 Err(Error::EAGAIN)
             }
         }
+    }
+
+    /// Whether `cb` holds an op of this instance that has not completed.
+    /// (An aiocb copied into a fork child, or never submitted, does not.)
+    ///
+    /// # Safety
+    /// `cb` points at a valid, aligned aiocb.
+    pub(crate) unsafe fn in_flight(&self, cb: *const RawAiocb) -> bool {
+        // SAFETY: the caller promises a valid aiocb.
+        unsafe {
+            field::word(cb, W_TAG, Ordering::Acquire) == TAG_SUBMITTED
+                && field::error(cb, Ordering::Acquire) == libc::EINPROGRESS
+                && field::word(cb, W_INSTANCE, Ordering::Relaxed) == self.instance
+        }
+    }
+
+    /// Gives an aiocb that is not in flight a final status without running
+    /// anything: `aio_error` says `e`, `aio_return` -1.
+    ///
+    /// # Safety
+    /// `cb` points at a valid aiocb that is not in flight.
+    unsafe fn set_final(&self, cb: *mut RawAiocb, e: Error) {
+        // SAFETY: as the caller promises.
+        unsafe {
+            field::set_ret(cb, -1);
+            field::set_error(cb, e.errno(), Ordering::Relaxed);
+            field::set_word(cb, W_SLOT, u32::MAX, Ordering::Relaxed);
+            field::set_word(cb, W_INSTANCE, self.instance, Ordering::Relaxed);
+            field::set_word(cb, W_TAG, TAG_SUBMITTED, Ordering::Release);
+        }
+    }
+
+    /// Accepts an aiocb whose op fails at once with `e` (its notification
+    /// is sent when it is valid and has a dispatcher credit).
+    ///
+    /// # Safety
+    /// `cb` points at a valid, aligned aiocb.
+    unsafe fn accept_failed(&self, cb: *mut RawAiocb, e: Error) {
+        // SAFETY: as the caller promises.
+        if unsafe { self.in_flight(cb) } {
+            return;
+        }
+        // SAFETY: as above.
+        let f = unsafe { Fields::read(cb) };
+        let notify = Notification::from_raw(&f.sigevent).unwrap_or(Notification::None);
+        let notify = match self.core.dispatch.reserve(&notify) {
+            Ok(_) => notify,
+            Err(_) => Notification::None,
+        };
+        // SAFETY: valid, not in flight.
+        unsafe { self.fail_now(cb, e, notify) };
+    }
+
+    /// Completes an accepted op at once with error `e`, as if the kernel
+    /// had refused the transfer: the aiocb gets the status, sleepers
+    /// wake, the notification is sent (its dispatcher credit was
+    /// reserved by the caller).
+    ///
+    /// # Safety
+    /// `cb` points at a valid aiocb that is not in flight.
+    unsafe fn fail_now(&self, cb: *mut RawAiocb, e: Error, notify: Notification) {
+        // SAFETY: forwarded.
+        unsafe { self.set_final(cb, e) };
+        self.core.events.signal();
+        notify.send(&self.core.dispatch);
     }
 
     fn undo(
@@ -392,7 +510,7 @@ impl Aio {
         self.core.slab.free(idx);
         // SAFETY: the aiocb is valid (the caller of `submit`).
         unsafe {
-            field::set_word(cb, 0, 0, Ordering::Release);
+            field::set_word(cb, W_TAG, 0, Ordering::Release);
             field::set_error(cb, 0, Ordering::Relaxed);
         }
         // The refused op was its stream queue's active op: pass the turn.
@@ -407,20 +525,22 @@ impl Aio {
     /// `cb` points at a valid aiocb.
     pub(crate) unsafe fn cancel_one(&self, fd: i32, cb: *mut RawAiocb) -> Result<CancelStatus> {
         check_fd(fd)?;
+        if !(cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()) {
+            return Err(Error::EINVAL);
+        }
         // SAFETY: the caller promises a valid aiocb.
-        let (cfd, tag, err, idx, generation) = unsafe {
+        let (cfd, idx, generation, live) = unsafe {
             (
-                (*cb).aio_fildes,
-                field::word(cb, 0, Ordering::Acquire),
-                field::error(cb, Ordering::Acquire),
-                field::word(cb, 1, Ordering::Relaxed),
-                field::word(cb, 2, Ordering::Relaxed),
+                (&raw const (*cb).aio_fildes).read(),
+                field::word(cb, W_SLOT, Ordering::Relaxed),
+                field::word(cb, W_GEN, Ordering::Relaxed),
+                self.in_flight(cb),
             )
         };
         if cfd != fd {
             return Err(Error::EINVAL);
         }
-        if tag != TAG_SUBMITTED || err != libc::EINPROGRESS {
+        if !live {
             return Ok(CancelStatus::AllDone);
         }
         let Some(slot) = self.core.slab.slots.get(idx as usize) else {
@@ -539,50 +659,51 @@ impl Aio {
         list: &[*mut RawAiocb],
         sig: Notification,
     ) -> Result<()> {
-        let group = Arc::new(Group::new(if wait { Notification::None } else { sig }));
+        let sig = if wait { Notification::None } else { sig };
+        // The list's own notification needs its credit too.
+        self.core.dispatch.reserve(&sig)?;
+        let group = Arc::new(Group::new(sig));
         let (mut eagain, mut failed) = (false, false);
+        // LIO_NOWAIT returns promptly: the whole list shares one inline
+        // budget.
+        let mut inline_left = self.cfg.inline_max;
         for &cb in list {
             if cb.is_null() {
                 continue;
             }
-            // SAFETY: the caller promises valid aiocbs.
-            let opcode = unsafe { (*cb).aio_lio_opcode };
-            let kind = match opcode {
-                libc::LIO_NOP => continue,
-                libc::LIO_READ => Some(OpKind::Read),
-                libc::LIO_WRITE => Some(OpKind::Write),
-                _ => None,
-            };
-            // An entry still in flight from an earlier submission is refused
-            // without touching it: its status belongs to that op, whose
-            // completion will write it, after which the program may free
-            // the aiocb. (Writing EINVAL here let the program free it while
-            // the op still ran: a use after free, tests/c/lio_inflight.c.)
-            // SAFETY: valid aiocb (caller).
-            if unsafe { in_flight(cb) } {
-                failed = true;
+            if !(cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()) {
+                failed = true; // not an aiocb we may touch
                 continue;
             }
-            let r = match kind {
-                // SAFETY: as above.
-                Some(k) => unsafe { self.submit(cb, k, Some(&group)) },
-                None => Err(Error::EINVAL),
+            // SAFETY: the caller promises valid aiocbs (aligned: checked).
+            let opcode = unsafe { (&raw const (*cb).aio_lio_opcode).read() };
+            let kind = match opcode {
+                libc::LIO_NOP => continue,
+                libc::LIO_READ => OpKind::Read,
+                libc::LIO_WRITE => OpKind::Write,
+                _ => {
+                    // As glibc: accepted, and the op fails with EINVAL.
+                    // SAFETY: valid aiocb (caller).
+                    unsafe { self.accept_failed(cb, Error::EINVAL) };
+                    continue;
+                }
             };
+            // SAFETY: as above.
+            let r = unsafe { self.submit(cb, kind, Some(&group), &mut inline_left) };
             if let Err(e) = r {
                 eagain |= e == Error::EAGAIN;
                 failed = true;
+                // An entry still in flight from an earlier submission is
+                // refused without touching it: its status belongs to that
+                // op, whose completion will write it, after which the
+                // program may free the aiocb (tests/c/lio_inflight.c).
                 // SAFETY: valid aiocb (caller).
-                if unsafe { in_flight(cb) } {
-                    // Submitted concurrently by another thread: not ours.
+                if unsafe { self.in_flight(cb) } {
                     continue;
                 }
                 // The entry's own status says why (aio_error / aio_return).
-                // SAFETY: valid aiocb (caller).
-                unsafe {
-                    field::set_ret(cb, -1);
-                    field::set_error(cb, e.errno(), Ordering::Relaxed);
-                    field::set_word(cb, 0, TAG_SUBMITTED, Ordering::Release);
-                }
+                // SAFETY: valid aiocb (caller), not in flight.
+                unsafe { self.set_final(cb, e) };
             }
         }
         if group.put() {
@@ -599,8 +720,17 @@ impl Aio {
                 }
                 // SAFETY: valid aiocbs (caller); the group is done, so their
                 // error codes are final.
-                let (opcode, err) =
-                    unsafe { ((*cb).aio_lio_opcode, field::error(cb, Ordering::Acquire)) };
+                if !(cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()) {
+                    continue;
+                }
+                // SAFETY: valid aiocbs (caller); the group is done, so their
+                // error codes are final.
+                let (opcode, err) = unsafe {
+                    (
+                        (&raw const (*cb).aio_lio_opcode).read(),
+                        field::error(cb, Ordering::Acquire),
+                    )
+                };
                 if opcode != libc::LIO_NOP && err != 0 {
                     failed = true;
                 }
@@ -616,37 +746,53 @@ impl Aio {
     }
 }
 
-/// `aio_error` on a raw aiocb.
+/// Whether `cb` may be touched at all: not NULL and aligned as a
+/// `struct aiocb` is (`EINVAL` otherwise).
+fn check_cb(cb: *const RawAiocb) -> Result<()> {
+    if cb.is_null() || !(cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()) {
+        return Err(Error::EINVAL);
+    }
+    Ok(())
+}
+
+/// `aio_error` on a raw aiocb: the op's status, also after `aio_return`
+/// (as glibc); `EINVAL` for an aiocb never submitted. Async-signal-safe:
+/// two atomic loads.
 ///
 /// # Safety
 /// `cb` is null or points at a valid aiocb.
 pub(crate) unsafe fn error_of(cb: *const RawAiocb) -> Result<i32> {
-    if cb.is_null() {
-        return Err(Error::EINVAL);
-    }
-    // SAFETY: valid aiocb (caller).
-    if unsafe { field::word(cb, 0, Ordering::Acquire) } != TAG_SUBMITTED {
+    check_cb(cb)?;
+    // SAFETY: valid, aligned aiocb (caller, checked).
+    let tag = unsafe { field::word(cb, W_TAG, Ordering::Acquire) };
+    if tag != TAG_SUBMITTED && tag != TAG_RETURNED {
         return Err(Error::EINVAL);
     }
     // SAFETY: as above. Acquire: pairs with the completer's Release.
     Ok(unsafe { field::error(cb, Ordering::Acquire) })
 }
 
-/// `aio_return` on a raw aiocb.
+/// `aio_return` on a raw aiocb: the result once; `EINVAL` for an aiocb
+/// never submitted or already returned, `EINPROGRESS` before completion.
+/// Async-signal-safe: atomic loads and one store.
 ///
 /// # Safety
 /// `cb` is null or points at a valid aiocb.
 pub(crate) unsafe fn return_of(cb: *mut RawAiocb) -> Result<isize> {
-    // SAFETY: forwarded.
-    let e = unsafe { error_of(cb)? };
-    if e == libc::EINPROGRESS {
+    check_cb(cb)?;
+    // SAFETY: valid, aligned aiocb (caller, checked).
+    if unsafe { field::word(cb, W_TAG, Ordering::Acquire) } != TAG_SUBMITTED {
+        return Err(Error::EINVAL);
+    }
+    // SAFETY: as above. Acquire: pairs with the completer's Release.
+    if unsafe { field::error(cb, Ordering::Acquire) } == libc::EINPROGRESS {
         return Err(Error::EINPROGRESS);
     }
     // SAFETY: valid aiocb; the error code was read with Acquire, so the
     // return value written before it is visible.
     unsafe {
         let r = field::ret(cb);
-        field::set_word(cb, 0, TAG_RETURNED, Ordering::Release);
+        field::set_word(cb, W_TAG, TAG_RETURNED, Ordering::Release);
         Ok(r)
     }
 }
@@ -654,11 +800,11 @@ pub(crate) unsafe fn return_of(cb: *mut RawAiocb) -> Result<isize> {
 /// Whether an aiocb no longer counts as in progress for `aio_suspend`.
 ///
 /// # Safety
-/// `cb` points at a valid aiocb.
+/// `cb` points at a valid, aligned aiocb.
 pub(crate) unsafe fn is_settled(cb: *const RawAiocb) -> bool {
     // SAFETY: valid aiocb (caller).
     unsafe {
-        field::word(cb, 0, Ordering::Acquire) != TAG_SUBMITTED
+        field::word(cb, W_TAG, Ordering::Acquire) != TAG_SUBMITTED
             || field::error(cb, Ordering::Acquire) != libc::EINPROGRESS
     }
 }
@@ -721,19 +867,4 @@ fn global_slow() -> Result<&'static Aio> {
             Ok(unsafe { &*(other as *const Aio) })
         }
     }
-}
-
-/// Whether `cb` holds an op of ours that has not completed yet.
-///
-/// # Safety
-/// `cb` must point at a valid aiocb.
-unsafe fn in_flight(cb: *const RawAiocb) -> bool {
-    // SAFETY: the caller promises a valid aiocb.
-    let (tag, err) = unsafe {
-        (
-            field::word(cb, 0, Ordering::Acquire),
-            field::error(cb, Ordering::Acquire),
-        )
-    };
-    tag == TAG_SUBMITTED && err == libc::EINPROGRESS
 }

@@ -178,8 +178,9 @@ pub fn calls(name: &str) -> u64 {
 unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
     guard(-1, || {
         let aio = engine::global()?;
+        let mut inline_left = aio.cfg.inline_max;
         // SAFETY: forwarded from the entry point's contract.
-        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None)? };
+        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut inline_left)? };
         Ok(0)
     })
 }
@@ -193,7 +194,7 @@ unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
         };
         let aio = engine::global()?;
         // SAFETY: forwarded from the entry point's contract.
-        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None)? };
+        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut 0)? };
         Ok(0)
     })
 }
@@ -354,7 +355,9 @@ unsafe fn do_listio(
             _ => return Err(Error::EINVAL),
         };
         let aio = engine::global()?;
-        if nent < 0 || nent as usize > aio.cfg.listio_max || (list.is_null() && nent > 0) {
+        // Any length (glibc's sysconf(_SC_AIO_LISTIO_MAX) says "no limit");
+        // entries past the op budget fail with EAGAIN.
+        if nent < 0 || (list.is_null() && nent > 0) {
             return Err(Error::EINVAL);
         }
         let notify = if sig.is_null() || wait {
@@ -669,7 +672,9 @@ pub unsafe extern "C" fn aio_init(init: *const AioInit) {
             c.threads = Some(i.aio_threads as usize);
         }
         if i.aio_num > 0 {
-            c.max_ops = i.aio_num as usize;
+            // A sizing hint, as in glibc: it may raise the budget, never
+            // make it smaller than what ordinary programs get.
+            c.max_ops = c.max_ops.max((i.aio_num as usize).min(1 << 20));
         }
         c.apply_env();
         engine::set_pending_config(c);

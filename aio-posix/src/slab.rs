@@ -273,7 +273,7 @@ impl Core {
         Core {
             slab: Slab::new(slots),
             events: Events::new(),
-            dispatch: Dispatcher::new(notify_threads),
+            dispatch: Dispatcher::new(notify_threads, slots),
             resubmit,
         }
     }

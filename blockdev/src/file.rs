@@ -381,7 +381,11 @@ impl FileDevice {
             });
         }
         let mut len = len.min(MAX_RW);
-        if len == 0 {
+        if len == 0 && sh.bounded {
+            // A device of ours over a regular file: nothing to transfer.
+            // A caller's descriptor gets the kernel's answer instead (a
+            // zero-length read of a write-only descriptor is EBADF, of a
+            // directory EISDIR), as read(2) would give it.
             return Err(Ok(0));
         }
         if sh.direct {

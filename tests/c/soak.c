@@ -366,9 +366,8 @@ static void *submitter(void *p) {
             errno = 0;
             if (aio_return(&s->cb) != -1 || errno != EINVAL)
                 st->duplicated++; /* a second aio_return succeeded */
-            errno = 0;
-            if (aio_error(&s->cb) != -1 || errno != EINVAL)
-                st->duplicated++;
+            if (aio_error(&s->cb) != e)
+                st->duplicated++; /* aio_error keeps the final status */
             s->busy = 0;
             inflight--;
             st->harvested++;

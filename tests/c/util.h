@@ -51,13 +51,14 @@ static inline double now_s(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* Zeroed, then only what the op needs (a zero sigevent is SIGEV_SIGNAL
+ * with signal 0: valid, nothing sent). */
 static inline void fill_cb(struct aiocb *cb, int fd, void *buf, size_t n, off_t off) {
     memset(cb, 0, sizeof *cb);
     cb->aio_fildes = fd;
     cb->aio_buf = buf;
     cb->aio_nbytes = n;
     cb->aio_offset = off;
-    cb->aio_sigevent.sigev_notify = SIGEV_NONE;
 }
 
 /* Waits (aio_suspend, 100 ms slices, EINTR tolerated) until the op is no

@@ -3,7 +3,7 @@
 use aio_core::sync::{Arc, Condvar, Mutex};
 
 use super::model;
-use crate::notify::Dispatcher;
+use crate::notify::{Dispatcher, Job, Notification};
 
 type Flag = (Mutex<bool>, Condvar);
 
@@ -21,11 +21,20 @@ extern "C" fn raise_flag(v: libc::sigval) {
 #[test]
 fn loom_dispatch_push_vs_idle() {
     model(|| {
-        let d = Arc::new(Dispatcher::new(1));
-        d.reserve_thread();
-        d.start_thread();
+        let d = Arc::new(Dispatcher::new(1, 4));
+        d.start_pool_thread();
         let flag: Arc<Flag> = Arc::new((Mutex::new(false), Condvar::new()));
-        d.push(raise_flag, Arc::as_ptr(&flag) as usize);
+        let n = Notification::Thread {
+            function: raise_flag,
+            value: Arc::as_ptr(&flag) as usize,
+            attributes: None,
+        };
+        assert!(d.reserve(&n).unwrap());
+        d.push(Job {
+            function: raise_flag,
+            value: Arc::as_ptr(&flag) as usize,
+            attr: 0,
+        });
         let mut g = flag.0.lock();
         while !*g {
             g = flag.1.wait(g);

@@ -52,13 +52,15 @@ static inline int poll_done(const struct aiocb *cb) {
     return e;
 }
 
+/* As every tutorial writes it: zero the aiocb, set what the op needs.
+ * (A zero sigevent is SIGEV_SIGNAL with signal 0 on Linux: valid, and
+ * nothing is sent.) */
 static inline void fill_cb(struct aiocb *cb, int fd, void *buf, size_t n, off_t off) {
     memset(cb, 0, sizeof *cb);
     cb->aio_fildes = fd;
     cb->aio_buf = buf;
     cb->aio_nbytes = n;
     cb->aio_offset = off;
-    cb->aio_sigevent.sigev_notify = SIGEV_NONE;
 }
 
 /* A temporary regular file, already unlinked. */
