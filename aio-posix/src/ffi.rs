@@ -10,18 +10,16 @@
 //! into `-1` and `errno` in that one place (`set_errno`); nothing
 //! unwinds into C.
 //!
-//! # Entry points (man-page summary; details on each function)
+//! # Entry points
 //!
-//! | function | returns | errno |
-//! |---|---|---|
-//! | `aio_read`, `aio_write` | 0, or -1 | `EINVAL` (NULL aiocb, `aio_reqprio` outside 0..=20, bad `sigev_notify`/signal/function/tid, negative `aio_offset` on a seekable fd, `aio_nbytes` > `SSIZE_MAX`, aiocb already in flight); `EBADF` (bad fd); `EAGAIN` (`AIO_POSIX_MAX_OPS` ops in flight, or queues full); `EOVERFLOW` (`aio_offset + aio_nbytes` past `OFF_MAX`); `EFAULT` (NULL `aio_buf` with `aio_nbytes` > 0) |
-//! | `aio_fsync` | 0, or -1 | as above, and `EINVAL` if `op` is neither `O_SYNC` nor `O_DSYNC` |
-//! | `aio_error` | `EINPROGRESS`, 0, the op's errno, `ECANCELED`; or -1 | `EINVAL` (NULL, never submitted, or already returned) |
-//! | `aio_return` | the op's result (bytes, or -1 if it failed); or -1 | `EINVAL` (NULL, never submitted, or already returned); `EINPROGRESS` (not complete) |
-//! | `aio_suspend` | 0, or -1 | `EAGAIN` (timeout), `EINTR` (signal), `EINVAL` (`nent` < 0, bad timeout) |
-//! | `aio_cancel` | `AIO_CANCELED`, `AIO_NOTCANCELED`, `AIO_ALLDONE`; or -1 | `EBADF` (bad fd), `EINVAL` (aiocb's fd differs from `fd`) |
-//! | `lio_listio` | 0, or -1 | `EINVAL` (bad mode, `nent` < 0 or > `AIO_POSIX_LISTIO_MAX`, NULL list, bad list sigevent); `EAGAIN` (an entry could not be queued for lack of resources); `EIO` (an entry failed, at submission or, with `LIO_WAIT`, at completion; see each `aio_error`); `EINTR` (`LIO_WAIT` interrupted by a signal) |
-//! | `aio_init` | nothing | (limits are taken only before the first submission) |
+//! `aio-posix/README.md` has the errno table (what fails the call, what
+//! the op reports through `aio_error`) and the differences from glibc;
+//! each function below has its manual page. In short: the call fails only
+//! for what it can tell by itself (a NULL, misaligned or in-flight aiocb,
+//! a bad `aio_reqprio` or sigevent, no room; for `aio_fsync` a bad `op` or
+//! a closed descriptor); everything about the transfer (a closed or
+//! wrong-mode descriptor, a bad offset, a NULL buffer) is the op's result,
+//! as glibc reports it.
 
 use std::ffi::{CStr, c_char, c_int};
 use std::io::Write;
@@ -214,9 +212,13 @@ fn deadline_of(timeout: *const libc::timespec) -> Result<Option<Instant>> {
         return Ok(None);
     }
     // SAFETY: a non-null timeout points at a timespec (caller's contract).
-    let ts = unsafe { &*timeout };
-    if ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1_000_000_000 {
+    let ts = unsafe { timeout.read() };
+    if ts.tv_nsec >= 1_000_000_000 {
         return Err(Error::EINVAL);
+    }
+    if ts.tv_sec < 0 || ts.tv_nsec < 0 {
+        // Already expired (glibc: EAGAIN unless an entry is complete).
+        return Ok(Some(Instant::now()));
     }
     let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
     Ok(Some(Instant::now().checked_add(d).unwrap_or_else(|| {
@@ -357,7 +359,9 @@ unsafe fn do_listio(
         let aio = engine::global()?;
         // Any length (glibc's sysconf(_SC_AIO_LISTIO_MAX) says "no limit");
         // entries past the op budget fail with EAGAIN.
-        if nent < 0 || (list.is_null() && nent > 0) {
+        // A negative count is an empty list, as in glibc.
+        let nent = nent.max(0);
+        if list.is_null() && nent > 0 {
             return Err(Error::EINVAL);
         }
         let notify = if sig.is_null() || wait {
@@ -426,14 +430,16 @@ twin! {
     /// no notification).
     ///
     /// # ERRORS
-    /// `EINVAL`: NULL `aiocbp`, `aio_reqprio` outside 0..=20, bad
-    /// `aio_sigevent`, negative `aio_offset` on a seekable descriptor,
-    /// `aio_nbytes` > `SSIZE_MAX`, or `aiocbp` still in flight.
-    /// `EBADF`: `aio_fildes` is not open. `EAGAIN`: too many ops in flight
-    /// (`AIO_POSIX_MAX_OPS`) or the queues are full. `EOVERFLOW`: the
-    /// transfer would end past `OFF_MAX`. `EFAULT`: NULL `aio_buf`.
-    /// Errors of the read itself (`EBADF` on a write-only descriptor,
-    /// `EIO`, ...) are reported by `aio_error`.
+    /// `EINVAL`: NULL or misaligned `aiocbp`, `aiocbp` still in flight,
+    /// `aio_reqprio` outside 0..=20 (the aiocb's status then says `EINVAL`
+    /// too, as in glibc), or a bad `aio_sigevent` (unknown `sigev_notify`,
+    /// signal above `SIGRTMAX`; signal 0 is valid and sends nothing).
+    /// `EAGAIN`: too many ops in flight (`AIO_POSIX_MAX_OPS`), the queues
+    /// are full, or the `SIGEV_THREAD` backlog is. Everything about the
+    /// transfer is the op's result, from `aio_error`: `EBADF` (descriptor
+    /// not open, or not for reading), `EINVAL` (negative offset, end past
+    /// `OFF_MAX`, `aio_nbytes` > `SSIZE_MAX`), `EFAULT` (bad buffer),
+    /// `EISDIR`, `EIO`, ...
     ///
     /// # Safety
     /// `aiocbp` is NULL or a valid aiocb; it and its buffer stay valid and
@@ -489,8 +495,11 @@ twin! {
     /// 0 if queued; -1 and `errno` otherwise.
     ///
     /// # ERRORS
-    /// `EINVAL`: `op` is neither `O_SYNC` nor `O_DSYNC`, or as for
-    /// [`aio_read`]. `EBADF`, `EAGAIN`: as for [`aio_read`].
+    /// `EINVAL`: `op` is neither `O_SYNC` nor `O_DSYNC` (checked first), a
+    /// NULL, misaligned or in-flight `aiocbp`, or a bad `aio_sigevent`.
+    /// `EBADF`: `aio_fildes` is not open. `EAGAIN`: as for [`aio_read`].
+    /// Every other field (`aio_reqprio`, buffer, length, offset) is
+    /// ignored, as POSIX says.
     ///
     /// # Safety
     /// As for [`aio_read`].
@@ -511,8 +520,9 @@ twin! {
     /// it was cancelled, or the op's errno. -1 and `errno` on failure.
     ///
     /// # ERRORS
-    /// `EINVAL`: NULL, never submitted, or its result was already taken by
-    /// `aio_return`.
+    /// `EINVAL`: NULL, misaligned, or never submitted. After `aio_return`
+    /// it still answers the op's final status (as glibc).
+    /// Async-signal-safe: two atomic loads, nothing lazy.
     ///
     /// # Safety
     /// `aiocbp` is NULL or a valid aiocb.
@@ -534,8 +544,8 @@ twin! {
     /// failed; `aio_error` said why). -1 and `errno` on failure.
     ///
     /// # ERRORS
-    /// `EINVAL`: NULL, never submitted, or already returned.
-    /// `EINPROGRESS`: the op has not completed.
+    /// `EINVAL`: NULL, misaligned, never submitted, or already returned.
+    /// `EINPROGRESS`: the op has not completed. Async-signal-safe.
     ///
     /// # Safety
     /// `aiocbp` is NULL or a valid aiocb.
@@ -586,8 +596,10 @@ twin! {
     /// 0, or -1 and `errno`.
     ///
     /// # ERRORS
-    /// `EINVAL`: bad `mode`, `nent` < 0 or > `AIO_POSIX_LISTIO_MAX`, NULL
-    /// `list`, bad `sig`. `EAGAIN`: an entry could not be queued for lack
+    /// `EINVAL`: bad `mode`, NULL `list` with entries, bad `sig`. A list
+    /// may have any length (a negative `nent` is an empty list, as in
+    /// glibc); an entry with an unknown `aio_lio_opcode` is accepted and
+    /// fails with `EINVAL`. `EAGAIN`: an entry could not be queued for lack
     /// of resources. `EIO`: an entry failed (with `LIO_WAIT`, also at
     /// completion). `EINTR`: a signal interrupted `LIO_WAIT` (the queued
     /// ops go on).
@@ -614,8 +626,8 @@ twin! {
 /// 0, or -1 and `errno`.
 ///
 /// # ERRORS
-/// `EAGAIN`: the timeout passed. `EINTR`: a signal handler ran.
-/// `EINVAL`: `nent` < 0, or a bad timeout.
+/// `EAGAIN`: the timeout passed (a negative one has). `EINTR`: a signal
+/// handler ran. `EINVAL`: `nent` < 0, or `tv_nsec` ≥ 10⁹.
 ///
 /// # Safety
 /// `list` holds `nent` pointers, each NULL or a valid aiocb; `timeout` is
@@ -652,8 +664,9 @@ pub unsafe extern "C-unwind" fn aio_suspend64(
 /// `void aio_init(const struct aioinit *init);`
 ///
 /// # DESCRIPTION
-/// `aio_threads` > 0 sets the service pools per class, `aio_num` > 0 the
-/// number of ops in flight at once. Environment variables (see
+/// A sizing hint, as in glibc: `aio_threads` > 0 sets the service pools
+/// per class; `aio_num` may raise the number of ops in flight at once,
+/// never lower it below the default. Environment variables (see
 /// `config.rs`) override it; ignored once the library has started.
 ///
 /// # Safety

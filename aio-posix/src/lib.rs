@@ -39,7 +39,7 @@
 //!
 //! See [`Config`]: `AIO_POSIX_MAX_OPS`, `AIO_POSIX_THREADS`,
 //! `AIO_POSIX_QUEUE_DEPTH`, `AIO_POSIX_NOTIFY_THREADS`,
-//! `AIO_POSIX_LISTIO_MAX`, `AIO_POSIX_PIN`, and `aio_init`.
+//! `AIO_POSIX_INLINE_MAX`, `AIO_POSIX_PIN`, and `aio_init`.
 //! `AIO_POSIX_TRACE=path` makes each process append its call counters to
 //! `path` (the tests use it to prove which library served a program).
 

@@ -381,12 +381,28 @@ impl FileDevice {
             });
         }
         let mut len = len.min(MAX_RW);
-        if len == 0 && sh.bounded {
-            // A device of ours over a regular file: nothing to transfer.
-            // A caller's descriptor gets the kernel's answer instead (a
-            // zero-length read of a write-only descriptor is EBADF, of a
-            // directory EISDIR), as read(2) would give it.
-            return Err(Ok(0));
+        if len == 0 {
+            if sh.bounded {
+                // A device of ours over a regular file: nothing to do.
+                return Err(Ok(0));
+            }
+            // A caller's descriptor gets read(2)'s or write(2)'s own answer
+            // (EBADF on the wrong mode, EISDIR for a directory; io_uring
+            // says 0 for both). A zero-length transfer never blocks.
+            // SAFETY: zero bytes at `addr`: nothing is read or written.
+            let r = unsafe {
+                match (kind, sh.seekable) {
+                    (OpKind::Read, true) => libc::pread(sh.fd, addr as *mut _, 0, offset as i64),
+                    (OpKind::Read, false) => libc::read(sh.fd, addr as *mut _, 0),
+                    (_, true) => libc::pwrite(sh.fd, addr as *const _, 0, offset as i64),
+                    (_, false) => libc::write(sh.fd, addr as *const _, 0),
+                }
+            };
+            return Err(if r < 0 {
+                Err(Error::last_os_error())
+            } else {
+                Ok(0)
+            });
         }
         if sh.direct {
             let bs = u64::from(sh.block_size);

@@ -1,0 +1,71 @@
+/* POSIX aio_cancel(): one line per clause (see conform.h). */
+#include "conform.h"
+
+int main(void) {
+    watchdog(60);
+    int fd = data_file(4096);
+    char buf[64], pb[4][8];
+    int p[2];
+    if (pipe(p) != 0)
+        return 2;
+    struct aiocb cb, r[4];
+
+    /* AIO_ALLDONE: the op already completed. */
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = fd;
+    cb.aio_buf = buf;
+    cb.aio_nbytes = 8;
+    aio_read(&cb);
+    settle(&cb);
+    SAY("aio_cancel/AIO_ALLDONE_completed_op", "%s",
+        aio_cancel(fd, &cb) == AIO_ALLDONE ? "AIO_ALLDONE" : "other");
+    aio_return(&cb);
+
+    /* AIO_ALLDONE: no op outstanding on the descriptor (aiocbp NULL). */
+    SAY("aio_cancel/AIO_ALLDONE_nothing_outstanding", "%s",
+        aio_cancel(fd, NULL) == AIO_ALLDONE ? "AIO_ALLDONE" : "other");
+
+    /* AIO_CANCELED: a read waiting on an empty pipe; its status is then
+     * ECANCELED and its return -1. */
+    memset(&r[0], 0, sizeof r[0]);
+    r[0].aio_fildes = p[0];
+    r[0].aio_buf = pb[0];
+    r[0].aio_nbytes = 8;
+    aio_read(&r[0]);
+    /* Long enough for glibc's thread to be inside read(2) (else glibc
+     * cancels it from its queue, and this clause would measure timing). */
+    usleep(300 * 1000);
+    int c = aio_cancel(p[0], &r[0]);
+    SAY("aio_cancel/AIO_CANCELED_waiting_read", "%s",
+        c == AIO_CANCELED ? "AIO_CANCELED" : c == AIO_NOTCANCELED ? "AIO_NOTCANCELED" : "other");
+    int st = settle(&r[0]);
+    SAY("aio_cancel/cancelled_status_ECANCELED", "%s return=%zd", en(st), aio_return(&r[0]));
+
+    /* aiocbp NULL: every outstanding op of the descriptor. */
+    for (int i = 0; i < 3; i++) {
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].aio_fildes = p[0];
+        r[i].aio_buf = pb[i];
+        r[i].aio_nbytes = 8;
+        aio_read(&r[i]);
+    }
+    c = aio_cancel(p[0], NULL);
+    SAY("aio_cancel/all_ops_of_fd", "%s",
+        c == AIO_CANCELED ? "AIO_CANCELED" : c == AIO_NOTCANCELED ? "AIO_NOTCANCELED" : "other");
+    for (int i = 0; i < 3; i++) {
+        int e = settle(&r[i]);
+        char name[64];
+        snprintf(name, sizeof name, "aio_cancel/all_ops_of_fd_status_%d", i);
+        SAY(name, "%s", en(e));
+        aio_return(&r[i]);
+    }
+
+    /* ERRORS, EBADF: fildes is not a valid descriptor. */
+    errno = 0;
+    c = aio_cancel(-1, NULL);
+    SAY("aio_cancel/error/EBADF", "ret=%d errno=%s", c, en(errno));
+    errno = 0;
+    c = aio_cancel(1000, NULL);
+    SAY("aio_cancel/error/EBADF_closed", "ret=%d errno=%s", c, en(errno));
+    return 0;
+}

@@ -1,0 +1,69 @@
+/* POSIX aio_fsync(): one line per clause (see conform.h). */
+#include "conform.h"
+
+int main(void) {
+    watchdog(60);
+    int fd = data_file(4096);
+    char buf[64];
+    memset(buf, 'S', sizeof buf);
+    struct aiocb cb;
+
+    /* O_SYNC and O_DSYNC are accepted; the op completes with 0. */
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = fd;
+    outcome("aio_fsync/O_SYNC", aio_fsync(O_SYNC, &cb), &cb);
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = fd;
+    outcome("aio_fsync/O_DSYNC", aio_fsync(O_DSYNC, &cb), &cb);
+
+    /* "All other members of the structure are ignored." */
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = fd;
+    cb.aio_reqprio = 12345;
+    cb.aio_buf = (void *)0x1;
+    cb.aio_nbytes = (size_t)-1;
+    cb.aio_offset = -7;
+    cb.aio_lio_opcode = 999;
+    outcome("aio_fsync/other_members_ignored", aio_fsync(O_SYNC, &cb), &cb);
+
+    /* Completes after the writes queued before it. */
+    struct aiocb w;
+    memset(&w, 0, sizeof w);
+    w.aio_fildes = fd;
+    w.aio_buf = buf;
+    w.aio_nbytes = sizeof buf;
+    w.aio_offset = 100;
+    int wr = aio_write(&w);
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = fd;
+    int fr = aio_fsync(O_SYNC, &cb);
+    int fst = settle(&cb);
+    int wst = aio_error(&w);
+    SAY("aio_fsync/after_queued_writes", "write=%d fsync=%d fsync_status=%s write_status_then=%s",
+        wr, fr, en(fst), en(wst));
+    settle(&w);
+    aio_return(&w);
+    aio_return(&cb);
+
+    /* ERRORS, EINVAL: op is neither O_SYNC nor O_DSYNC. */
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = fd;
+    outcome("aio_fsync/error/EINVAL_op", aio_fsync(0x12345, &cb), &cb);
+
+    /* ERRORS, EBADF: not a valid descriptor. */
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = -1;
+    outcome("aio_fsync/error/EBADF_invalid_fd", aio_fsync(O_SYNC, &cb), &cb);
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = 1000;
+    outcome("aio_fsync/error/EBADF_closed_fd", aio_fsync(O_DSYNC, &cb), &cb);
+
+    /* A pipe cannot be synced: fsync(2)'s EINVAL, from aio_error. */
+    int p[2];
+    if (pipe(p) != 0)
+        return 2;
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = p[1];
+    outcome("aio_fsync/pipe", aio_fsync(O_SYNC, &cb), &cb);
+    return 0;
+}
