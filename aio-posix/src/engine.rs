@@ -822,14 +822,25 @@ static ATFORK: std::sync::Once = std::sync::Once::new();
 extern "C" fn atfork_child() {
     // The child has none of the parent's threads: forget the parent's
     // instance (its memory stays, untouched) and build a fresh one on the
-    // first call. The parent's ops complete in the parent.
+    // first call. The parent's ops complete in the parent. Its rings and
+    // eventfds are closed here, so the child keeps none of them (the
+    // parent's copies are untouched). Async-signal-safe: atomics, close.
     GLOBAL.store(0, Ordering::Release);
+    blockdev::close_inherited();
     crate::ffi::reset_counters();
 }
 
 /// Records `aio_init`'s limits for the instance about to be built.
 pub(crate) fn set_pending_config(cfg: Config) {
     *PENDING_CONFIG.lock() = Some(cfg);
+}
+
+/// The process-wide instance if it exists (never builds it: for the
+/// async-signal-safe paths).
+pub(crate) fn try_global() -> Option<&'static Aio> {
+    let p = GLOBAL.load(Ordering::Acquire);
+    // SAFETY: a published instance is never freed.
+    (p != 0).then(|| unsafe { &*(p as *const Aio) })
 }
 
 /// The process-wide instance, built on first use.

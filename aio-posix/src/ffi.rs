@@ -26,7 +26,7 @@ use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use aio_core::sync::atomic::{AtomicU64, Ordering};
+use aio_core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use aio_core::{Error, OpKind, Result};
 
 use crate::abi::RawAiocb;
@@ -38,13 +38,7 @@ use crate::suspend::Wake;
 unsafe extern "C-unwind" {
     /// POSIX: acts on a pending cancellation request (may not return).
     fn pthread_testcancel();
-    /// POSIX: sets the calling thread's cancellation type (may act on a
-    /// pending request when it becomes asynchronous).
-    fn pthread_setcanceltype(ty: c_int, old: *mut c_int) -> c_int;
 }
-
-/// glibc's `PTHREAD_CANCEL_ASYNCHRONOUS` (not in the libc crate).
-const PTHREAD_CANCEL_ASYNCHRONOUS: c_int = 1;
 
 /// glibc's `struct aioinit` (`aio_init`'s argument).
 #[repr(C)]
@@ -140,10 +134,44 @@ extern "C" fn trace_at_exit() {
     });
 }
 
-/// Counts a call of entry point `i`; the first one in a process is
-/// written to `AIO_POSIX_TRACE` at once (a process may end with `_exit`).
+/// Entry points that POSIX makes async-signal-safe (`aio_error`,
+/// `aio_return`, `aio_suspend`): their counting is one atomic add, never
+/// the trace file.
+const SIGNAL_SAFE: [bool; 9] = [false, false, false, true, true, true, false, false, false];
+
+/// Whether `AIO_POSIX_TRACE` is set: 0 not known yet, 1 no, 2 yes. Read
+/// when the library is loaded (below), so no entry point reads the
+/// environment later.
+static TRACE_ON: AtomicU8 = AtomicU8::new(0);
+
+extern "C" fn read_trace_setting() {
+    let on = std::env::var_os("AIO_POSIX_TRACE").is_some();
+    TRACE_ON.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+}
+
+/// Runs [`read_trace_setting`] when the library is loaded (the dynamic
+/// loader calls `.init_array` entries with the environment in place).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static READ_TRACE_SETTING: extern "C" fn() = read_trace_setting;
+
+fn tracing() -> bool {
+    match TRACE_ON.load(Ordering::Relaxed) {
+        0 => {
+            read_trace_setting();
+            TRACE_ON.load(Ordering::Relaxed) == 2
+        }
+        v => v == 2,
+    }
+}
+
+/// Counts a call of entry point `i`. The first call of a
+/// non-signal-safe entry point in a process is written to
+/// `AIO_POSIX_TRACE` at once (a process may end with `_exit`); the
+/// signal-safe ones only count (their totals are in the exit line).
+#[inline]
 fn count(i: usize) {
-    if CALLS[i].fetch_add(1, Ordering::Relaxed) == 0 && trace_path().is_some() {
+    if CALLS[i].fetch_add(1, Ordering::Relaxed) == 0 && !SIGNAL_SAFE[i] && tracing() {
         EXIT_HOOK.call_once(|| {
             // SAFETY: registers a plain extern "C" function.
             unsafe { libc::atexit(trace_at_exit) };
@@ -251,14 +279,35 @@ unsafe fn suspend_step(list: *const *const libc::aiocb, nent: c_int) -> Result<S
     if entries.iter().all(|p| p.is_null()) {
         return Ok(Step::Ready); // nothing to wait for
     }
-    let aio = engine::global()?;
+    // Never builds the instance (async-signal-safe from the first call):
+    // without one nothing can complete, so the sleep is on a quiet word.
+    let Some(aio) = engine::try_global() else {
+        let ready = entries.iter().any(|&cb| {
+            // SAFETY: non-null entries are valid aiocbs (caller); aligned
+            // ones only are read.
+            !cb.is_null()
+                && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>())
+                && unsafe { engine::is_settled(cb.cast::<RawAiocb>()) }
+        });
+        return Ok(if ready {
+            Step::Ready
+        } else {
+            Step::Sleep {
+                addr: (&raw const crate::suspend::QUIET) as usize,
+                expected: 0,
+            }
+        });
+    };
     let ev = &aio.core.events;
     // The ticket first, then the check: a completion in between moves the
     // word, and `arm` (or the futex) sees it.
     let ticket = ev.ticket();
     let ready = entries.iter().any(|&cb| {
-        // SAFETY: non-null entries are valid aiocbs (caller).
-        !cb.is_null() && unsafe { engine::is_settled(cb.cast::<RawAiocb>()) }
+        // SAFETY: non-null entries are valid aiocbs (caller); a misaligned
+        // one is not touched (it is never complete).
+        !cb.is_null()
+            && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>())
+            && unsafe { engine::is_settled(cb.cast::<RawAiocb>()) }
     });
     if ready {
         return Ok(Step::Ready);
@@ -273,12 +322,13 @@ unsafe fn suspend_step(list: *const *const libc::aiocb, nent: c_int) -> Result<S
 }
 
 /// The body of `aio_suspend`. A cancellation point (POSIX): a pending
-/// request is acted on before sleeping, and the sleep runs with
-/// asynchronous cancellation enabled, as glibc's blocking system calls do,
-/// so `pthread_cancel` ends it. Cancellation unwinds only through this
-/// frame and `sleep_on`, which hold nothing that needs dropping; the Rust
-/// work (checks, registration) runs inside [`guard`] with cancellation
-/// deferred.
+/// request is acted on before sleeping, and the futex system call itself
+/// runs with asynchronous cancellation enabled (nothing else does: see
+/// `suspend::sleep_cancellable`), so `pthread_cancel` ends the sleep.
+/// Cancellation unwinds only through this frame, which holds nothing that
+/// needs dropping; the Rust work (checks, registration, deadline) runs
+/// inside [`guard`] with cancellation deferred. Async-signal-safe: it
+/// never builds the instance, allocates nothing and takes no lock.
 #[inline(always)]
 unsafe fn suspend_entry(
     list: *const *const libc::aiocb,
@@ -306,15 +356,9 @@ unsafe fn suspend_entry(
                 return -1;
             }
         };
-        let mut old: c_int = 0;
-        // SAFETY: plain libc calls; see the function docs for why an
-        // unwind from the sleep is sound here.
-        let wake = unsafe {
-            pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &mut old);
-            let w = crate::suspend::sleep_on(addr, expected, deadline);
-            pthread_setcanceltype(old, &mut old);
-            w
-        };
+        // SAFETY: `addr` is a live event word; this frame holds nothing
+        // that needs dropping (see the function docs).
+        let wake = unsafe { crate::suspend::sleep_cancellable(addr, expected, deadline) };
         match wake {
             Wake::Changed => {}
             Wake::TimedOut => {

@@ -149,6 +149,70 @@ pub(crate) fn sleep_on(addr: usize, expected: u32, deadline: Option<Instant>) ->
     futex::wait(addr as *const u32, expected, deadline)
 }
 
+/// A word no completion ever moves: what a sleeper waits on when the
+/// process has no instance yet (nothing can complete), so `aio_suspend`
+/// never builds one (it must be async-signal-safe from the first call).
+#[cfg(not(loom))]
+pub(crate) static QUIET: AtomicU32 = AtomicU32::new(0);
+
+/// The sleep of the C entry point `aio_suspend`, a cancellation point: the
+/// deadline is computed first, and asynchronous cancellation is enabled
+/// around the raw futex system call alone (POSIX makes only
+/// `pthread_setcanceltype` and its kin async-cancel-safe; glibc's own
+/// cancellation points work the same way). A cancellation unwinds from
+/// the system call through this frame and the caller's, which hold
+/// nothing to drop (the unwind ABI is declared for both calls).
+///
+/// # Safety
+/// `addr` is the address of a live `u32` (the event word); the caller's
+/// frames up to the C boundary hold nothing that needs dropping.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) unsafe fn sleep_cancellable(
+    addr: usize,
+    expected: u32,
+    deadline: Option<Instant>,
+) -> Wake {
+    let abs = match futex::abs_deadline(deadline) {
+        Some(t) => t,
+        None => return Wake::TimedOut,
+    };
+    let mut old: libc::c_int = 0;
+    // SAFETY: async-cancel-safe calls and the raw system call only; the
+    // kernel reads the word and the local timespec.
+    let r = unsafe {
+        cancel::pthread_setcanceltype(cancel::PTHREAD_CANCEL_ASYNCHRONOUS, &mut old);
+        let r = cancel::syscall(
+            libc::SYS_futex,
+            addr as *const u32,
+            libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            &abs as *const libc::timespec,
+            std::ptr::null::<u32>(),
+            libc::FUTEX_BITSET_MATCH_ANY,
+        );
+        cancel::pthread_setcanceltype(old, &mut old);
+        r
+    };
+    futex::classify(r, deadline)
+}
+
+#[cfg(not(loom))]
+mod cancel {
+    /// glibc's `PTHREAD_CANCEL_ASYNCHRONOUS` (not in the libc crate).
+    pub(super) const PTHREAD_CANCEL_ASYNCHRONOUS: libc::c_int = 1;
+
+    unsafe extern "C-unwind" {
+        /// POSIX: sets the cancellation type (async-cancel-safe; may act on
+        /// a pending request when it becomes asynchronous).
+        pub(super) fn pthread_setcanceltype(ty: libc::c_int, old: *mut libc::c_int) -> libc::c_int;
+        /// glibc's `syscall`, declared so that an asynchronous
+        /// cancellation may unwind out of it.
+        #[link_name = "syscall"]
+        pub(super) fn syscall(num: libc::c_long, ...) -> libc::c_long;
+    }
+}
+
 #[cfg(not(loom))]
 mod futex {
     use std::time::Instant;
@@ -170,9 +234,31 @@ mod futex {
     /// hour ahead when there is none, so that a signal always ends the
     /// sleep with `EINTR`: the kernel restarts an untimed futex wait).
     pub(super) fn wait(word: *const u32, expected: u32, deadline: Option<Instant>) -> Wake {
+        let Some(abs) = abs_deadline(deadline) else {
+            return Wake::TimedOut;
+        };
+        // SAFETY: the word lives as long as `word`; the kernel only reads
+        // it (compares it with `expected`) and the timespec.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word,
+                libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
+                expected,
+                &abs as *const libc::timespec,
+                std::ptr::null::<u32>(),
+                libc::FUTEX_BITSET_MATCH_ANY,
+            )
+        };
+        classify(r, deadline)
+    }
+
+    /// The absolute CLOCK_MONOTONIC time to sleep until (at most an hour
+    /// ahead), or `None` if `deadline` has passed.
+    pub(super) fn abs_deadline(deadline: Option<Instant>) -> Option<libc::timespec> {
         let now = Instant::now();
         let left = match deadline {
-            Some(d) if d <= now => return Wake::TimedOut,
+            Some(d) if d <= now => return None,
             Some(d) => (d - now).min(std::time::Duration::from_secs(3600)),
             None => std::time::Duration::from_secs(3600),
         };
@@ -188,23 +274,14 @@ mod futex {
             nsec -= 1_000_000_000;
             sec += 1;
         }
-        let abs = libc::timespec {
+        Some(libc::timespec {
             tv_sec: sec,
             tv_nsec: nsec,
-        };
-        // SAFETY: the word lives as long as `word`; the kernel only reads
-        // it (compares it with `expected`) and the timespec.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word,
-                libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
-                expected,
-                &abs as *const libc::timespec,
-                std::ptr::null::<u32>(),
-                libc::FUTEX_BITSET_MATCH_ANY,
-            )
-        };
+        })
+    }
+
+    /// What a futex wait's result means.
+    pub(super) fn classify(r: libc::c_long, deadline: Option<Instant>) -> Wake {
         if r == 0 {
             return Wake::Changed;
         }

@@ -167,3 +167,77 @@ fn suspend_is_a_cancellation_point_and_reports_eintr() {
     let out = run_linked("suspend", &[], &[]);
     assert!(out.contains("suspend ok"), "{out}");
 }
+
+/// Runs a glibc-only binary on glibc itself: the same program must pass
+/// there too (it is written as a portable program).
+fn run_on_glibc(exe: &std::path::Path, args: &[&str]) -> String {
+    let mut cmd = Command::new(exe);
+    cmd.args(args);
+    let o = run_with_timeout(cmd, T);
+    assert_ok(&format!("{} {args:?} on glibc", exe.display()), &o);
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// SIGEV_THREAD functions are thread start routines (POSIX): glibc's
+/// default stack, pthread_exit, self-cancellation, attributes, functions
+/// that block on each other. Each case on glibc, then on ours.
+#[test]
+fn sigev_thread_functions_run_as_start_routines() {
+    let exe = compile("notify_thread", false);
+    for case in ["deep", "exit", "cancel", "attr", "block"] {
+        let g = run_on_glibc(&exe, &[case]);
+        assert!(g.contains(&format!("{case} ok")), "glibc: {g}");
+        let o = run_preloaded(&exe, &[case], "aio_read", &[]);
+        assert!(o.contains(&format!("{case} ok")), "ours: {o}");
+    }
+}
+
+/// A million SIGEV_THREAD completions from a program that does not limit
+/// itself: every function runs exactly once, and what waits to start is
+/// bounded by the op budget (EAGAIN at submission past it). (Not run on
+/// glibc, which starts a thread per completion: minutes.)
+#[test]
+fn sigev_thread_backlog_is_bounded() {
+    let exe = compile("notify_thread", false);
+    let out = run_preloaded(&exe, &["backlog"], "aio_read", &[]);
+    assert!(out.contains("backlog ok"), "{out}");
+    let peak: i64 = out
+        .lines()
+        .find_map(|l| l.split(" peak ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("peak figure");
+    // The bound the library promises: the op budget (8192) plus the
+    // functions running at once (AIO_POSIX_NOTIFY_THREADS, 64).
+    assert!(peak <= 8192 + 64, "{peak} functions waited at once: {out}");
+    println!("{out}");
+}
+
+/// aio_error, aio_return and aio_suspend from signal handlers, first
+/// calls included; on glibc, then on ours.
+#[test]
+fn signal_handlers_may_call_error_return_and_suspend() {
+    let exe = compile("boundary", false);
+    assert!(run_on_glibc(&exe, &["signal"]).contains("signal ok"));
+    let o = run_preloaded(&exe, &["signal"], "aio_read", &[]);
+    assert!(o.contains("signal ok"), "{o}");
+}
+
+/// pthread_cancel of threads in aio_suspend, whatever the timeout.
+#[test]
+fn pthread_cancel_ends_aio_suspend() {
+    let exe = compile("boundary", false);
+    assert!(run_on_glibc(&exe, &["cancel"]).contains("cancel ok"));
+    let o = run_preloaded(&exe, &["cancel"], "aio_read", &[]);
+    assert!(o.contains("cancel ok"), "{o}");
+}
+
+/// fork: the child keeps none of the library's descriptors and may
+/// resubmit an aiocb in flight in the parent. (glibc's child cannot: its
+/// queue still holds the parent's op. README, "Differences".)
+#[test]
+fn fork_child_keeps_no_library_descriptors() {
+    let exe = compile("boundary", false);
+    let o = run_preloaded(&exe, &["fork"], "aio_read", &[]);
+    assert!(o.contains("fork ok"), "{o}");
+}

@@ -87,6 +87,7 @@ compile_error!("loom models need debug assertions: build them with `--profile lo
 mod delay;
 mod device;
 mod fault;
+mod fdreg;
 #[cfg(not(loom))]
 mod file;
 mod forward;
@@ -106,6 +107,7 @@ mod tests;
 pub use delay::{DelayDevice, Latency};
 pub use device::{AlignedBuf, Device, Geometry, XorShift};
 pub use fault::{Fault, FaultDevice, FaultPolicy};
+pub use fdreg::close_inherited;
 #[cfg(not(loom))]
 pub use file::{FileDevice, FileOptions, default_pool, new_engine};
 pub use forward::SharedDevice;

@@ -51,6 +51,7 @@ use aio_core::{
 };
 use io_uring::{IoUring, opcode, squeue, types};
 
+use crate::fdreg::FdReg;
 use crate::file::FileShared;
 
 const EVENTFD_UD: u64 = u64::MAX;
@@ -58,8 +59,12 @@ const CANCEL_UD: u64 = u64::MAX - 1;
 /// The largest single transfer the kernel does (Linux's `MAX_RW_COUNT`).
 pub(crate) const MAX_RW: usize = 0x7fff_f000;
 
-/// An eventfd (blocking mode, so that the ring waits on its read).
-pub(crate) struct EventFd(OwnedFd);
+/// An eventfd (blocking mode, so that the ring waits on its read),
+/// registered for closing in a fork child (`fdreg`).
+pub(crate) struct EventFd {
+    _reg: FdReg,
+    fd: OwnedFd,
+}
 
 impl EventFd {
     fn new() -> Result<EventFd> {
@@ -69,7 +74,11 @@ impl EventFd {
             return Err(Error::last_os_error());
         }
         // SAFETY: `fd` was just returned by eventfd and is owned by nobody else.
-        Ok(EventFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+        let fd_owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(EventFd {
+            _reg: FdReg::new(fd),
+            fd: fd_owned,
+        })
     }
 
     fn signal(&self) {
@@ -77,7 +86,7 @@ impl EventFd {
         // SAFETY: writes 8 bytes from a live local. A failure (counter
         // saturated) still leaves the eventfd readable, which is all a wake
         // needs.
-        let _ = unsafe { libc::write(self.0.as_raw_fd(), (&raw const one).cast(), 8) };
+        let _ = unsafe { libc::write(self.fd.as_raw_fd(), (&raw const one).cast(), 8) };
     }
 }
 
@@ -109,6 +118,9 @@ struct Slot {
 
 /// A servicing thread's io_uring: see the module docs.
 pub struct UringEngine {
+    /// The ring's descriptor, registered for closing in a fork child
+    /// (dropped, so unregistered, before `ring` closes it).
+    _ring_reg: FdReg,
     ring: IoUring,
     depth: usize,
     slots: Vec<Slot>,
@@ -179,6 +191,7 @@ impl UringEngine {
         let efd = Arc::new(EventFd::new()?);
         let bell = Doorbell::with_waker(Box::new(UringWaker(Arc::clone(&efd))));
         let mut e = UringEngine {
+            _ring_reg: FdReg::new(ring.as_raw_fd()),
             ring,
             depth: depth as usize,
             slots: Vec::new(),
@@ -232,7 +245,7 @@ impl UringEngine {
             return;
         }
         let ptr: *mut u64 = &mut *self.efd_buf;
-        let e = opcode::Read::new(types::Fd(self.efd.0.as_raw_fd()), ptr.cast(), 8)
+        let e = opcode::Read::new(types::Fd(self.efd.fd.as_raw_fd()), ptr.cast(), 8)
             .build()
             .user_data(EVENTFD_UD);
         self.push_sqe(&e);

@@ -158,7 +158,10 @@ int main(void) {
     struct timespec ts = {0, 20 * 1000 * 1000};
     CHECK_EQ(aio_suspend(list, 3, &ts), -1);
     CHECK_EQ(errno, EAGAIN);
-    ts.tv_nsec = -5;
+    ts.tv_nsec = -5; /* expired, as glibc says */
+    CHECK_EQ(aio_suspend(list, 3, &ts), -1);
+    CHECK_EQ(errno, EAGAIN);
+    ts.tv_nsec = 1000000000; /* out of range (glibc asserts) */
     CHECK_EQ(aio_suspend(list, 3, &ts), -1);
     CHECK_EQ(errno, EINVAL);
     CHECK_EQ(aio_suspend(list, -1, NULL), -1);

@@ -117,8 +117,7 @@ int main(void) {
     CHECK_EQ(aio_error(&r[1]), EBADF);
 
     /* Bad calls. */
-    CHECK_EQ(lio_listio(LIO_WAIT, list, -1, NULL), -1);
-    CHECK_EQ(errno, EINVAL);
+    CHECK_EQ(lio_listio(LIO_WAIT, list, -1, NULL), 0); /* empty (glibc) */
     CHECK_EQ(lio_listio(42, list, 1, NULL), -1);
     CHECK_EQ(errno, EINVAL);
     struct aiocb *const *volatile nul_list = NULL;

@@ -118,18 +118,27 @@ pub fn trace_file(name: &str) -> PathBuf {
 pub fn trace_counts(path: &Path, entry: &str) -> (u64, usize) {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut total = 0;
-    let mut firsts = 0;
+    // Processes that called `entry`: a "first" line (written at once by
+    // the entry points that are not async-signal-safe), or a non-zero
+    // counter in the exit line (the only record of aio_error, aio_return
+    // and aio_suspend, which must not touch the trace file).
+    let mut served = std::collections::BTreeSet::new();
     for line in text.lines() {
+        let pid = line.split_whitespace().next().unwrap_or("").to_string();
         if line.contains(&format!(" first {entry}")) {
-            firsts += 1;
+            served.insert(pid.clone());
         }
         if line.contains(" exit ") {
             for w in line.split_whitespace() {
                 if let Some(v) = w.strip_prefix(&format!("{entry}=")) {
-                    total += v.parse::<u64>().unwrap_or(0);
+                    let n = v.parse::<u64>().unwrap_or(0);
+                    total += n;
+                    if n > 0 {
+                        served.insert(pid.clone());
+                    }
                 }
             }
         }
     }
-    (total, firsts)
+    (total, served.len())
 }
