@@ -46,20 +46,42 @@ use crate::abi::{RawAiocb, RawSigevent, SigevUnion, field};
 use crate::engine::{self, CancelStatus, SuspendEnd};
 use crate::notify::Notification;
 
-/// An operation to submit: its control block (a glibc `struct aiocb`,
-/// boxed so its address is stable) and its buffer.
+/// An operation to submit: its control block (a glibc `struct aiocb` on
+/// the heap, so its address is stable) and its buffer.
+///
+/// The control block is owned through a raw pointer, never a `Box` or a
+/// reference: while the op is in flight a completer writes its status
+/// fields, and moving a `Box` (into an [`InProgress`], out of a
+/// [`Refused`]) would assert unique access to memory another thread
+/// writes. Request fields are written only while no op is in flight.
 pub struct Request {
-    cb: Box<RawAiocb>,
+    cb: std::ptr::NonNull<RawAiocb>,
     buf: Vec<u8>,
     kind: OpKind,
 }
 
+impl Drop for Request {
+    fn drop(&mut self) {
+        // SAFETY: allocated by `Box::into_raw` in `Request::new`, freed
+        // only here; a Request is dropped only when no op uses it (an
+        // InProgress waits for its op before dropping its Request).
+        drop(unsafe { Box::from_raw(self.cb.as_ptr()) });
+    }
+}
+
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // SAFETY: request fields, written only while no op is in flight.
+        let (fd, offset) = unsafe {
+            (
+                (&raw const (*self.cb.as_ptr()).aio_fildes).read(),
+                (&raw const (*self.cb.as_ptr()).aio_offset).read(),
+            )
+        };
         f.debug_struct("Request")
-            .field("fd", &self.cb.aio_fildes)
+            .field("fd", &fd)
             .field("kind", &self.kind)
-            .field("offset", &self.cb.aio_offset)
+            .field("offset", &offset)
             .field("len", &self.buf.len())
             .finish()
     }
@@ -108,10 +130,11 @@ impl Request {
         cb.aio_offset = offset;
         cb.aio_lio_opcode = opcode;
         cb.aio_sigevent = sigevent_of(Notification::None);
-        let mut r = Request { cb, buf, kind };
-        r.cb.aio_buf = r.buf.as_mut_ptr().cast();
-        r.cb.aio_nbytes = r.buf.len();
-        r
+        let mut buf = buf;
+        cb.aio_buf = buf.as_mut_ptr().cast();
+        cb.aio_nbytes = buf.len();
+        let cb = std::ptr::NonNull::from(Box::leak(cb));
+        Request { cb, buf, kind }
     }
 
     /// A read of `len` bytes at `offset` of `fd` (the offset is ignored on
@@ -131,15 +154,17 @@ impl Request {
     }
 
     /// Sets the notification sent when the op completes (default: none).
-    pub fn notify(mut self, n: Notification) -> Request {
-        self.cb.aio_sigevent = sigevent_of(n);
+    pub fn notify(self, n: Notification) -> Request {
+        // SAFETY: our aiocb, not in flight (the Request is not submitted).
+        unsafe { (&raw mut (*self.cb.as_ptr()).aio_sigevent).write(sigevent_of(n)) };
         self
     }
 
     /// Sets `aio_reqprio` (0..=20; anything else makes submission fail
     /// with `EINVAL`).
-    pub fn priority(mut self, p: i32) -> Request {
-        self.cb.aio_reqprio = p;
+    pub fn priority(self, p: i32) -> Request {
+        // SAFETY: as in `notify`.
+        unsafe { (&raw mut (*self.cb.as_ptr()).aio_reqprio).write(p) };
         self
     }
 
@@ -149,12 +174,12 @@ impl Request {
     }
 
     /// Takes the buffer.
-    pub fn into_buf(self) -> Vec<u8> {
-        self.buf
+    pub fn into_buf(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
     }
 
     fn ptr(&mut self) -> *mut RawAiocb {
-        &mut *self.cb
+        self.cb.as_ptr()
     }
 }
 
@@ -184,8 +209,12 @@ pub struct InProgress {
 }
 
 impl InProgress {
-    fn cb(&self) -> *const RawAiocb {
-        &*self.req.as_ref().expect("present until returned").cb
+    fn cb(&self) -> *mut RawAiocb {
+        self.req
+            .as_ref()
+            .expect("present until returned")
+            .cb
+            .as_ptr()
     }
 
     /// `aio_error`: `None` while in progress, else the result (bytes
@@ -241,9 +270,10 @@ impl InProgress {
     /// `aio_cancel(fd, aiocb)` for this op.
     pub fn cancel(&self) -> Result<CancelStatus> {
         let aio = engine::global()?;
-        let cb = self.cb() as *mut RawAiocb;
-        // SAFETY: our boxed aiocb.
-        unsafe { aio.cancel_one((*cb).aio_fildes, cb) }
+        let cb = self.cb();
+        // SAFETY: our aiocb; its request fields are not written while the
+        // op is in flight.
+        unsafe { aio.cancel_one((&raw const (*cb).aio_fildes).read(), cb) }
     }
 }
 
@@ -380,7 +410,7 @@ pub fn aio_suspend(ops: &[&InProgress], timeout: Option<Duration>) -> Result<()>
     }
     let aio = engine::global()?;
     let deadline = timeout.map(|t| Instant::now() + t);
-    let cbs: Vec<*const RawAiocb> = ops.iter().map(|o| o.cb()).collect();
+    let cbs: Vec<*const RawAiocb> = ops.iter().map(|o| o.cb().cast_const()).collect();
     // SAFETY: the aiocbs are owned by the borrowed InProgress values.
     let ready = || cbs.iter().any(|&cb| unsafe { engine::is_settled(cb) });
     match aio.sleep_until(deadline, ready) {
