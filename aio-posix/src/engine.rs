@@ -257,7 +257,8 @@ impl Aio {
     ///
     /// `inline_left`: bytes this call may still transfer in the calling
     /// thread (the inline attempt is for small ops; `lio_listio` shares one
-    /// budget across its list).
+    /// budget across its list). `closed_fd`: a descriptor found closed
+    /// before this call built the instance (see [`global_for`]).
     ///
     /// # Safety
     /// `cb` is null or points at a valid aiocb whose buffer stays valid,
@@ -268,6 +269,7 @@ impl Aio {
         kind: OpKind,
         group: Option<&Arc<Group>>,
         inline_left: &mut usize,
+        closed_fd: Option<i32>,
     ) -> Result<()> {
         if cb.is_null() || !(cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()) {
             return Err(Error::EINVAL);
@@ -290,6 +292,9 @@ impl Aio {
             // aio_fsync: only aio_fildes and aio_sigevent count; a closed
             // descriptor fails the call (glibc and FreeBSD agree).
             check_fd(req.fd)?;
+            if closed_fd == Some(req.fd) {
+                return Err(Error::EBADF);
+            }
         }
         let reserved = self.core.dispatch.reserve(&notify)?;
         // From here on the op is accepted: an error is its result.
@@ -299,6 +304,9 @@ impl Aio {
             Ok(())
         };
         let route = match self.route(req.fd, kind) {
+            // The number was closed when the call began; the instance built
+            // since may have reused it for its own ring.
+            _ if closed_fd == Some(req.fd) => return fail(Error::EBADF),
             Ok(r) => r,
             Err(e) if e == Error::EAGAIN || e == Error::ENOMEM => {
                 self.core.dispatch.unreserve(reserved);
@@ -689,7 +697,7 @@ impl Aio {
                 }
             };
             // SAFETY: as above.
-            let r = unsafe { self.submit(cb, kind, Some(&group), &mut inline_left) };
+            let r = unsafe { self.submit(cb, kind, Some(&group), &mut inline_left, None) };
             if let Err(e) = r {
                 eagain |= e == Error::EAGAIN;
                 failed = true;
@@ -841,6 +849,27 @@ pub(crate) fn try_global() -> Option<&'static Aio> {
     let p = GLOBAL.load(Ordering::Acquire);
     // SAFETY: a published instance is never freed.
     (p != 0).then(|| unsafe { &*(p as *const Aio) })
+}
+
+/// The instance for a submission of `cb`, and the aiocb's descriptor if it
+/// was closed before the instance had to be built: building it opens
+/// rings and eventfds, which may take that very number, and the op must
+/// still fail with `EBADF` as it would have a moment before.
+///
+/// # Safety
+/// `cb` is NULL or points at a valid aiocb.
+pub(crate) unsafe fn global_for(cb: *const RawAiocb) -> Result<(&'static Aio, Option<i32>)> {
+    if let Some(aio) = try_global() {
+        return Ok((aio, None));
+    }
+    let closed = (!cb.is_null() && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()))
+        .then(|| {
+            // SAFETY: a valid, aligned aiocb (caller); one field, raw.
+            let fd = unsafe { (&raw const (*cb).aio_fildes).read() };
+            check_fd(fd).is_err().then_some(fd)
+        })
+        .flatten();
+    Ok((global()?, closed))
 }
 
 /// The process-wide instance, built on first use.

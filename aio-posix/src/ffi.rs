@@ -203,10 +203,11 @@ pub fn calls(name: &str) -> u64 {
 
 unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
     guard(-1, || {
-        let aio = engine::global()?;
+        // SAFETY: forwarded from the entry point's contract.
+        let (aio, closed) = unsafe { engine::global_for(cb.cast::<RawAiocb>())? };
         let mut inline_left = aio.cfg.inline_max;
         // SAFETY: forwarded from the entry point's contract.
-        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut inline_left)? };
+        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut inline_left, closed)? };
         Ok(0)
     })
 }
@@ -218,9 +219,10 @@ unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
             libc::O_DSYNC => OpKind::Fdatasync,
             _ => return Err(Error::EINVAL),
         };
-        let aio = engine::global()?;
         // SAFETY: forwarded from the entry point's contract.
-        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut 0)? };
+        let (aio, closed) = unsafe { engine::global_for(cb.cast::<RawAiocb>())? };
+        // SAFETY: forwarded from the entry point's contract.
+        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut 0, closed)? };
         Ok(0)
     })
 }

@@ -333,11 +333,11 @@ impl Core {
             }
         }
         let last = group.as_ref().is_some_and(|g| g.put());
-        self.events.signal();
         notify.send(&self.dispatch);
         if let Some(g) = group.as_ref().filter(|_| last) {
             g.notify.send(&self.dispatch);
         }
+        self.events.signal();
     }
 
     /// Fills slot `idx`'s callback information. The caller holds the slot
@@ -382,10 +382,12 @@ impl Core {
 ///    reclaimable, never a spurious `EAGAIN`);
 /// 3. write `__return_value`, then `__error_code` with Release: the last
 ///    touch of the aiocb;
-/// 4. drop the op's reference on its lio group (before 5, so a
-///    `LIO_WAIT` caller woken in 5 sees the count);
-/// 5. bump the event word, waking `aio_suspend` / `LIO_WAIT` sleepers;
-/// 6. send the op's notification, then (last op of a list) the list's;
+/// 4. drop the op's reference on its lio group (before 6, so a
+///    `LIO_WAIT` caller woken in 6 sees the count);
+/// 5. send the op's notification, then (last op of a list) the list's
+///    (before 6, as glibc: a program woken from `aio_suspend` finds the
+///    signal already queued);
+/// 6. bump the event word, waking `aio_suspend` / `LIO_WAIT` sleepers;
 /// 7. release the next op of its stream queue, if any (it submits to the
 ///    pools' queues, never to the engine running this callback).
 pub(crate) fn on_complete(c: &Completion<'_>) {
@@ -422,11 +424,14 @@ pub(crate) fn on_complete(c: &Completion<'_>) {
         }
     }
     let last = group.as_ref().is_some_and(|g| g.put());
-    core.events.signal();
+    // 5. notifications before waking sleepers, as glibc: a program that
+    // returns from aio_suspend or LIO_WAIT finds the signal already sent.
     notify.send(&core.dispatch);
     if let Some(g) = group.as_ref().filter(|_| last) {
         g.notify.send(&core.dispatch);
     }
+    // 6. wake aio_suspend / LIO_WAIT sleepers.
+    core.events.signal();
     // 7. the next op of the stream queue may start.
     if let Some(q) = stream {
         core.release(&q);

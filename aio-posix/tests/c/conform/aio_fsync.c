@@ -3,6 +3,13 @@
 
 int main(void) {
     watchdog(60);
+    /* The first AIO call, on a descriptor just closed. */
+    int gone = open("/dev/null", O_RDONLY);
+    close(gone);
+    struct aiocb first;
+    memset(&first, 0, sizeof first);
+    first.aio_fildes = gone;
+    outcome("aio_fsync/error/EBADF_just_closed_first_call", aio_fsync(O_SYNC, &first), &first);
     int fd = data_file(4096);
     char buf[64];
     memset(buf, 'S', sizeof buf);

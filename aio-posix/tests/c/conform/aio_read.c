@@ -3,9 +3,20 @@
 
 int main(void) {
     watchdog(60);
-    int fd = data_file(8192);
     char buf[8192];
     struct aiocb cb;
+
+    /* The process's first AIO call, on a descriptor just closed (the
+     * library must not hand the number to its own rings first). */
+    int gone = open("/dev/null", O_RDONLY);
+    close(gone);
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = gone;
+    cb.aio_buf = buf;
+    cb.aio_nbytes = 10;
+    outcome("aio_read/error/EBADF_just_closed_first_call", aio_read(&cb), &cb);
+
+    int fd = data_file(8192);
 
     /* DESCRIPTION: reads aio_nbytes at aio_offset into aio_buf. */
     memset(&cb, 0, sizeof cb);
