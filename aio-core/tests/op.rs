@@ -324,3 +324,35 @@ fn dropping_a_live_queued_token_cancels_the_op() {
     f.complete(Ok(8));
     assert_eq!(pending.wait().1, Ok(8));
 }
+
+/// Regression: a waited delivery, then a synchronous run, then a new
+/// submission. The first delivery went to a registered waiter (the
+/// completer stamped `delivered`); `run_sync` used to clear `WAITERS` by
+/// hand and leave the flag set, so the next `wait` returned at once with
+/// the *old* result while the op was still queued (and the owner's buffer
+/// aliased the servicer's).
+#[test]
+fn a_wait_after_waited_delivery_and_sync_run_waits_for_the_new_submission() {
+    let (_, t) = mem(4096);
+    let mut op = Op::new(t, vec![0; 8]);
+    op.prepare(OpKind::Read, 0, 8).unwrap();
+    let (pending, queued) = op.enqueue();
+    // Registers as a waiter while the op is queued (and times out).
+    assert!(!pending.wait_timeout(Duration::from_millis(1)));
+    queued.start().unwrap().complete(Ok(3)); // delivered to a waiter
+    let (mut op, r) = pending.wait();
+    assert_eq!(r, Ok(3));
+    assert_eq!(op.run_sync(), Ok(8)); // synchronous mode
+    let (pending, queued) = op.enqueue();
+    assert_eq!(pending.state(), OpState::Queued);
+    assert!(
+        !pending.wait_timeout(Duration::from_millis(1)),
+        "a wait returned while the op was still queued"
+    );
+    let mut f = queued.start().expect("the servicer can start it");
+    f.buf_mut()[0] = 9;
+    f.complete(Ok(5));
+    let (op, r) = pending.wait();
+    assert_eq!(r, Ok(5), "the wait returned a stale result");
+    assert_eq!(op.buf()[0], 9);
+}
