@@ -61,7 +61,9 @@ mod tests;
 
 pub use error::{Error, Result};
 pub use mem::MemTarget;
-pub use op::{Callback, CancelOutcome, Completion, InFlight, Op, OpKind, OpState, Pending, Queued};
+pub use op::{
+    Callback, CancelOutcome, Completion, InFlight, Op, OpKey, OpKind, OpState, Pending, Queued,
+};
 pub use ring::{CompletionRing, CqEntry, Reaper};
 pub use strategy::{
     BasicEngine, Doorbell, DoorbellWaker, Engine, EngineTicket, EngineWaker, Strategy,

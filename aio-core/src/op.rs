@@ -34,6 +34,7 @@
 //!   a   atomic (the state word)
 //!   m   under OpShared::mtx
 //!
+//!   serial         -   the record's identity (OpKey), fixed at creation
 //!   state          a   phase | WAITERS | generation; written only through
 //!                      StateWord's named transitions (op/state.rs)
 //!   desc           o   kind, offset, length, buffer, target, notification, private, id
@@ -115,6 +116,35 @@ pub enum OpState {
     Cancelled,
 }
 
+/// The identity of one execution of one op: which record, and which of its
+/// generations (see `op/README.md`, "States").
+///
+/// The protocol owns it: the record half is a serial fixed when the record
+/// is made, the generation is the state word's, and neither can be set by a
+/// user or a wrapper. Cancellation and every servicer's bookkeeping key on
+/// it; the op's [`id`](Op::id) is the user's data (a wrapper's shadow op
+/// may copy it, two ops may share it) and identifies nothing. Get it from
+/// [`Pending::key`], [`Queued::key`] or [`InFlight::key`]: the three
+/// handles of one submission give the same key, and a later submission of
+/// the same record gives another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OpKey {
+    record: u64,
+    generation: u64,
+}
+
+impl OpKey {
+    /// The record's serial (unique in the process).
+    pub fn record(self) -> u64 {
+        self.record
+    }
+
+    /// The submission's generation on that record.
+    pub fn generation(self) -> u64 {
+        self.generation
+    }
+}
+
 /// A completion callback: the proposal's `int (*callback)(struct aio_ops *)`.
 ///
 /// It runs on whichever thread completed the op, with no lock held, after
@@ -183,6 +213,9 @@ struct Signals {
 /// handles [`Op`], [`Pending`], [`Queued`] or [`InFlight`].
 pub struct OpShared {
     state: StateWord,
+    /// Which record this is: unique in the process, fixed at creation, and
+    /// settable by nobody (the record half of an [`OpKey`]).
+    serial: u64,
     desc: UnsafeCell<Desc>,
     result: UnsafeCell<i64>,
     mtx: Mutex<Signals>,
@@ -218,8 +251,9 @@ mod size_checks {
 }
 
 fn next_id() -> u64 {
-    // Not part of any protocol: a source of unique ids, so loom need not see
-    // it and it is the one atomic that bypasses the shim.
+    // Not part of any protocol: a source of unique record serials and
+    // default ids, so loom need not see it and it is the one atomic that
+    // bypasses the shim.
     #[allow(clippy::disallowed_types)]
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -428,6 +462,16 @@ impl OpShared {
         }
     }
 
+    /// The key of the current generation. Stable for the holder of a
+    /// `Pending`, `Queued` (which uses its own epoch instead) or `InFlight`:
+    /// only the owner's `Op` starts a new generation.
+    fn key(&self) -> OpKey {
+        OpKey {
+            record: self.serial,
+            generation: self.state.load().generation(),
+        }
+    }
+
     fn observe(&self) -> OpState {
         self.state.load().state()
     }
@@ -536,6 +580,7 @@ impl Op {
         Op {
             shared: Arc::new(OpShared {
                 state: StateWord::new(),
+                serial: next_id(),
                 desc: UnsafeCell::new(Desc {
                     kind: OpKind::Read,
                     offset: 0,
@@ -692,7 +737,9 @@ impl Op {
         unsafe { self.shared.desc(|d| d.private) }
     }
 
-    /// Sets the id (unique by default).
+    /// Sets the id (unique by default). The id is the user's data, carried
+    /// to callbacks and ring entries; the protocol never keys on it (see
+    /// [`OpKey`]).
     pub fn set_id(&mut self, id: u64) {
         // SAFETY: `Op` is the unique owner of a non-submitted op.
         unsafe { self.shared.desc_mut(|d| d.id = id) }
@@ -885,6 +932,11 @@ pub enum CancelOutcome {
 }
 
 impl Pending {
+    /// This submission's identity (see [`OpKey`]).
+    pub fn key(&self) -> OpKey {
+        self.shared.key()
+    }
+
     /// The current state.
     pub fn state(&self) -> OpState {
         self.shared.observe()
@@ -999,9 +1051,16 @@ impl Queued {
     pub fn is_empty(&self) -> bool {
         self.info.len == 0
     }
-    /// The op's id.
+    /// The op's id: the user's data, not an identity (see [`OpKey`]).
     pub fn id(&self) -> u64 {
         self.info.id
+    }
+    /// This submission's identity (see [`OpKey`]).
+    pub fn key(&self) -> OpKey {
+        OpKey {
+            record: self.shared.serial,
+            generation: self.epoch,
+        }
     }
     /// The op's private data.
     pub fn private(&self) -> usize {
@@ -1098,9 +1157,13 @@ impl InFlight {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// The op's id.
+    /// The op's id: the user's data, not an identity (see [`OpKey`]).
     pub fn id(&self) -> u64 {
         self.d(|d| d.id)
+    }
+    /// This submission's identity (see [`OpKey`]).
+    pub fn key(&self) -> OpKey {
+        self.shared.key()
     }
     /// The op's private data.
     pub fn private(&self) -> usize {

@@ -476,7 +476,7 @@ impl PoolSet {
             && op.target().strategy().is_some();
         let (pending, queued) = op.enqueue();
         let m = Meta {
-            id: queued.id(),
+            op: queued.key(),
             key: queued.target_key(),
             kind,
             ordered,
@@ -541,8 +541,10 @@ impl PoolSet {
         }
     }
 
-    /// Cancels one op (`aio_cancel(fd, aiocb)`): `pending` and `id` are the
-    /// op's, `target` the one it was submitted on.
+    /// Cancels one op (`aio_cancel(fd, aiocb)`): `pending` is the op's,
+    /// `target` the one it was submitted on. The op is found by its
+    /// [`OpKey`](aio_core::OpKey) (`pending.key()`), in the queues and at
+    /// the device, never by its user-settable id.
     ///
     /// * still queued (or parked behind a barrier): removed and completed
     ///   with `ECANCELED` → [`CancelOutcome::Cancelled`];
@@ -553,10 +555,10 @@ impl PoolSet {
     ///   [`CancelOutcome::AlreadyDone`].
     ///
     /// Blocks until every worker has answered a device cancel.
-    pub fn cancel(&self, pending: &Pending, target: &Arc<dyn Target>, id: u64) -> CancelOutcome {
+    pub fn cancel(&self, pending: &Pending, target: &Arc<dyn Target>) -> CancelOutcome {
         let sh = &*self.sh;
-        let key = target_key(target);
-        if sh.remove_and_cancel(|m| m.id == id && m.key == key) > 0 {
+        let op = pending.key();
+        if sh.remove_and_cancel(|m| m.op == op) > 0 {
             return CancelOutcome::Cancelled;
         }
         match pending.cancel() {
@@ -570,7 +572,7 @@ impl PoolSet {
         let mut asked = 0;
         for p in sh.pools.iter() {
             let req = CancelReq {
-                id,
+                op,
                 target: Arc::clone(target),
                 reply: Arc::clone(&reply),
             };

@@ -73,6 +73,10 @@ fuzz_target!(|data: &[u8]| {
                     assert!(matches!(s.model, Model::Idle | Model::Done(_)));
                     let (p, q) = op.enqueue();
                     assert_eq!(p.state(), OpState::Queued);
+                    assert_eq!(p.key(), q.key(), "one submission, one key");
+                    if let Some(old) = s.queued.as_ref().or(s.stale.as_ref()) {
+                        assert_ne!(old.key(), q.key(), "a resubmission kept its key");
+                    }
                     s.stale = s.queued.take().or(s.stale.take());
                     s.pending = Some(p);
                     s.queued = Some(q);
