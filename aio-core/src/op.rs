@@ -375,7 +375,8 @@ impl OpShared {
                     }
                 }
                 Some(Err((ring, id, private))) => {
-                    ring.push(CqEntry {
+                    // With the credit the submission took: never sleeps.
+                    ring.publish(CqEntry {
                         id,
                         user_data: private as u64,
                         res: *res,
@@ -868,7 +869,44 @@ impl Op {
     /// Submits the op: it becomes QUEUED. The owner keeps the [`Pending`];
     /// the [`Queued`] goes to whoever will service it (a pool queue, a
     /// device). A [`Queued`] dropped without being started cancels the op.
+    ///
+    /// An op that completes to a ring first takes one of the ring's credits
+    /// (the slot its completion entry will use), sleeping while the ring has
+    /// none, that is until its reaper consumes an entry: the back-pressure
+    /// of a full ring falls on the submitter, never on the completer (see
+    /// [`ring`](crate::ring)). A thread that must not sleep (a callback, the
+    /// ring's own reaper) submits ring ops with [`Op::try_enqueue`].
     pub fn enqueue(self) -> (Pending, Queued) {
+        if !crate::sync::mutant("credit-not-reserved") {
+            self.with_ring(CompletionRing::take_credit);
+        }
+        self.enqueue_credited()
+    }
+
+    /// As [`Op::enqueue`], but never sleeps: an op that completes to a ring
+    /// with no free credit is given back (the caller may reap, or retry
+    /// later; `EAGAIN` in POSIX terms).
+    pub fn try_enqueue(self) -> std::result::Result<(Pending, Queued), Op> {
+        if self.with_ring(CompletionRing::try_take_credit) == Some(false) {
+            return Err(self);
+        }
+        Ok(self.enqueue_credited())
+    }
+
+    /// Applies `f` to the ring this op completes to, if any.
+    fn with_ring<R>(&self, f: impl FnOnce(&CompletionRing) -> R) -> Option<R> {
+        // SAFETY: the owner may read its descriptor, and nobody else can
+        // touch it before the op is enqueued.
+        unsafe {
+            self.shared.desc(|d| match &d.notify {
+                Notify::Ring(r) => Some(f(r)),
+                _ => None,
+            })
+        }
+    }
+
+    /// The enqueue transition, once a ring op holds its credit.
+    fn enqueue_credited(self) -> (Pending, Queued) {
         let sh = &self.shared;
         // SAFETY: still the unique owner; reading the descriptor is allowed.
         let info = unsafe {

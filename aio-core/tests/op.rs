@@ -356,3 +356,58 @@ fn a_wait_after_waited_delivery_and_sync_run_waits_for_the_new_submission() {
     assert_eq!(r, Ok(5), "the wait returned a stale result");
     assert_eq!(op.buf()[0], 9);
 }
+
+/// Regression: a completer must never sleep on a full completion ring. A
+/// one-slot ring: the first op takes the ring's only credit at submission,
+/// so a second ring op is refused (or, with `enqueue`, waits) at
+/// submission, and the completer of the first finishes at once although
+/// nobody reaps. (Before credits, two such ops could be in flight and the
+/// second completion slept in the ring until a reap.)
+#[test]
+fn a_full_ring_never_blocks_the_completer() {
+    let (_, t) = mem(4096);
+    let (ring, mut reaper) = CompletionRing::new(1).unwrap();
+    let ring_op = |i| {
+        let mut op = Op::new(Arc::clone(&t), vec![0; 8]);
+        op.set_ring(Arc::clone(&ring));
+        op.set_private(i);
+        op
+    };
+    let (first, queued) = ring_op(0).enqueue();
+    let f = queued.start().unwrap();
+    let second = match ring_op(1).try_enqueue() {
+        Ok(_) => panic!("a ring op was submitted without a credit"),
+        Err(op) => op,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let completer = {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            f.complete(Ok(1));
+            tx.send(0).unwrap();
+        })
+    };
+    assert_eq!(rx.recv_timeout(T), Ok(0), "the completer slept on the ring");
+    completer.join().unwrap();
+    assert!(first.is_complete());
+    // The ring is full and unreaped: a blocking submission waits for the
+    // reaper, and its own completion then never waits.
+    let submitter = thread::spawn(move || {
+        let (p, q) = second.enqueue();
+        q.start().unwrap().complete(Ok(2));
+        tx.send(1).unwrap();
+        p
+    });
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let deadline = std::time::Instant::now() + T;
+        assert!(
+            reaper.reap_wait(4, Some(deadline), |e| got.push(e.user_data)) > 0,
+            "no entry within {T:?}"
+        );
+    }
+    assert_eq!(got, [0, 1]);
+    assert_eq!(rx.recv_timeout(T), Ok(1));
+    assert_eq!(submitter.join().unwrap().wait().1, Ok(2));
+    assert_eq!(first.wait().1, Ok(1));
+}

@@ -382,9 +382,11 @@ impl PoolSet {
     ///   target's earlier writes complete; an [`SubmitFlags::ORDERED`] op
     ///   waits for the target's earlier ordered ops.
     ///
-    /// Errors give the op back untouched: `EAGAIN` if the queues are full
-    /// (unless [`SubmitFlags::WAIT`], which sleeps for room instead),
-    /// `ESHUTDOWN` after [`PoolSet::shutdown`] began.
+    /// Errors give the op back untouched: `EAGAIN` if the queues are full,
+    /// or if the op completes to a [`CompletionRing`](aio_core::CompletionRing)
+    /// that has no free credit (unless [`SubmitFlags::WAIT`], which sleeps
+    /// for room, and for the credit, instead), `ESHUTDOWN` after
+    /// [`PoolSet::shutdown`] began.
     ///
     /// Limits: a synchronous-mode flush runs at once and does not wait for
     /// asynchronous writes still queued on its target (submit it with a
@@ -468,13 +470,30 @@ impl PoolSet {
             }
         };
         let pool = &sh.pools[home];
-        pool.stats.submitted.inc();
         let try_inline = sh.lim.inline
             && !flags.contains(SubmitFlags::NO_INLINE)
             && !ordered
             && kind.is_transfer()
             && op.target().strategy().is_some();
-        let (pending, queued) = op.enqueue();
+        // An op that completes to a ring takes a ring credit here, so that
+        // its completer never waits for the ring: the back-pressure of a
+        // full ring is the submitter's (a sleep with WAIT, else EAGAIN).
+        let (pending, queued) = if flags.contains(SubmitFlags::WAIT) {
+            op.enqueue()
+        } else {
+            match op.try_enqueue() {
+                Ok(pq) => pq,
+                Err(op) => {
+                    sh.dequeued(home);
+                    pool.stats.rejected.inc();
+                    return Err(SubmitError {
+                        op,
+                        error: Error::EAGAIN,
+                    });
+                }
+            }
+        };
+        pool.stats.submitted.inc();
         let m = Meta {
             op: queued.key(),
             key: queued.target_key(),

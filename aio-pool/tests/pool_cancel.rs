@@ -47,14 +47,8 @@ fn a_queued_op_is_cancelled_exactly_once_and_in_flight_ones_go_to_the_device() {
     let second = submit(&pools, second);
     let base = CANCELLED_CALLS.load(Ordering::SeqCst);
 
-    assert_eq!(
-        pools.cancel(&second, &target),
-        CancelOutcome::Cancelled
-    );
-    assert_eq!(
-        pools.cancel(&second, &target),
-        CancelOutcome::AlreadyDone
-    );
+    assert_eq!(pools.cancel(&second, &target), CancelOutcome::Cancelled);
+    assert_eq!(pools.cancel(&second, &target), CancelOutcome::AlreadyDone);
     assert_eq!(
         CANCELLED_CALLS.load(Ordering::SeqCst) - base,
         1,
@@ -64,10 +58,7 @@ fn a_queued_op_is_cancelled_exactly_once_and_in_flight_ones_go_to_the_device() {
     assert_eq!(pools.queued(), 0, "the cancelled op must leave the queue");
 
     // In flight: the device's cancel takes it.
-    assert_eq!(
-        pools.cancel(&first, &target),
-        CancelOutcome::Cancelled
-    );
+    assert_eq!(pools.cancel(&first, &target), CancelOutcome::Cancelled);
     assert_eq!(wait(first).1, Err(Error::ECANCELED));
     assert_eq!(dev.cancels_accepted.load(Ordering::SeqCst), 1);
     assert_eq!(CANCELLED_CALLS.load(Ordering::SeqCst) - base, 2);
@@ -191,7 +182,11 @@ fn ops_sharing_an_id_are_cancelled_one_at_a_time() {
     assert_eq!(wait(second).1, Err(Error::ECANCELED));
     assert!(!first.is_complete());
     drop(held);
-    assert_eq!(wait(first).1, Ok(8), "the first op was cancelled for another");
+    assert_eq!(
+        wait(first).1,
+        Ok(8),
+        "the first op was cancelled for another"
+    );
     pools.shutdown(ShutdownMode::Drain);
 }
 

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use aio_core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use aio_core::sync::{Arc, Condvar, Mutex, thread};
 use aio_core::{
-    Attempt, CancelOutcome, Engine, EngineTicket, Error, FlushKind, InFlight, MemTarget, Op,
-    OpKey, OpKind, Pending, Result, Strategy, Target, into_dyn,
+    Attempt, CancelOutcome, Engine, EngineTicket, Error, FlushKind, InFlight, MemTarget, Op, OpKey,
+    OpKind, Pending, Result, Strategy, Target, into_dyn,
 };
 
 /// How long any test waits for anything before failing.
