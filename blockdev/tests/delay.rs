@@ -293,7 +293,10 @@ fn a_cancel_takes_the_op_it_names_not_another_with_its_id() {
         aio_core::CancelOutcome::Cancelled
     );
     assert_eq!(second.wait().1, Err(Error::ECANCELED));
-    assert!(!first.is_complete(), "the cancel took another op with its id");
+    assert!(
+        !first.is_complete(),
+        "the cancel took another op with its id"
+    );
     d.shutdown();
     assert_eq!(drain(&mut e, vec![first])[0].1, Ok(512));
 }
