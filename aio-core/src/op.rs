@@ -442,7 +442,7 @@ impl OpShared {
                     return true;
                 }
                 // Somebody registered first: the completer will set the
-                // flag under the lock; wait for it.
+                // stamp under the lock; wait for it.
             } else if !s.has_waiters() {
                 // Register (W3), on a non-terminal state only.
                 if !self.state.register_waiter(s) {
