@@ -59,8 +59,7 @@
 //!
 //! Once an op is delivered (its state is DONE or CANCELLED and, if a waiter
 //! registered, its `delivered` stamp names this generation), its owner may
-//! reuse or free it
-//! *at once*. The completer therefore reads everything it needs (callback,
+//! reuse or free it *at once*. The completer therefore reads everything it needs (callback,
 //! ring, private data) *before* the delivering RMW, and after that RMW touches
 //! nothing but the op's mutex, and only when a waiter told it to (and that
 //! waiter cannot return before the completer has unlocked). Code that
@@ -75,9 +74,10 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::ring::{CompletionRing, CqEntry};
 use crate::sync::{Arc, Condvar, Mutex, UnsafeCell};
-
-mod state;
 use crate::target::{Attempt, FlushKind, Target};
+
+// The state word and its named transitions: the only code that writes it.
+mod state;
 use state::{CancelTry, StateWord};
 
 /// What an op does.
