@@ -17,13 +17,15 @@
 //! * [`sync`]: the shim (std normally, loom under `cfg(loom)`).
 //! * [`Op`], [`Pending`], [`Queued`], [`InFlight`]: the op record and the
 //!   handles that encode who may do what in each state (`src/op/README.md`
-//!   is the protocol's prose description).
+//!   is the protocol's prose description); [`OpKey`], the identity of one
+//!   submission that cancellation keys on.
 //! * [`Target`], [`Attempt`], [`Availability`]: what an op runs against,
 //!   and how a synchronous caller waits for a busy resource.
 //! * [`Strategy`], [`Engine`], [`EngineTicket`]: the asynchronous side of a
 //!   target (NetBSD's strategy routine) and the per-thread engine that lets
 //!   one servicing thread keep many ops in flight.
-//! * [`CompletionRing`], [`Reaper`]: the lock-free completion ring.
+//! * [`CompletionRing`], [`Reaper`]: the lock-free completion ring, whose
+//!   credits, taken at submission, keep completers from ever sleeping.
 //! * [`Error`]: POSIX errno values, converted in one place.
 //! * [`MemTarget`]: an in-memory target for tests and benches.
 //!
@@ -61,7 +63,9 @@ mod tests;
 
 pub use error::{Error, Result};
 pub use mem::MemTarget;
-pub use op::{Callback, CancelOutcome, Completion, InFlight, Op, OpKind, OpState, Pending, Queued};
+pub use op::{
+    Callback, CancelOutcome, Completion, InFlight, Op, OpKey, OpKind, OpState, Pending, Queued,
+};
 pub use ring::{CompletionRing, CqEntry, Reaper};
 pub use strategy::{
     BasicEngine, Doorbell, DoorbellWaker, Engine, EngineTicket, EngineWaker, Strategy,

@@ -34,11 +34,13 @@
 //!   a   atomic (the state word)
 //!   m   under OpShared::mtx
 //!
-//!   state          a   phase | WAITERS | generation
+//!   serial         -   the record's identity (OpKey), fixed at creation
+//!   state          a   phase | WAITERS | generation; written only through
+//!                      StateWord's named transitions (op/state.rs)
 //!   desc           o   kind, offset, length, buffer, target, notification, private, id
 //!   result         t   byte count or -errno
 //!   mtx            -   protects `signals`
-//!   signals        m   delivered flag, available flag
+//!   signals        m   delivered stamp (a generation), available flag
 //!   delivered      m   condvar: the op was delivered (result + notification)
 //!   available      m   condvar: the target's resource was released
 //!
@@ -56,8 +58,8 @@
 //! # WARNING
 //!
 //! Once an op is delivered (its state is DONE or CANCELLED and, if a waiter
-//! registered, its `delivered` flag is set), its owner may reuse or free it
-//! *at once*. The completer therefore reads everything it needs (callback,
+//! registered, its `delivered` stamp names this generation), its owner may
+//! reuse or free it *at once*. The completer therefore reads everything it needs (callback,
 //! ring, private data) *before* the delivering RMW, and after that RMW touches
 //! nothing but the op's mutex, and only when a waiter told it to (and that
 //! waiter cannot return before the completer has unlocked). Code that
@@ -71,9 +73,12 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::ring::{CompletionRing, CqEntry};
-use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{Arc, Condvar, Mutex, UnsafeCell};
 use crate::target::{Attempt, FlushKind, Target};
+
+// The state word and its named transitions: the only code that writes it.
+mod state;
+use state::{CancelTry, StateWord};
 
 /// What an op does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,40 +116,32 @@ pub enum OpState {
     Cancelled,
 }
 
-// The state word: | generation (32) | unused | WAITERS (1) | phase (3) |
-const PHASE_MASK: u64 = 0b111;
-const IDLE: u64 = 0;
-const QUEUED: u64 = 1;
-const INFLIGHT: u64 = 2;
-const DONE: u64 = 3;
-const CANCELLED: u64 = 4;
-/// A waiter registered under `mtx` before the op was delivered; the
-/// completer must set `signals.delivered` and notify.
-const WAITERS: u64 = 1 << 3;
-const GEN_SHIFT: u32 = 32;
-
-#[inline]
-fn phase(s: u64) -> u64 {
-    s & PHASE_MASK
+/// The identity of one execution of one op: which record, and which of its
+/// generations (see `op/README.md`, "States").
+///
+/// The protocol owns it: the record half is a serial fixed when the record
+/// is made, the generation is the state word's, and neither can be set by a
+/// user or a wrapper. Cancellation and every servicer's bookkeeping key on
+/// it; the op's [`id`](Op::id) is the user's data (a wrapper's shadow op
+/// may copy it, two ops may share it) and identifies nothing. Get it from
+/// [`Pending::key`], [`Queued::key`] or [`InFlight::key`]: the three
+/// handles of one submission give the same key, and a later submission of
+/// the same record gives another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OpKey {
+    record: u64,
+    generation: u64,
 }
 
-#[inline]
-fn is_terminal(s: u64) -> bool {
-    matches!(phase(s), DONE | CANCELLED)
-}
+impl OpKey {
+    /// The record's serial (unique in the process).
+    pub fn record(self) -> u64 {
+        self.record
+    }
 
-#[inline]
-fn generation(s: u64) -> u32 {
-    (s >> GEN_SHIFT) as u32
-}
-
-fn state_of(s: u64) -> OpState {
-    match phase(s) {
-        IDLE => OpState::Idle,
-        QUEUED => OpState::Queued,
-        INFLIGHT => OpState::InFlight,
-        DONE => OpState::Done,
-        _ => OpState::Cancelled,
+    /// The submission's generation on that record.
+    pub fn generation(self) -> u64 {
+        self.generation
     }
 }
 
@@ -203,8 +200,10 @@ struct Desc {
 /// The fields under `OpShared::mtx`.
 #[derive(Debug, Default)]
 struct Signals {
-    /// Set by the completer when a waiter registered (`WAITERS`).
-    delivered: bool,
+    /// The generation whose delivery the completer announced to registered
+    /// waiters (`WAITERS`); 0: none yet. A stamp, never reset: a waiter
+    /// returns only on the stamp of its own generation.
+    delivered: u64,
     /// Set by an `Availability` release while the op sleeps on `available`.
     available: bool,
 }
@@ -213,7 +212,10 @@ struct Signals {
 /// and the availability protocol see it; everyone else holds one of the
 /// handles [`Op`], [`Pending`], [`Queued`] or [`InFlight`].
 pub struct OpShared {
-    state: AtomicU64,
+    state: StateWord,
+    /// Which record this is: unique in the process, fixed at creation, and
+    /// settable by nobody (the record half of an [`OpKey`]).
+    serial: u64,
     desc: UnsafeCell<Desc>,
     result: UnsafeCell<i64>,
     mtx: Mutex<Signals>,
@@ -249,8 +251,9 @@ mod size_checks {
 }
 
 fn next_id() -> u64 {
-    // Not part of any protocol: a source of unique ids, so loom need not see
-    // it and it is the one atomic that bypasses the shim.
+    // Not part of any protocol: a source of unique record serials and
+    // default ids, so loom need not see it and it is the one atomic that
+    // bypasses the shim.
     #[allow(clippy::disallowed_types)]
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -372,7 +375,8 @@ impl OpShared {
                     }
                 }
                 Some(Err((ring, id, private))) => {
-                    ring.push(CqEntry {
+                    // With the credit the submission took: never sleeps.
+                    ring.publish(CqEntry {
                         id,
                         user_data: private as u64,
                         res: *res,
@@ -386,32 +390,18 @@ impl OpShared {
             run_notify(self, &mut res);
         }
 
-        let to = if res == -i64::from(libc::ECANCELED) {
-            CANCELLED
-        } else {
-            DONE
-        };
-        // The delivering RMW. Release publishes `result` (and everything the
-        // callback did) to whoever observes the terminal phase with Acquire;
-        // Acquire makes a waiter's registration (done under `mtx`) visible
-        // so we know to take the lock. Only WAITERS can change under us, and
-        // the phase is INFLIGHT, so XOR flips it to `to` in one step.
-        let ord = if crate::sync::mutant("delivered-relaxed") {
-            Ordering::Relaxed
-        } else {
-            Ordering::AcqRel
-        };
-        let prev = self.state.fetch_xor(INFLIGHT ^ to, ord);
-        debug_assert_eq!(phase(prev), INFLIGHT, "op completed twice");
+        // The delivering RMW (C3; its orderings are argued in `state.rs`).
+        let prev = self.state.deliver(res == -i64::from(libc::ECANCELED));
 
         if late {
             run_notify(self, &mut res);
         }
-        if prev & WAITERS != 0 && !crate::sync::mutant("delivered-no-notify") {
-            // A waiter registered before delivery and is waiting for this
-            // flag: it cannot return (and free the op) until we unlock.
+        if prev.has_waiters() && !crate::sync::mutant("delivered-no-notify") {
+            // A waiter registered before delivery and is waiting for the
+            // stamp of this generation: it cannot return (and free the op)
+            // until we unlock.
             let mut g = self.mtx.lock();
-            g.delivered = true;
+            g.delivered = prev.generation();
             self.delivered.notify_all();
         }
         // WARNING: from here on the op may already be reused or freed.
@@ -422,33 +412,40 @@ impl OpShared {
     fn wait_delivered(&self, deadline: Option<Instant>) -> bool {
         // Fast path: delivered and nobody asked the completer to notify, so
         // the completer is done with the op.
-        let s = self.state.load(Ordering::Acquire);
-        if is_terminal(s) && s & WAITERS == 0 {
+        let s = self.state.load();
+        if s.is_terminal() && !s.has_waiters() {
             return true;
         }
+        // The execution we wait for. It cannot change while we wait: only
+        // the owner's `Op` can start a new one, and it does not exist while
+        // a `Pending` does.
+        let generation = s.generation();
+        let stamped = |g: &Signals| {
+            if crate::sync::mutant("delivered-unstamped") {
+                // The old boolean flag: any earlier delivery counts.
+                g.delivered != 0
+            } else {
+                g.delivered == generation
+            }
+        };
         let mut g = self.mtx.lock();
         loop {
-            if g.delivered {
+            if stamped(&g) {
                 return true;
             }
-            let s = self.state.load(Ordering::Acquire);
-            if is_terminal(s) {
-                if s & WAITERS == 0 {
+            let s = self.state.load();
+            debug_assert_eq!(s.generation(), generation, "resubmitted while waited for");
+            if s.is_terminal() {
+                if !s.has_waiters() {
                     // The completer's RMW came before any registration: it
                     // will not take the lock.
                     return true;
                 }
                 // Somebody registered first: the completer will set the
-                // flag under the lock; wait for it.
-            } else if s & WAITERS == 0 {
-                // Register. A CAS, not fetch_or: WAITERS must only ever be
-                // set on a non-terminal state, or a later waiter could wait
-                // for a flag that no completer will set.
-                let registered = self
-                    .state
-                    .compare_exchange(s, s | WAITERS, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok();
-                if !registered {
+                // stamp under the lock; wait for it.
+            } else if !s.has_waiters() {
+                // Register (W3), on a non-terminal state only.
+                if !self.state.register_waiter(s) {
                     continue;
                 }
             }
@@ -457,17 +454,27 @@ impl OpShared {
                 Some(d) => {
                     let (g2, timed_out) = self.delivered.wait_until(g, d);
                     g = g2;
-                    if timed_out && !g.delivered {
-                        let s = self.state.load(Ordering::Acquire);
-                        return is_terminal(s) && s & WAITERS == 0;
+                    if timed_out && !stamped(&g) {
+                        let s = self.state.load();
+                        return s.is_terminal() && !s.has_waiters();
                     }
                 }
             }
         }
     }
 
+    /// The key of the current generation. Stable for the holder of a
+    /// `Pending`, `Queued` (which uses its own epoch instead) or `InFlight`:
+    /// only the owner's `Op` starts a new generation.
+    fn key(&self) -> OpKey {
+        OpKey {
+            record: self.serial,
+            generation: self.state.load().generation(),
+        }
+    }
+
     fn observe(&self) -> OpState {
-        state_of(self.state.load(Ordering::Acquire))
+        self.state.load().state()
     }
 }
 
@@ -573,7 +580,8 @@ impl Op {
     fn with_buf(target: Arc<dyn Target>, buf: BufStore) -> Op {
         Op {
             shared: Arc::new(OpShared {
-                state: AtomicU64::new(IDLE),
+                state: StateWord::new(),
+                serial: next_id(),
                 desc: UnsafeCell::new(Desc {
                     kind: OpKind::Read,
                     offset: 0,
@@ -730,7 +738,9 @@ impl Op {
         unsafe { self.shared.desc(|d| d.private) }
     }
 
-    /// Sets the id (unique by default).
+    /// Sets the id (unique by default). The id is the user's data, carried
+    /// to callbacks and ring entries; the protocol never keys on it (see
+    /// [`OpKey`]).
     pub fn set_id(&mut self, id: u64) {
         // SAFETY: `Op` is the unique owner of a non-submitted op.
         unsafe { self.shared.desc_mut(|d| d.id = id) }
@@ -808,7 +818,7 @@ impl Op {
 
     /// The result of the last completion, if the op has completed.
     pub fn result(&self) -> Option<Result<usize>> {
-        if is_terminal(self.shared.state.load(Ordering::Acquire)) {
+        if self.shared.state.load().is_terminal() {
             Some(self.shared.read_result())
         } else {
             None
@@ -832,16 +842,9 @@ impl Op {
         let sh = &*self.shared;
         // SAFETY: exclusive, as above.
         sh.result.with_mut(|p| unsafe { *p = Error::to_res(r) });
-        let s = sh.state.load(Ordering::Relaxed);
-        let to = if r == Err(Error::ECANCELED) {
-            CANCELLED
-        } else {
-            DONE
-        };
-        // Relaxed: no other thread can observe this op until the owner
-        // submits it, and submission publishes with Release.
-        sh.state
-            .store((s & !(PHASE_MASK | WAITERS)) | to, Ordering::Relaxed);
+        // finish-sync: a new generation of its own, so nothing a waiter of
+        // an earlier asynchronous run left behind can apply to a later one.
+        sh.state.finish_sync(r == Err(Error::ECANCELED));
         r
     }
 
@@ -866,19 +869,45 @@ impl Op {
     /// Submits the op: it becomes QUEUED. The owner keeps the [`Pending`];
     /// the [`Queued`] goes to whoever will service it (a pool queue, a
     /// device). A [`Queued`] dropped without being started cancels the op.
+    ///
+    /// An op that completes to a ring first takes one of the ring's credits
+    /// (the slot its completion entry will use), sleeping while the ring has
+    /// none, that is until its reaper consumes an entry: the back-pressure
+    /// of a full ring falls on the submitter, never on the completer (see
+    /// [`ring`](crate::ring)). A thread that must not sleep (a callback, the
+    /// ring's own reaper) submits ring ops with [`Op::try_enqueue`].
     pub fn enqueue(self) -> (Pending, Queued) {
-        let sh = &self.shared;
-        let s = sh.state.load(Ordering::Relaxed);
-        debug_assert!(
-            matches!(phase(s), IDLE | DONE | CANCELLED),
-            "enqueue of a submitted op"
-        );
-        if s & WAITERS != 0 {
-            // The last delivery set the flag for a waiter; clear it for the
-            // next one. Nobody else can be inside `mtx`'s protocol now.
-            sh.mtx.lock().delivered = false;
+        if !crate::sync::mutant("credit-not-reserved") {
+            self.with_ring(CompletionRing::take_credit);
         }
-        let epoch = generation(s).wrapping_add(1);
+        self.enqueue_credited()
+    }
+
+    /// As [`Op::enqueue`], but never sleeps: an op that completes to a ring
+    /// with no free credit is given back (the caller may reap, or retry
+    /// later; `EAGAIN` in POSIX terms).
+    pub fn try_enqueue(self) -> std::result::Result<(Pending, Queued), Op> {
+        if self.with_ring(CompletionRing::try_take_credit) == Some(false) {
+            return Err(self);
+        }
+        Ok(self.enqueue_credited())
+    }
+
+    /// Applies `f` to the ring this op completes to, if any.
+    fn with_ring<R>(&self, f: impl FnOnce(&CompletionRing) -> R) -> Option<R> {
+        // SAFETY: the owner may read its descriptor, and nobody else can
+        // touch it before the op is enqueued.
+        unsafe {
+            self.shared.desc(|d| match &d.notify {
+                Notify::Ring(r) => Some(f(r)),
+                _ => None,
+            })
+        }
+    }
+
+    /// The enqueue transition, once a ring op holds its credit.
+    fn enqueue_credited(self) -> (Pending, Queued) {
+        let sh = &self.shared;
         // SAFETY: still the unique owner; reading the descriptor is allowed.
         let info = unsafe {
             sh.desc(|d| QueuedInfo {
@@ -890,10 +919,10 @@ impl Op {
                 target_key: Arc::as_ptr(&d.target) as *const () as usize,
             })
         };
-        // Release: the descriptor written by the owner is published to the
-        // servicer, whichever way the `Queued` reaches it.
-        sh.state
-            .store((u64::from(epoch) << GEN_SHIFT) | QUEUED, Ordering::Release);
+        // enqueue: a new generation, published with Release (`state.rs`).
+        // Nothing of the last execution needs resetting: `WAITERS` went with
+        // the old word and the `delivered` stamp names the old generation.
+        let epoch = sh.state.enqueue();
         let queued = Queued {
             shared: Arc::clone(&self.shared),
             epoch,
@@ -941,6 +970,11 @@ pub enum CancelOutcome {
 }
 
 impl Pending {
+    /// This submission's identity (see [`OpKey`]).
+    pub fn key(&self) -> OpKey {
+        self.shared.key()
+    }
+
     /// The current state.
     pub fn state(&self) -> OpState {
         self.shared.observe()
@@ -949,7 +983,7 @@ impl Pending {
     /// Whether the op is delivered (`aio_error` would no longer answer
     /// `EINPROGRESS`).
     pub fn is_complete(&self) -> bool {
-        is_terminal(self.shared.state.load(Ordering::Acquire))
+        self.shared.state.load().is_terminal()
     }
 
     /// Sleeps on `delivered` until the op is delivered or `timeout` passes.
@@ -993,40 +1027,14 @@ impl Pending {
     }
 }
 
-fn cancel_shared(sh: &OpShared, epoch: Option<u32>) -> CancelOutcome {
-    loop {
-        let s = sh.state.load(Ordering::Acquire);
-        if epoch.is_some_and(|g| g != generation(s)) {
-            return CancelOutcome::AlreadyDone;
+fn cancel_shared(sh: &OpShared, epoch: Option<u64>) -> CancelOutcome {
+    match sh.state.cancel(epoch) {
+        CancelTry::Won => {
+            sh.complete(Err(Error::ECANCELED));
+            CancelOutcome::Cancelled
         }
-        match phase(s) {
-            QUEUED => {
-                let won = if crate::sync::mutant("cancel-not-atomic") {
-                    // Check-then-act: the race the CAS exists to close.
-                    sh.state
-                        .store((s & !PHASE_MASK) | INFLIGHT, Ordering::Release);
-                    true
-                } else {
-                    // The CAS out of QUEUED is what makes "cancel racing
-                    // start" have one winner: exactly one of this and
-                    // `Queued::start` succeeds.
-                    sh.state
-                        .compare_exchange(
-                            s,
-                            (s & !PHASE_MASK) | INFLIGHT,
-                            Ordering::AcqRel,
-                            Ordering::Acquire,
-                        )
-                        .is_ok()
-                };
-                if won {
-                    sh.complete(Err(Error::ECANCELED));
-                    return CancelOutcome::Cancelled;
-                }
-            }
-            INFLIGHT => return CancelOutcome::InFlight,
-            _ => return CancelOutcome::AlreadyDone,
-        }
+        CancelTry::InFlight => CancelOutcome::InFlight,
+        CancelTry::AlreadyDone => CancelOutcome::AlreadyDone,
     }
 }
 
@@ -1051,7 +1059,7 @@ struct QueuedInfo {
 /// a lost token never leaves an owner waiting.
 pub struct Queued {
     shared: Arc<OpShared>,
-    epoch: u32,
+    epoch: u64,
     info: QueuedInfo,
 }
 
@@ -1081,9 +1089,16 @@ impl Queued {
     pub fn is_empty(&self) -> bool {
         self.info.len == 0
     }
-    /// The op's id.
+    /// The op's id: the user's data, not an identity (see [`OpKey`]).
     pub fn id(&self) -> u64 {
         self.info.id
+    }
+    /// This submission's identity (see [`OpKey`]).
+    pub fn key(&self) -> OpKey {
+        OpKey {
+            record: self.shared.serial,
+            generation: self.epoch,
+        }
     }
     /// The op's private data.
     pub fn private(&self) -> usize {
@@ -1097,42 +1112,25 @@ impl Queued {
 
     /// Whether the op was cancelled (or otherwise left QUEUED).
     pub fn is_live(&self) -> bool {
-        let s = self.shared.state.load(Ordering::Acquire);
-        generation(s) == self.epoch && phase(s) == QUEUED
+        let s = self.shared.state.load();
+        s.generation() == self.epoch && s.is_queued()
     }
 
     /// Moves the op to IN FLIGHT and hands over the right to complete it;
     /// `None` if it was cancelled first.
     pub fn start(self) -> Option<InFlight> {
-        let sh = &self.shared;
-        let mut s = sh.state.load(Ordering::Acquire);
-        loop {
-            if generation(s) != self.epoch || phase(s) != QUEUED {
-                return None;
-            }
-            // AcqRel: Acquire pairs with the owner's Release in `enqueue`
-            // (the descriptor), and the CAS is the single winner against a
-            // canceller's CAS. Only WAITERS may change under us: retry then.
-            match sh.state.compare_exchange_weak(
-                s,
-                (s & !PHASE_MASK) | INFLIGHT,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    let this = std::mem::ManuallyDrop::new(self);
-                    // SAFETY: `this` is never dropped, so the `Arc` is moved
-                    // out of it exactly once (and `Queued::drop`, which
-                    // would find the op no longer queued anyway, is skipped).
-                    let shared = unsafe { std::ptr::read(&this.shared) };
-                    return Some(InFlight {
-                        shared,
-                        done: false,
-                    });
-                }
-                Err(now) => s = now,
-            }
+        if !self.shared.state.start(self.epoch) {
+            return None;
         }
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the `Arc` is moved out of it
+        // exactly once (and `Queued::drop`, which would find the op no
+        // longer queued anyway, is skipped).
+        let shared = unsafe { std::ptr::read(&this.shared) };
+        Some(InFlight {
+            shared,
+            done: false,
+        })
     }
 
     /// Cancels the op if it is still queued: it is completed with
@@ -1197,9 +1195,13 @@ impl InFlight {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// The op's id.
+    /// The op's id: the user's data, not an identity (see [`OpKey`]).
     pub fn id(&self) -> u64 {
         self.d(|d| d.id)
+    }
+    /// This submission's identity (see [`OpKey`]).
+    pub fn key(&self) -> OpKey {
+        self.shared.key()
     }
     /// The op's private data.
     pub fn private(&self) -> usize {

@@ -6,41 +6,75 @@
 //! the entry, and publish it by storing the slot's sequence number with
 //! Release. The one consumer ([`Reaper`]) reads entries in order while their
 //! sequence numbers say they are published, then frees the slots in one
-//! batch by storing the new `head`. Nothing is ever dropped or overwritten:
-//! a producer that finds the ring full sleeps on `available` until the
-//! consumer frees slots; a consumer that finds it empty may sleep on `ready`.
+//! batch by storing the new `head`. Nothing is ever dropped or overwritten,
+//! and **a completer never sleeps**: every entry is paid for by a *credit*
+//! taken before it exists. An op that completes to a ring takes its credit
+//! when it is submitted ([`Op::enqueue`](crate::Op::enqueue), which sleeps
+//! on `available` while the ring has none, or
+//! [`Op::try_enqueue`](crate::Op::try_enqueue), which refuses); the credit
+//! comes back when the reaper consumes the entry. As with io_uring's CQ,
+//! sized for the ops that can be in flight, the back-pressure is at
+//! submission, not in the completer (a pool worker, the NBD reader, in a
+//! kernel an interrupt or softint, any of which stalls everyone it serves
+//! if it sleeps). A consumer that finds the ring empty may sleep on
+//! `ready`.
 //!
 //! # Words
 //!
 //! ```text
-//!   head = consumed << 1 | PRODUCER_WAITING     (written by the consumer; producers set the bit)
-//!   tail = claimed  << 1 | CONSUMER_WAITING     (CAS by producers; the consumer sets the bit)
-//!   slot[i].seq = position + 1 once published    (Release by the producer, Acquire by the consumer)
+//!   head    = consumed                            (stored by the consumer only)
+//!   tail    = claimed << 1 | CONSUMER_WAITING     (CAS by producers; the consumer sets the bit)
+//!   credits = taken   << 1 | SUBMITTER_WAITING    (RMW by submitters and the consumer)
+//!   slot[i].seq = position + 1 once published     (Release by the producer, Acquire by the consumer)
 //! ```
+//!
+//! `taken` counts credits held by submitted ops (or by [`CompletionRing::push`]
+//! callers) plus entries published and not yet reaped; it never exceeds the
+//! capacity. The consumer returns credits only after it has stored the
+//! `head` that frees their slots.
+//!
+//! # Why a producer with a credit always finds a free slot
+//!
+//! Let a producer claim position `p`. Its read of `tail` (Acquire, by load
+//! or failed CAS) reads a value written by the claim of `p - 1` or later, so
+//! it synchronizes with every earlier claimer (all claims are AcqRel RMWs
+//! on `tail`, which continue each other's release sequences). Those `p`
+//! claimers and this one hold `p + 1` distinct credits, so one of them, say
+//! grant number `g >= p`, happens before this producer's load of `head`.
+//! A credit is granted only while `taken < cap`, i.e. grant `g` read at
+//! least `g - cap + 1` credits returned; returns follow (sb, then the
+//! AcqRel RMWs on `credits` carry it) the consumer's Release store of a
+//! `head` at least that large. So this producer's Acquire load of `head`
+//! reads at least `p - cap + 1`, and `p - head < cap`: the slot is free (and
+//! the consumer's read of its previous lap happened before). The producer
+//! therefore never waits; a full ring seen with a credit is a bug, asserted
+//! in debug builds (mutant `credit-not-reserved`: loom reports it).
 //!
 //! # Sleeping without losing a wake-up
 //!
-//! Each side's "I am going to sleep" is an RMW on the *other* side's word,
-//! done under `mtx`, and each side's "did anyone go to sleep?" is the RMW it
-//! does anyway on that same word. RMWs on one location are totally ordered,
-//! so one of the two always sees the other (no store-buffer race, and no
-//! need for SeqCst fences, which loom does not model fully):
+//! Each side's "I am going to sleep" is an RMW on the word the *other* side
+//! RMWs anyway, done under `mtx`, and each side's "did anyone go to sleep?"
+//! is the result of that RMW. RMWs on one location are totally ordered, so
+//! one of the two always sees the other (no store-buffer race, and no need
+//! for SeqCst fences, which loom does not model fully):
 //!
-//! * full ring: the producer takes `mtx`, sets PRODUCER_WAITING with
-//!   `fetch_or` on `head` (which returns the latest head), re-checks
-//!   fullness against it, and only then waits. The consumer frees slots with
-//!   `swap` on `head`, which returns the bit; if set, it takes `mtx` and
-//!   notifies `available`.
+//! * no credit: the submitter takes `mtx`, sets SUBMITTER_WAITING with
+//!   `fetch_or` on `credits` (which returns the latest count), re-checks
+//!   against it, and only then waits on `available`. The consumer returns
+//!   credits with one RMW on `credits` that also clears the bit and returns
+//!   it; if it was set, it takes `mtx` and notifies `available`.
 //! * empty ring: the consumer takes `mtx`, sets CONSUMER_WAITING with
 //!   `fetch_or` on `tail`; if nothing was claimed it waits on `ready`. A
 //!   producer's claiming CAS returns the bit; if set, it takes `mtx` after
-//!   publishing and notifies `ready`. If something was claimed but is not
-//!   yet published, the consumer yields instead of sleeping (the producer is
-//!   between two plain instructions and does not block).
+//!   publishing and notifies `ready` (a leaf lock held for one notify: the
+//!   consumer holds it only to sleep). If something was claimed but is not
+//!   yet published, the consumer yields instead of sleeping (the producer
+//!   is between two plain instructions and does not block).
 //!
 //! Lock order: `mtx` is a leaf lock; nothing else is held with it.
-//! Models: `loom_ring` (publish vs reap, full ring, empty ring), mutants
-//! `ring-publish-relaxed` and `ring-no-recheck`.
+//! Models: `loom_ring` (publish vs reap, a submitter out of credits, an op
+//! submitter vs its completer and the reaper), mutants
+//! `ring-publish-relaxed`, `ring-no-recheck` and `credit-not-reserved`.
 
 use std::fmt;
 use std::time::Instant;
@@ -81,18 +115,20 @@ struct Slot {
 pub struct CompletionRing {
     head: CachePadded<AtomicU64>,
     tail: CachePadded<AtomicU64>,
+    credits: CachePadded<AtomicU64>,
     slots: Box<[Slot]>,
     mask: u64,
     mtx: Mutex<()>,
-    /// Producers wait here for free slots.
+    /// Submitters wait here for credits.
     available: Condvar,
     /// The consumer waits here for entries.
     ready: Condvar,
 }
 
 // SAFETY: a slot's `entry` is written only by the producer that claimed its
-// position (unique by the tail CAS) and read only by the consumer after the
-// Acquire load of `seq` that pairs with the producer's Release store.
+// position (unique by the tail CAS, and free by the credit argument in the
+// module docs) and read only by the consumer after the Acquire load of `seq`
+// that pairs with the producer's Release store.
 unsafe impl Sync for CompletionRing {}
 // SAFETY: as for `Sync`; `CqEntry` is plain data.
 unsafe impl Send for CompletionRing {}
@@ -121,6 +157,7 @@ impl CompletionRing {
         let ring = Arc::new(CompletionRing {
             head: CachePadded::new(AtomicU64::new(0)),
             tail: CachePadded::new(AtomicU64::new(0)),
+            credits: CachePadded::new(AtomicU64::new(0)),
             slots,
             mask: capacity as u64 - 1,
             mtx: Mutex::new(()),
@@ -139,35 +176,102 @@ impl CompletionRing {
         self.slots.len()
     }
 
-    /// Publishes `e`; if the ring is full, sleeps on `available` until the
-    /// consumer frees a slot. Never drops, never overwrites. Must not be
-    /// called from the consumer's own thread while the ring may be full.
+    /// Publishes `e` for a producer that is not a completer: takes a
+    /// credit first, sleeping on `available` while the ring has none (until
+    /// the consumer reaps), then publishes without waiting. Never drops,
+    /// never overwrites. Must not be called from the consumer's own thread
+    /// while the ring may be full. Ops never come here: their credit was
+    /// taken when they were submitted.
     pub fn push(&self, e: CqEntry) {
-        while let Err(e2) = self.try_push(e) {
-            debug_assert_eq!(e2, e);
-            self.wait_not_full();
+        self.take_credit();
+        self.publish(e);
+    }
+
+    /// Publishes `e` if a credit is free, else gives it back. Never sleeps.
+    pub fn try_push(&self, e: CqEntry) -> std::result::Result<(), CqEntry> {
+        if !self.try_take_credit() {
+            return Err(e);
+        }
+        self.publish(e);
+        Ok(())
+    }
+
+    /// Takes a credit if one is free (`taken < capacity`).
+    pub(crate) fn try_take_credit(&self) -> bool {
+        let cap = self.slots.len() as u64;
+        // AcqRel: Acquire synchronizes with the consumer's return of credits
+        // (and so with its store of `head` before it: see the module docs);
+        // Release keeps the release sequence going for later grants.
+        self.credits
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                ((c >> 1) < cap).then_some(c + 2)
+            })
+            .is_ok()
+    }
+
+    /// Takes a credit, sleeping on `available` while none is free. The
+    /// submission side of the back-pressure.
+    pub(crate) fn take_credit(&self) {
+        while !self.try_take_credit() {
+            self.wait_for_credit();
         }
     }
 
-    /// Publishes `e` unless the ring is full (then gives it back).
-    pub fn try_push(&self, e: CqEntry) -> std::result::Result<(), CqEntry> {
+    /// Sleeps until a credit is (probably) free.
+    #[cold]
+    fn wait_for_credit(&self) {
         let cap = self.slots.len() as u64;
-        let mut t = self.tail.load(Ordering::Relaxed);
+        // What a submitter knew when it found no credit (used only by the
+        // mutant, which trusts it instead of re-checking).
+        let stale = self.credits.load(Ordering::Acquire) >> 1;
+        let mut g = self.mtx.lock();
         loop {
-            // Acquire: pairs with the consumer's AcqRel swap of `head`, so
-            // the consumer's read of a slot we may now reuse is finished.
-            let h = self.head.load(Ordering::Acquire) >> 1;
-            let pos = t >> 1;
-            if pos.wrapping_sub(h) >= cap {
-                return Err(e);
+            // Register, and learn the latest count, in one RMW on `credits`.
+            let fresh = self.credits.fetch_or(BIT, Ordering::AcqRel) >> 1;
+            let taken = if crate::sync::mutant("ring-no-recheck") {
+                stale
+            } else {
+                fresh
+            };
+            if taken < cap {
+                return;
             }
-            // The claiming CAS. Relaxed on success would do for the claim
-            // itself (the slot is protected by `seq`), but AcqRel makes the
-            // CONSUMER_WAITING bit we read here ordered against the
-            // consumer's fetch_or (both RMWs on `tail`).
+            g = self.available.wait(g);
+        }
+    }
+
+    /// Publishes `e` with a credit the caller holds (taken by `push`,
+    /// `try_push`, or an op's submission). Never sleeps: the credit
+    /// guarantees a free slot (module docs).
+    pub(crate) fn publish(&self, e: CqEntry) {
+        let cap = self.slots.len() as u64;
+        // Acquire, here and on a failed CAS: the value read synchronizes
+        // with every earlier claimer, the premise of the credit argument.
+        let mut t = self.tail.load(Ordering::Acquire);
+        loop {
+            // Acquire: pairs with the consumer's Release store of `head`, so
+            // its read of the slot we reuse is finished.
+            let h = self.head.load(Ordering::Acquire);
+            let pos = t >> 1;
+            // `pos < h` means our `t` is stale (the consumer has reaped past
+            // it, so `tail` moved on): the CAS below fails and reloads it.
+            if pos.checked_sub(h).is_some_and(|d| d >= cap) {
+                // Unreachable with a credit (module docs). Never sleep
+                // here: yield and look again.
+                debug_assert!(
+                    false,
+                    "a completer found the ring full although it held a credit"
+                );
+                crate::sync::thread::yield_now();
+                t = self.tail.load(Ordering::Acquire);
+                continue;
+            }
+            // The claiming CAS. AcqRel also orders the CONSUMER_WAITING bit
+            // we read here against the consumer's fetch_or (both RMWs on
+            // `tail`).
             match self
                 .tail
-                .compare_exchange_weak(t, t + 2, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange_weak(t, t + 2, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
                     let slot = &self.slots[(pos & self.mask) as usize];
@@ -189,34 +293,29 @@ impl CompletionRing {
                         let _g = self.mtx.lock();
                         self.ready.notify_one();
                     }
-                    return Ok(());
+                    return;
                 }
                 Err(now) => t = now,
             }
         }
     }
 
-    /// Sleeps until the ring is (probably) not full.
-    #[cold]
-    fn wait_not_full(&self) {
-        let cap = self.slots.len() as u64;
-        // What a producer knew when it found the ring full (used only by
-        // the mutant, which trusts it instead of re-checking).
-        let stale = self.head.load(Ordering::Acquire) >> 1;
-        let mut g = self.mtx.lock();
-        loop {
-            // Register, and learn the latest head, in one RMW on `head`.
-            let fresh = self.head.fetch_or(BIT, Ordering::AcqRel) >> 1;
-            let h = if crate::sync::mutant("ring-no-recheck") {
-                stale
-            } else {
-                fresh
-            };
-            let t = self.tail.load(Ordering::Acquire) >> 1;
-            if t.wrapping_sub(h) < cap {
-                return;
-            }
-            g = self.available.wait(g);
+    /// Returns `n` credits (the consumer, after storing `head`), waking
+    /// submitters that sleep for one.
+    fn return_credits(&self, n: u64) {
+        // One RMW subtracts and clears SUBMITTER_WAITING, and tells us
+        // whether it was set. AcqRel: Release carries the `head` store
+        // before it to the next grant (module docs).
+        let prev = self
+            .credits
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                Some((c - (n << 1)) & !BIT)
+            })
+            .unwrap_or_else(|c| c);
+        debug_assert!(prev >> 1 >= n, "more credits returned than taken");
+        if prev & BIT != 0 {
+            let _g = self.mtx.lock();
+            self.available.notify_all();
         }
     }
 }
@@ -263,13 +362,10 @@ impl Reaper {
         }
         if n > 0 {
             // Release: our reads of the slots happen before a producer's
-            // reuse (its Acquire load of `head`). The swap also returns and
-            // clears PRODUCER_WAITING.
-            let prev = ring.head.swap(self.head << 1, Ordering::AcqRel);
-            if prev & BIT != 0 {
-                let _g = ring.mtx.lock();
-                ring.available.notify_all();
-            }
+            // reuse (its Acquire load of `head`). Only then are the credits
+            // returned, so a credit never outruns the slot it pays for.
+            ring.head.store(self.head, Ordering::Release);
+            ring.return_credits(n as u64);
         }
         n
     }

@@ -29,7 +29,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
-use crate::op::{CancelOutcome, InFlight};
+use crate::op::{CancelOutcome, InFlight, OpKey};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Arc, Condvar, Mutex};
 
@@ -38,11 +38,14 @@ pub trait Strategy: Send + Sync {
     /// Starts `op`. See the module docs for the contract.
     fn submit(&self, op: InFlight, engine: &mut dyn Engine);
 
-    /// Tries to cancel the in-flight op with id `id` that was submitted
-    /// through `engine`. `Cancelled` means the op has been or will be
-    /// completed with `ECANCELED`; the default says it cannot be cancelled.
-    fn cancel(&self, id: u64, engine: &mut dyn Engine) -> CancelOutcome {
-        let _ = (id, engine);
+    /// Tries to cancel the in-flight op whose [`OpKey`] is `op` and that
+    /// was submitted through `engine`. `Cancelled` means the op has been or
+    /// will be completed with `ECANCELED`; the default says it cannot be
+    /// cancelled. A device finds the op by [`InFlight::key`], never by its
+    /// user-settable id: two ops may share an id, and a wrapper's shadow op
+    /// copies the id of the op it forwards.
+    fn cancel(&self, op: OpKey, engine: &mut dyn Engine) -> CancelOutcome {
+        let _ = (op, engine);
         CancelOutcome::InFlight
     }
 

@@ -324,3 +324,90 @@ fn dropping_a_live_queued_token_cancels_the_op() {
     f.complete(Ok(8));
     assert_eq!(pending.wait().1, Ok(8));
 }
+
+/// Regression: a waited delivery, then a synchronous run, then a new
+/// submission. The first delivery went to a registered waiter (the
+/// completer stamped `delivered`); `run_sync` used to clear `WAITERS` by
+/// hand and leave the flag set, so the next `wait` returned at once with
+/// the *old* result while the op was still queued (and the owner's buffer
+/// aliased the servicer's).
+#[test]
+fn a_wait_after_waited_delivery_and_sync_run_waits_for_the_new_submission() {
+    let (_, t) = mem(4096);
+    let mut op = Op::new(t, vec![0; 8]);
+    op.prepare(OpKind::Read, 0, 8).unwrap();
+    let (pending, queued) = op.enqueue();
+    // Registers as a waiter while the op is queued (and times out).
+    assert!(!pending.wait_timeout(Duration::from_millis(1)));
+    queued.start().unwrap().complete(Ok(3)); // delivered to a waiter
+    let (mut op, r) = pending.wait();
+    assert_eq!(r, Ok(3));
+    assert_eq!(op.run_sync(), Ok(8)); // synchronous mode
+    let (pending, queued) = op.enqueue();
+    assert_eq!(pending.state(), OpState::Queued);
+    assert!(
+        !pending.wait_timeout(Duration::from_millis(1)),
+        "a wait returned while the op was still queued"
+    );
+    let mut f = queued.start().expect("the servicer can start it");
+    f.buf_mut()[0] = 9;
+    f.complete(Ok(5));
+    let (op, r) = pending.wait();
+    assert_eq!(r, Ok(5), "the wait returned a stale result");
+    assert_eq!(op.buf()[0], 9);
+}
+
+/// Regression: a completer must never sleep on a full completion ring. A
+/// one-slot ring: the first op takes the ring's only credit at submission,
+/// so a second ring op is refused (or, with `enqueue`, waits) at
+/// submission, and the completer of the first finishes at once although
+/// nobody reaps. (Before credits, two such ops could be in flight and the
+/// second completion slept in the ring until a reap.)
+#[test]
+fn a_full_ring_never_blocks_the_completer() {
+    let (_, t) = mem(4096);
+    let (ring, mut reaper) = CompletionRing::new(1).unwrap();
+    let ring_op = |i| {
+        let mut op = Op::new(Arc::clone(&t), vec![0; 8]);
+        op.set_ring(Arc::clone(&ring));
+        op.set_private(i);
+        op
+    };
+    let (first, queued) = ring_op(0).enqueue();
+    let f = queued.start().unwrap();
+    let second = match ring_op(1).try_enqueue() {
+        Ok(_) => panic!("a ring op was submitted without a credit"),
+        Err(op) => op,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let completer = {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            f.complete(Ok(1));
+            tx.send(0).unwrap();
+        })
+    };
+    assert_eq!(rx.recv_timeout(T), Ok(0), "the completer slept on the ring");
+    completer.join().unwrap();
+    assert!(first.is_complete());
+    // The ring is full and unreaped: a blocking submission waits for the
+    // reaper, and its own completion then never waits.
+    let submitter = thread::spawn(move || {
+        let (p, q) = second.enqueue();
+        q.start().unwrap().complete(Ok(2));
+        tx.send(1).unwrap();
+        p
+    });
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let deadline = std::time::Instant::now() + T;
+        assert!(
+            reaper.reap_wait(4, Some(deadline), |e| got.push(e.user_data)) > 0,
+            "no entry within {T:?}"
+        );
+    }
+    assert_eq!(got, [0, 1]);
+    assert_eq!(rx.recv_timeout(T), Ok(1));
+    assert_eq!(submitter.join().unwrap().wait().1, Ok(2));
+    assert_eq!(first.wait().1, Ok(1));
+}

@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 
 use aio_core::sync::atomic::AtomicUsize;
 use aio_core::sync::{Arc, Condvar, Mutex, MutexGuard};
-use aio_core::{CancelOutcome, EngineWaker, Error, InFlight, OpKind, Queued, Target};
+use aio_core::{CancelOutcome, EngineWaker, Error, InFlight, OpKey, OpKind, Queued, Target};
 
 use crate::config::Class;
 use crate::stats::Counters;
@@ -48,7 +48,8 @@ pub(crate) enum Token {
 /// What the scheduler knows about a queued op without touching it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Meta {
-    pub(crate) id: u64,
+    /// The submission's identity (never the user's id).
+    pub(crate) op: OpKey,
     pub(crate) key: usize,
     pub(crate) kind: OpKind,
     /// FIFO with the other ordered ops of its target.
@@ -102,7 +103,7 @@ pub(crate) enum Sleep {
 /// A request for the worker to pass a cancel to its device (only the
 /// worker owns the engine the op was submitted through).
 pub(crate) struct CancelReq {
-    pub(crate) id: u64,
+    pub(crate) op: OpKey,
     pub(crate) target: Arc<dyn Target>,
     pub(crate) reply: Arc<CancelReply>,
 }

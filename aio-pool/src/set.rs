@@ -382,9 +382,11 @@ impl PoolSet {
     ///   target's earlier writes complete; an [`SubmitFlags::ORDERED`] op
     ///   waits for the target's earlier ordered ops.
     ///
-    /// Errors give the op back untouched: `EAGAIN` if the queues are full
-    /// (unless [`SubmitFlags::WAIT`], which sleeps for room instead),
-    /// `ESHUTDOWN` after [`PoolSet::shutdown`] began.
+    /// Errors give the op back untouched: `EAGAIN` if the queues are full,
+    /// or if the op completes to a [`CompletionRing`](aio_core::CompletionRing)
+    /// that has no free credit (unless [`SubmitFlags::WAIT`], which sleeps
+    /// for room, and for the credit, instead), `ESHUTDOWN` after
+    /// [`PoolSet::shutdown`] began.
     ///
     /// Limits: a synchronous-mode flush runs at once and does not wait for
     /// asynchronous writes still queued on its target (submit it with a
@@ -468,15 +470,32 @@ impl PoolSet {
             }
         };
         let pool = &sh.pools[home];
-        pool.stats.submitted.inc();
         let try_inline = sh.lim.inline
             && !flags.contains(SubmitFlags::NO_INLINE)
             && !ordered
             && kind.is_transfer()
             && op.target().strategy().is_some();
-        let (pending, queued) = op.enqueue();
+        // An op that completes to a ring takes a ring credit here, so that
+        // its completer never waits for the ring: the back-pressure of a
+        // full ring is the submitter's (a sleep with WAIT, else EAGAIN).
+        let (pending, queued) = if flags.contains(SubmitFlags::WAIT) {
+            op.enqueue()
+        } else {
+            match op.try_enqueue() {
+                Ok(pq) => pq,
+                Err(op) => {
+                    sh.dequeued(home);
+                    pool.stats.rejected.inc();
+                    return Err(SubmitError {
+                        op,
+                        error: Error::EAGAIN,
+                    });
+                }
+            }
+        };
+        pool.stats.submitted.inc();
         let m = Meta {
-            id: queued.id(),
+            op: queued.key(),
             key: queued.target_key(),
             kind,
             ordered,
@@ -541,8 +560,10 @@ impl PoolSet {
         }
     }
 
-    /// Cancels one op (`aio_cancel(fd, aiocb)`): `pending` and `id` are the
-    /// op's, `target` the one it was submitted on.
+    /// Cancels one op (`aio_cancel(fd, aiocb)`): `pending` is the op's,
+    /// `target` the one it was submitted on. The op is found by its
+    /// [`OpKey`](aio_core::OpKey) (`pending.key()`), in the queues and at
+    /// the device, never by its user-settable id.
     ///
     /// * still queued (or parked behind a barrier): removed and completed
     ///   with `ECANCELED` → [`CancelOutcome::Cancelled`];
@@ -553,10 +574,10 @@ impl PoolSet {
     ///   [`CancelOutcome::AlreadyDone`].
     ///
     /// Blocks until every worker has answered a device cancel.
-    pub fn cancel(&self, pending: &Pending, target: &Arc<dyn Target>, id: u64) -> CancelOutcome {
+    pub fn cancel(&self, pending: &Pending, target: &Arc<dyn Target>) -> CancelOutcome {
         let sh = &*self.sh;
-        let key = target_key(target);
-        if sh.remove_and_cancel(|m| m.id == id && m.key == key) > 0 {
+        let op = pending.key();
+        if sh.remove_and_cancel(|m| m.op == op) > 0 {
             return CancelOutcome::Cancelled;
         }
         match pending.cancel() {
@@ -570,7 +591,7 @@ impl PoolSet {
         let mut asked = 0;
         for p in sh.pools.iter() {
             let req = CancelReq {
-                id,
+                op,
                 target: Arc::clone(target),
                 reply: Arc::clone(&reply),
             };

@@ -350,7 +350,7 @@ impl Worker {
                 Some(s) => {
                     let eng = &mut *self.engine;
                     matches!(
-                        catch_unwind(AssertUnwindSafe(|| s.cancel(req.id, eng))),
+                        catch_unwind(AssertUnwindSafe(|| s.cancel(req.op, eng))),
                         Ok(CancelOutcome::Cancelled)
                     )
                 }

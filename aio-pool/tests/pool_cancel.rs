@@ -41,22 +41,14 @@ fn a_queued_op_is_cancelled_exactly_once_and_in_flight_ones_go_to_the_device() {
     let pools = stuck_pools();
     let held = dev.hold();
     let first = op(&target, OpKind::Read, 0, 8);
-    let first_id = first.id();
     let first = submit(&pools, first);
     wait_until("first op at the device", || dev.queued() == 1);
     let second = op(&target, OpKind::Read, 8, 8);
-    let second_id = second.id();
     let second = submit(&pools, second);
     let base = CANCELLED_CALLS.load(Ordering::SeqCst);
 
-    assert_eq!(
-        pools.cancel(&second, &target, second_id),
-        CancelOutcome::Cancelled
-    );
-    assert_eq!(
-        pools.cancel(&second, &target, second_id),
-        CancelOutcome::AlreadyDone
-    );
+    assert_eq!(pools.cancel(&second, &target), CancelOutcome::Cancelled);
+    assert_eq!(pools.cancel(&second, &target), CancelOutcome::AlreadyDone);
     assert_eq!(
         CANCELLED_CALLS.load(Ordering::SeqCst) - base,
         1,
@@ -66,10 +58,7 @@ fn a_queued_op_is_cancelled_exactly_once_and_in_flight_ones_go_to_the_device() {
     assert_eq!(pools.queued(), 0, "the cancelled op must leave the queue");
 
     // In flight: the device's cancel takes it.
-    assert_eq!(
-        pools.cancel(&first, &target, first_id),
-        CancelOutcome::Cancelled
-    );
+    assert_eq!(pools.cancel(&first, &target), CancelOutcome::Cancelled);
     assert_eq!(wait(first).1, Err(Error::ECANCELED));
     assert_eq!(dev.cancels_accepted.load(Ordering::SeqCst), 1);
     assert_eq!(CANCELLED_CALLS.load(Ordering::SeqCst) - base, 2);
@@ -85,12 +74,11 @@ fn an_in_flight_op_without_a_device_cancel_is_not_cancelable() {
     });
     let pools = stuck_pools();
     let o = op(&target, OpKind::Read, 0, 8);
-    let id = o.id();
     let p = submit(&pools, o);
     wait_until("the op to start", || {
         p.state() == aio_core::OpState::InFlight
     });
-    assert_eq!(pools.cancel(&p, &target, id), CancelOutcome::InFlight);
+    assert_eq!(pools.cancel(&p, &target), CancelOutcome::InFlight);
     assert_eq!(wait(p).1, Ok(8));
     drop(gate);
     pools.shutdown(ShutdownMode::Drain);
@@ -147,5 +135,86 @@ fn cancel_by_target_removes_every_queued_op_of_that_target_only() {
         assert_eq!(wait(p).1, Ok(8));
     }
     drop(dev_b);
+    pools.shutdown(ShutdownMode::Drain);
+}
+
+/// As [`submit`], with a callback that counts nothing, so these tests do
+/// not disturb the exactly-once counts of the others running beside them.
+fn submit_quiet(pools: &PoolSet, mut o: aio_core::Op) -> Pending {
+    fn ignore(_: &Completion<'_>) {}
+    o.set_callback(ignore);
+    match pools.submit(o, SubmitFlags::NONE) {
+        Ok(Submitted::Pending(p)) => p,
+        other => panic!("not queued: {other:?}"),
+    }
+}
+
+/// Regression: cancellation is keyed by the op, not by its user-settable
+/// id. Three ops carry one id: the first in flight at the device, the
+/// other two queued behind it. Cancelling one of them must cancel that one
+/// alone, in the queue and at the device.
+#[test]
+fn ops_sharing_an_id_are_cancelled_one_at_a_time() {
+    let (target, dev) = LaterTarget::create(1 << 16);
+    let pools = stuck_pools();
+    let held = dev.hold();
+    let mk = |off| {
+        let mut o = op(&target, OpKind::Read, off, 8);
+        o.set_id(77);
+        o
+    };
+    let first = submit_quiet(&pools, mk(0));
+    wait_until("first op at the device", || dev.queued() == 1);
+    let second = submit_quiet(&pools, mk(8));
+    let third = submit_quiet(&pools, mk(16));
+
+    assert_eq!(pools.cancel(&third, &target), CancelOutcome::Cancelled);
+    assert_eq!(wait(third).1, Err(Error::ECANCELED));
+    assert!(
+        !second.is_complete(),
+        "cancelling one queued op cancelled another with the same id"
+    );
+    assert_eq!(pools.queued(), 1);
+
+    // The second is still queued and the first at the device: cancelling
+    // the second must not reach the device's first.
+    assert_eq!(pools.cancel(&second, &target), CancelOutcome::Cancelled);
+    assert_eq!(wait(second).1, Err(Error::ECANCELED));
+    assert!(!first.is_complete());
+    drop(held);
+    assert_eq!(
+        wait(first).1,
+        Ok(8),
+        "the first op was cancelled for another"
+    );
+    pools.shutdown(ShutdownMode::Drain);
+}
+
+/// Regression: two ops with one id in flight at one device; the owner of
+/// the second cancels it, and the device must not cancel the first.
+#[test]
+fn a_device_cancel_takes_the_op_it_was_asked_for() {
+    let (target, dev) = LaterTarget::create(1 << 16);
+    let pools = PoolSet::new(
+        PoolConfig::default()
+            .pools_per_class(1)
+            .max_in_flight(2)
+            .inline(false),
+    )
+    .unwrap();
+    let held = dev.hold();
+    let mk = |off| {
+        let mut o = op(&target, OpKind::Read, off, 8);
+        o.set_id(78);
+        o
+    };
+    let first = submit_quiet(&pools, mk(0));
+    let second = submit_quiet(&pools, mk(8));
+    wait_until("both ops at the device", || dev.queued() == 2);
+    assert_eq!(pools.cancel(&second, &target), CancelOutcome::Cancelled);
+    assert_eq!(wait(second).1, Err(Error::ECANCELED));
+    assert!(!first.is_complete(), "the device cancelled the wrong op");
+    drop(held);
+    assert_eq!(wait(first).1, Ok(8));
     pools.shutdown(ShutdownMode::Drain);
 }

@@ -183,3 +183,42 @@ fn bad_configuration_is_einval() {
         assert_eq!(PoolSet::new(cfg).err(), Some(Error::EINVAL));
     }
 }
+
+/// Regression through the pools' public API: a callback op is waited for
+/// while it is held at the device (so the wait registers a waiter), then
+/// run in synchronous mode through `PoolSet::submit`, then given its
+/// callback back and submitted again. The second wait must wait for the
+/// second submission, not return the first one's result at once.
+#[test]
+fn a_waited_op_run_synchronously_then_resubmitted_is_waited_for_again() {
+    let (target, dev) = LaterTarget::create(1 << 16);
+    let pools = PoolSet::new(PoolConfig::default().pools_per_class(1).inline(false)).unwrap();
+    let mut o = op(&target, OpKind::Read, 0, 8);
+    o.set_callback(noop);
+    let held = dev.hold();
+    let p = pending(pools.submit(o, SubmitFlags::NONE));
+    wait_until("the op at the device", || dev.queued() == 1);
+    assert!(!p.wait_timeout(std::time::Duration::from_millis(1)));
+    drop(held);
+    let (mut o, r) = wait(p);
+    assert_eq!(r, Ok(8));
+    o.clear_notify();
+    let mut o = match pools.submit(o, SubmitFlags::NONE) {
+        Ok(Submitted::Done(o, r)) => {
+            assert_eq!(r, Ok(8));
+            o
+        }
+        other => panic!("not run synchronously: {other:?}"),
+    };
+    o.set_callback(noop);
+    let held = dev.hold();
+    let p = pending(pools.submit(o, SubmitFlags::NONE));
+    assert!(
+        !p.wait_timeout(std::time::Duration::from_millis(1)),
+        "the wait returned while the op was still submitted"
+    );
+    assert!(!p.is_complete());
+    drop(held);
+    assert_eq!(wait(p).1, Ok(8));
+    pools.shutdown(ShutdownMode::Drain);
+}

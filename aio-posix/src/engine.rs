@@ -590,7 +590,7 @@ impl Aio {
         if p.is_complete() {
             return Cancel::Done(CancelStatus::AllDone);
         }
-        Cancel::Done(match self.pools.cancel(p, t, st.id) {
+        Cancel::Done(match self.pools.cancel(p, t) {
             CancelOutcome::Cancelled => {
                 // A device cancel completes the op soon, on its worker.
                 while !p.wait_timeout(Duration::from_secs(10)) {}

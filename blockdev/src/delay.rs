@@ -165,8 +165,8 @@ impl<D: Device + 'static> Strategy for DelayDevice<D> {
     /// timer and completed with `ECANCELED` here (its I/O was done, but its
     /// owner never learns the result, as with any cancelled op). An op still
     /// at the inner device cannot be cancelled (`InFlight`).
-    fn cancel(&self, id: u64, _engine: &mut dyn Engine) -> aio_core::CancelOutcome {
-        match self.timer.handle().take(|h| h.op.id() == id) {
+    fn cancel(&self, key: aio_core::OpKey, _engine: &mut dyn Engine) -> aio_core::CancelOutcome {
+        match self.timer.handle().take(|h| h.op.key() == key) {
             Some(h) => {
                 h.ticket.complete(h.op, Err(Error::ECANCELED));
                 aio_core::CancelOutcome::Cancelled

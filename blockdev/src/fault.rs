@@ -239,9 +239,9 @@ impl<D: Device + 'static> Target for FaultDevice<D> {
 impl<D: Device + 'static> Strategy for FaultDevice<D> {
     /// An op whose completion is being held back ([`Fault::Reorder`]) is
     /// taken off the timer and completed with `ECANCELED`; others answer
-    /// `InFlight` (the inner device's ops cannot be reached by id).
-    fn cancel(&self, id: u64, _engine: &mut dyn Engine) -> aio_core::CancelOutcome {
-        match self.timer.handle().take(|h| h.op.id() == id) {
+    /// `InFlight` (the inner device holds a shadow op, a record of its own).
+    fn cancel(&self, key: aio_core::OpKey, _engine: &mut dyn Engine) -> aio_core::CancelOutcome {
+        match self.timer.handle().take(|h| h.op.key() == key) {
             Some(h) => {
                 h.ticket.complete(h.op, Err(Error::ECANCELED));
                 aio_core::CancelOutcome::Cancelled

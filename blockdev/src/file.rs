@@ -616,9 +616,9 @@ impl Strategy for FileDevice {
     /// `IORING_OP_ASYNC_CANCEL`. A transfer the kernel has already started
     /// on a regular file cannot be cancelled (`InFlight`). On the pool path
     /// ops cannot be cancelled.
-    fn cancel(&self, id: u64, engine: &mut dyn Engine) -> CancelOutcome {
+    fn cancel(&self, op: aio_core::OpKey, engine: &mut dyn Engine) -> CancelOutcome {
         match engine.as_any_mut().downcast_mut::<UringEngine>() {
-            Some(u) if !self.sh.force_fallback => u.cancel_op(id),
+            Some(u) if !self.sh.force_fallback => u.cancel_op(op),
             _ => CancelOutcome::InFlight,
         }
     }

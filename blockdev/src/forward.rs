@@ -67,8 +67,10 @@ pub(crate) fn forward(
     // after the shadow op's callback, i.e. until the inner device is done
     // with the buffer (see the module docs).
     let mut shadow = unsafe { Op::from_raw_parts(Arc::clone(inner), ptr, cap) };
-    // The shadow carries the outer op's id, so an inner device's logs and
-    // cancels by id name the op its owner knows.
+    // The shadow carries the outer op's id (user data), so an inner
+    // device's logs name the op its owner knows. Cancels key on the record
+    // (`OpKey`), and the shadow is a record of its own, so a cancel of the
+    // outer op, or of another op with the same id, never reaches it.
     shadow.set_id(outer.id());
     let len = if kind.is_transfer() { len.min(cap) } else { 0 };
     if let Err(e) = shadow.prepare(kind, offset, len) {
@@ -157,8 +159,8 @@ impl<D: Strategy> Strategy for SharedDevice<D> {
     fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
         self.0.submit(op, engine)
     }
-    fn cancel(&self, id: u64, engine: &mut dyn Engine) -> aio_core::CancelOutcome {
-        self.0.cancel(id, engine)
+    fn cancel(&self, key: aio_core::OpKey, engine: &mut dyn Engine) -> aio_core::CancelOutcome {
+        self.0.cancel(key, engine)
     }
     fn try_nowait(&self, op: InFlight) -> std::result::Result<(), InFlight> {
         self.0.try_nowait(op)

@@ -381,15 +381,15 @@ impl UringEngine {
         true
     }
 
-    /// Cancels the op with id `id` (see [`Strategy::cancel`](aio_core::Strategy::cancel)).
+    /// Cancels the op with key `key` (see [`Strategy::cancel`](aio_core::Strategy::cancel)).
     /// An op still in the backlog is completed with `ECANCELED` at once; one
     /// in the kernel gets an `IORING_OP_ASYNC_CANCEL`, and this waits
     /// (briefly) for the cancel's own CQE to learn the outcome.
-    pub(crate) fn cancel_op(&mut self, id: u64) -> CancelOutcome {
+    pub(crate) fn cancel_op(&mut self, key: aio_core::OpKey) -> CancelOutcome {
         let found = self
             .slots
             .iter()
-            .position(|s| s.op.as_ref().is_some_and(|op| op.id() == id));
+            .position(|s| s.op.as_ref().is_some_and(|op| op.key() == key));
         let Some(idx) = found else {
             return CancelOutcome::AlreadyDone;
         };

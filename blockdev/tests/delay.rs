@@ -247,15 +247,15 @@ fn an_op_waiting_out_its_latency_can_be_cancelled() {
     let t = SharedDevice::target(&d);
     let mut e = BasicEngine::new();
     let o = op(&t, OpKind::Write, 0, vec![1; 512]);
-    let id = o.id();
     let p = submit(&t, &mut e, o);
+    let key = p.key();
     let other = submit(&t, &mut e, op(&t, OpKind::Write, 512, vec![1; 512]));
     let s = t.strategy().unwrap();
-    assert_eq!(s.cancel(id, &mut e), aio_core::CancelOutcome::Cancelled);
+    assert_eq!(s.cancel(key, &mut e), aio_core::CancelOutcome::Cancelled);
     assert!(p.is_complete());
     assert_eq!(p.wait().1, Err(Error::ECANCELED));
     assert_eq!(
-        s.cancel(id, &mut e),
+        s.cancel(key, &mut e),
         aio_core::CancelOutcome::InFlight,
         "already taken"
     );
@@ -263,4 +263,40 @@ fn an_op_waiting_out_its_latency_can_be_cancelled() {
     assert_eq!(e.in_flight(), 1);
     d.shutdown();
     assert_eq!(drain(&mut e, vec![other])[0].1, Ok(512));
+}
+
+/// Two ops with one user id wait out their latency; a cancel names the
+/// second by its key and must take that one only (ids are user data, keys
+/// are the protocol's).
+#[test]
+fn a_cancel_takes_the_op_it_names_not_another_with_its_id() {
+    let d = Arc::new(
+        DelayDevice::new(
+            RamDisk::new(1 << 20).unwrap(),
+            Latency::Fixed(Duration::from_secs(60)),
+            7,
+        )
+        .unwrap(),
+    );
+    let t = SharedDevice::target(&d);
+    let mut e = BasicEngine::new();
+    let mut ops = (0..2u64).map(|i| {
+        let mut o = op(&t, OpKind::Write, i * 512, vec![1; 512]);
+        o.set_id(42);
+        o
+    });
+    let first = submit(&t, &mut e, ops.next().unwrap());
+    let second = submit(&t, &mut e, ops.next().unwrap());
+    let s = t.strategy().unwrap();
+    assert_eq!(
+        s.cancel(second.key(), &mut e),
+        aio_core::CancelOutcome::Cancelled
+    );
+    assert_eq!(second.wait().1, Err(Error::ECANCELED));
+    assert!(
+        !first.is_complete(),
+        "the cancel took another op with its id"
+    );
+    d.shutdown();
+    assert_eq!(drain(&mut e, vec![first])[0].1, Ok(512));
 }

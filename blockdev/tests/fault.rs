@@ -310,13 +310,13 @@ fn a_held_back_completion_can_be_cancelled() {
     let (d, t) = device(policy);
     let mut e = BasicEngine::new();
     let o = op(&t, OpKind::Read, 0, vec![0; 512]);
-    let id = o.id();
     let p = submit(&t, &mut e, o);
+    let key = p.key();
     let s = t.strategy().unwrap();
-    assert_eq!(s.cancel(id, &mut e), aio_core::CancelOutcome::Cancelled);
+    assert_eq!(s.cancel(key, &mut e), aio_core::CancelOutcome::Cancelled);
     assert!(p.is_complete());
     assert_eq!(p.wait().1, Err(Error::ECANCELED));
-    assert_eq!(s.cancel(id, &mut e), aio_core::CancelOutcome::InFlight);
+    assert_eq!(s.cancel(key, &mut e), aio_core::CancelOutcome::InFlight);
     assert_eq!(e.in_flight(), 0);
     d.shutdown();
 }

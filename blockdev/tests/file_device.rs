@@ -264,26 +264,26 @@ fn a_waiting_pipe_read_can_be_cancelled() {
         into_dyn(unsafe { FileDevice::from_raw_fd(r.as_raw_fd(), FileOptions::new()) }.unwrap());
     let mut e = uring();
     let o = op(&t, OpKind::Read, 0, vec![0; 64]);
-    let id = o.id();
     let p = submit(&t, &mut e, o);
+    let key = p.key();
     e.poll(16).unwrap();
     assert_eq!(
-        t.strategy().unwrap().cancel(id, &mut e),
+        t.strategy().unwrap().cancel(key, &mut e),
         CancelOutcome::Cancelled
     );
     assert_eq!(drain(&mut e, vec![p])[0].1, Err(Error::ECANCELED));
     assert_eq!(
-        t.strategy().unwrap().cancel(id, &mut e),
+        t.strategy().unwrap().cancel(key, &mut e),
         CancelOutcome::AlreadyDone
     );
     // An op still in the backlog (never submitted) is cancelled at once.
     let mut tiny = UringEngine::new(1).unwrap();
     let first = submit(&t, &mut tiny, op(&t, OpKind::Read, 0, vec![0; 8]));
     let o = op(&t, OpKind::Read, 0, vec![0; 8]);
-    let id2 = o.id();
     let second = submit(&t, &mut tiny, o);
+    let key2 = second.key();
     assert_eq!(
-        t.strategy().unwrap().cancel(id2, &mut tiny),
+        t.strategy().unwrap().cancel(key2, &mut tiny),
         CancelOutcome::Cancelled
     );
     assert!(second.is_complete());

@@ -1,12 +1,17 @@
-//! Random sequences of submit, start, cancel, complete, drop and wait on a
-//! few ops, checked step by step against a reference model of the life
-//! cycle in aio-core/src/op/README.md. A stale `Queued` token from an
-//! earlier submission is kept around to prove it can never start or cancel
-//! a later one; a callback counts deliveries to prove exactly-once.
+//! Random sequences of submit, start, cancel, complete, drop, wait and
+//! synchronous runs on a few ops, checked step by step against a reference
+//! model of the life cycle in aio-core/src/op/README.md. A stale `Queued`
+//! token from an earlier submission is kept around to prove it can never
+//! start or cancel a later one; a callback counts deliveries to prove
+//! exactly-once. The waiting action registers a waiter (a wait that times
+//! out on an undelivered op, as `Pending::wait_timeout` does), so
+//! deliveries go through the waiter path (`WAITERS` and the `delivered`
+//! stamp) too, followed by synchronous runs and resubmissions.
 
 #![no_main]
 
 use std::cell::Cell;
+use std::time::Duration;
 
 use aio_core::{CancelOutcome, Completion, Error, InFlight, MemTarget, Op, OpKind, OpState, Pending, Queued, into_dyn};
 use libfuzzer_sys::fuzz_target;
@@ -59,8 +64,8 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     for pair in data.chunks(2) {
-        let (action, arg) = (pair[0] % 9, pair.get(1).copied().unwrap_or(0));
-        let s = &mut slots[(pair[0] / 9) as usize % N];
+        let (action, arg) = (pair[0] % 10, pair.get(1).copied().unwrap_or(0));
+        let s = &mut slots[(pair[0] / 10) as usize % N];
         match action {
             // Submit: only an idle or finished op exists as an `Op`.
             0 => {
@@ -68,6 +73,10 @@ fuzz_target!(|data: &[u8]| {
                     assert!(matches!(s.model, Model::Idle | Model::Done(_)));
                     let (p, q) = op.enqueue();
                     assert_eq!(p.state(), OpState::Queued);
+                    assert_eq!(p.key(), q.key(), "one submission, one key");
+                    if let Some(old) = s.queued.as_ref().or(s.stale.as_ref()) {
+                        assert_ne!(old.key(), q.key(), "a resubmission kept its key");
+                    }
                     s.stale = s.queued.take().or(s.stale.take());
                     s.pending = Some(p);
                     s.queued = Some(q);
@@ -164,6 +173,19 @@ fuzz_target!(|data: &[u8]| {
                         }
                         (Ok(_), m) => panic!("op complete while the model says {m:?}"),
                     }
+                }
+            }
+            // Wait with a (zero) timeout: registers a waiter if the op is not
+            // delivered yet, and must agree with the model either way.
+            8 => {
+                if let Some(p) = &s.pending {
+                    let delivered = p.wait_timeout(Duration::ZERO);
+                    assert_eq!(
+                        delivered,
+                        matches!(s.model, Model::Done(_)),
+                        "wait_timeout vs model {:?}",
+                        s.model
+                    );
                 }
             }
             // Synchronous mode on an idle op (its callback is not run).

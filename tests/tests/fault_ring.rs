@@ -1,8 +1,9 @@
 //! Fault: a full completion ring. Ops run through the service pools onto a
 //! RAM disk (behind a DelayDevice) and deliver to a tiny
-//! `aio_core::CompletionRing` whose reaper is slow or stopped: producers
-//! (pool workers, or a submitter running an op inline) wait for room;
-//! nothing is dropped, overwritten or delivered twice, and nothing hangs.
+//! `aio_core::CompletionRing` whose reaper is slow or stopped: submitters
+//! wait for a ring credit (the completers, pool workers or a submitter
+//! running an op inline, never wait); nothing is dropped, overwritten or
+//! delivered twice, and nothing hangs.
 
 use std::time::{Duration, Instant};
 
@@ -30,8 +31,8 @@ fn device(blocks: u64) -> Arc<dyn Target> {
 
 /// Submits op `i` (a write of block `i % blocks`, or a read) with its
 /// completion going to `ring`; returns its `Pending`. `inline`: the pools
-/// may run it on the submitting thread (which then waits in `push` if the
-/// ring is full).
+/// may run it on the submitting thread. Sleeps for a ring credit while the
+/// ring has none (`SubmitFlags::WAIT`).
 fn submit(
     pools: &PoolSet,
     t: &Arc<dyn Target>,
@@ -87,21 +88,30 @@ fn audit(counts: &[AtomicU64]) -> (u64, u64) {
 }
 
 /// With the reaper stopped, no more ops complete than the ring holds: the
-/// rest wait (in `push`) instead of being dropped or overwriting an entry;
-/// once the reaper runs (slowly), every op is reaped exactly once.
+/// submitter waits for a ring credit instead of an entry being dropped or
+/// overwritten; once the reaper runs (slowly), every op is reaped exactly
+/// once.
 #[test]
-fn a_full_ring_makes_producers_wait_and_drops_nothing() {
+fn a_full_ring_makes_submitters_wait_and_drops_nothing() {
     const CAP: usize = 2;
     const N: u64 = 64;
     let t = device(N);
-    let pools = PoolSet::new(PoolConfig::default()).unwrap();
+    let pools = Arc::new(PoolSet::new(PoolConfig::default()).unwrap());
     let (ring, mut reaper) = CompletionRing::new(CAP).unwrap();
-    let pendings: Vec<Pending> = (0..N)
-        .map(|i| submit(&pools, &t, &ring, i, N, false))
-        .collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let submitter = {
+        let (pools, t, ring) = (Arc::clone(&pools), Arc::clone(&t), Arc::clone(&ring));
+        thread::spawn(move || {
+            for i in 0..N {
+                tx.send(submit(&pools, &t, &ring, i, N, false)).unwrap();
+            }
+        })
+    };
+    let mut pendings: Vec<Pending> = Vec::new();
     // Wait until the ring is full (entries are published only by pushes).
     let deadline = Instant::now() + HANG;
     loop {
+        pendings.extend(rx.try_iter());
         let complete = pendings.iter().filter(|p| p.is_complete()).count();
         if complete >= CAP {
             break;
@@ -116,6 +126,7 @@ fn a_full_ring_makes_producers_wait_and_drops_nothing() {
     // ring; however long this is, at most CAP ops may be complete, since an
     // op is delivered only after its entry is published.
     std::thread::sleep(Duration::from_millis(200));
+    pendings.extend(rx.try_iter());
     let complete = pendings.iter().filter(|p| p.is_complete()).count();
     assert!(
         complete <= CAP,
@@ -145,6 +156,9 @@ fn a_full_ring_makes_producers_wait_and_drops_nothing() {
             std::thread::sleep(Duration::from_micros(200));
         }
     }
+    submitter.join().expect("submitter");
+    pendings.extend(rx.try_iter());
+    assert_eq!(pendings.len() as u64, N);
     settle(pendings);
     assert!(!reaper.has_ready(), "more entries than ops");
     let (once, dup) = audit(&counts);

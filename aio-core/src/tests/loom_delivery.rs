@@ -96,3 +96,33 @@ fn loom_cancel_delivers_to_waiter() {
         drop(queued);
     });
 }
+
+/// A delivery to a registered waiter, then a synchronous run, then a new
+/// submission that the owner waits for while a second servicer completes
+/// it. The first delivery stamps `delivered`; the second wait must not take
+/// that stamp for its own.
+///
+/// Fails if a wait returns on an earlier execution's stamp (mutant
+/// `delivered-unstamped`, the hole `run_sync` once opened): the wait
+/// returns while the op is still queued, so loom reports the owner's read
+/// of `result` racing the second servicer's write, or the assertion on the
+/// result fails.
+#[test]
+fn loom_waited_delivery_then_sync_run_then_resubmit() {
+    model(|| {
+        let mut op = Op::new(nop(), vec![0u8; 1]);
+        op.prepare(OpKind::Read, 0, 1).unwrap();
+        let (pending, queued) = op.enqueue();
+        let first = thread::spawn(move || queued.start().unwrap().complete(Ok(3)));
+        let (mut op, r) = pending.wait();
+        assert_eq!(r, Ok(3));
+        first.join().unwrap();
+        assert_eq!(op.run_sync(), Ok(1));
+        let (pending, queued) = op.enqueue();
+        let second = thread::spawn(move || queued.start().unwrap().complete(Ok(5)));
+        let (op, r) = pending.wait();
+        assert_eq!(r, Ok(5), "a wait returned an earlier execution's result");
+        assert_eq!(op.result(), Some(Ok(5)));
+        second.join().unwrap();
+    });
+}

@@ -1,8 +1,9 @@
-//! Completion ring: publish vs reap, with the ring full and empty.
+//! Completion ring: publish vs reap, with the ring full and empty, and the
+//! credit an op takes at submission so that its completer never waits.
 
-use super::model;
+use super::{model, nop};
 use crate::sync::thread;
-use crate::{CompletionRing, CqEntry};
+use crate::{CompletionRing, CqEntry, Op};
 
 /// Reaps `n` entries, sleeping while the ring is empty; checks that each
 /// producer's entries arrive in order and whole.
@@ -28,11 +29,12 @@ fn entry(p: u64, i: u64) -> CqEntry {
 }
 
 /// One producer pushes two entries through a ring of one slot, so it must
-/// sleep on the full ring, while the consumer sleeps when it is empty.
+/// sleep for the ring's one credit until the consumer returns it, while the
+/// consumer sleeps when the ring is empty.
 ///
 /// Fails if the consumer can read a slot before it is written (loom
 /// reports a data race: mutant `ring-publish-relaxed`), or the producer
-/// sleeps on a full ring that the consumer drained without seeing it
+/// sleeps for a credit that the consumer returned without seeing it
 /// (deadlock: mutant `ring-no-recheck`), or an entry is lost, duplicated or
 /// torn (the assertions).
 #[test]
@@ -68,5 +70,48 @@ fn loom_ring_two_producers_vs_reaper() {
         for p in producers {
             p.join().unwrap();
         }
+    });
+}
+
+/// An op on a one-slot ring completes on another thread while its owner
+/// submits a second op to the same ring and the consumer reaps. The second
+/// submission must wait for the first op's credit to come back; the
+/// completers never wait.
+///
+/// Fails if the second op gets past submission before the first entry is
+/// reaped (mutant `credit-not-reserved`, where a submission takes no
+/// credit: its entry can then come first, "out of order", or its completer
+/// finds the slot still unreaped, the debug assertion in
+/// `CompletionRing::publish`), or a submitter sleeps through the return of
+/// a credit (deadlock), or an entry is lost (the consumer waits forever).
+#[test]
+fn loom_ring_op_submitter_vs_completer_and_reaper() {
+    model(|| {
+        let (ring, mut reaper) = CompletionRing::new(1).unwrap();
+        let ring_op = |i| {
+            let mut op = Op::new(nop(), vec![0u8; 1]);
+            op.set_ring(crate::sync::Arc::clone(&ring));
+            op.set_private(i);
+            op
+        };
+        let (first, queued) = ring_op(0).enqueue();
+        let second = ring_op(1);
+        let owner = thread::spawn(move || {
+            let completer = thread::spawn(move || queued.start().unwrap().complete(Ok(1)));
+            let (p, q) = second.enqueue();
+            q.start().unwrap().complete(Ok(2));
+            completer.join().unwrap();
+            p
+        });
+        let mut next = 0;
+        while next < 2 {
+            reaper.reap_wait(2, None, |e| {
+                assert_eq!(e.user_data, next, "out of order");
+                next += 1;
+            });
+        }
+        let second = owner.join().unwrap();
+        assert_eq!(first.wait().1, Ok(1));
+        assert_eq!(second.wait().1, Ok(2));
     });
 }

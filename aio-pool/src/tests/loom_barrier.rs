@@ -11,7 +11,7 @@ fn work(target: &Arc<dyn aio_core::Target>, kind: OpKind) -> Work {
     let (pending, q) = async_op(target, kind).enqueue();
     drop(pending);
     let m = Meta {
-        id: q.id(),
+        op: q.key(),
         key: q.target_key(),
         kind,
         ordered: false,

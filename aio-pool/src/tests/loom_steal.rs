@@ -19,7 +19,7 @@ fn loom_steal_vs_local_pop() {
         let target = nop();
         let (pending, q) = async_op(&target, OpKind::Read).enqueue();
         let m = Meta {
-            id: q.id(),
+            op: q.key(),
             key: q.target_key(),
             kind: OpKind::Read,
             ordered: false,

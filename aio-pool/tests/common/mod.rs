@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use aio_core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use aio_core::sync::{Arc, Condvar, Mutex, thread};
 use aio_core::{
-    Attempt, CancelOutcome, Engine, EngineTicket, Error, FlushKind, InFlight, MemTarget, Op,
+    Attempt, CancelOutcome, Engine, EngineTicket, Error, FlushKind, InFlight, MemTarget, Op, OpKey,
     OpKind, Pending, Result, Strategy, Target, into_dyn,
 };
 
@@ -211,9 +211,9 @@ impl Strategy for LaterTarget {
         self.inner.cv.notify_all();
     }
 
-    fn cancel(&self, id: u64, _engine: &mut dyn Engine) -> CancelOutcome {
+    fn cancel(&self, key: OpKey, _engine: &mut dyn Engine) -> CancelOutcome {
         let mut g = self.inner.st.lock();
-        let Some(i) = g.queue.iter().position(|(f, _)| f.id() == id) else {
+        let Some(i) = g.queue.iter().position(|(f, _)| f.key() == key) else {
             return CancelOutcome::InFlight;
         };
         let (f, t) = g.queue.remove(i).unwrap();
