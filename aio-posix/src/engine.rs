@@ -37,7 +37,7 @@ use crate::abi::{
 };
 use crate::config::Config;
 use crate::group::Group;
-use crate::notify::{Notification, with_signals_blocked};
+use crate::notify::{Deferred, Notification, was_sent, with_signals_blocked};
 use crate::slab::{Core, SlotState, StreamQ, on_complete};
 use crate::suspend::Wake;
 
@@ -370,8 +370,14 @@ impl Aio {
         if let Some(g) = group {
             g.add();
         }
-        self.core
-            .set_info(idx, cb, notify, group.map(Arc::clone), route.stream.clone());
+        self.core.set_info(
+            idx,
+            cb,
+            notify,
+            group.map(Arc::clone),
+            route.stream.clone(),
+            generation,
+        );
         // SAFETY: the aiocb is valid (caller); these are its state fields,
         // published before the op can complete.
         unsafe {
@@ -511,7 +517,7 @@ impl Aio {
         // Drop the group reference the slot took (never the last: the
         // submitter holds one).
         self.core
-            .set_info(idx, std::ptr::null_mut(), Notification::None, None, None);
+            .set_info(idx, std::ptr::null_mut(), Notification::None, None, None, 0);
         if let Some(g) = group {
             g.put();
         }
@@ -670,7 +676,15 @@ impl Aio {
         let sig = if wait { Notification::None } else { sig };
         // The list's own notification needs its credit too.
         self.core.dispatch.reserve(&sig)?;
-        let group = Arc::new(Group::new(sig));
+        // LIO_NOWAIT "shall return immediately": no notification of the
+        // list reaches the program before it has (README, "Notification
+        // before return"); they are held in the group and sent from a
+        // library thread after.
+        let group = Arc::new(if wait {
+            Group::new(sig)
+        } else {
+            Group::plugged(sig)
+        });
         let (mut eagain, mut failed) = (false, false);
         // LIO_NOWAIT returns promptly: the whole list shares one inline
         // budget.
@@ -714,9 +728,19 @@ impl Aio {
                 unsafe { self.set_final(cb, e) };
             }
         }
+        let mut held = group.unplug();
         if group.put() {
-            group.notify.send(&self.core.dispatch);
+            if wait {
+                group.notify.send(&self.core.dispatch);
+            } else {
+                held.push(Deferred {
+                    notify: group.notify,
+                    marker: std::ptr::null(),
+                    generation: 0,
+                });
+            }
         }
+        self.core.dispatch.push_batch(held);
         if wait {
             let end = self.sleep_until(None, || group.is_done());
             if end == SuspendEnd::Interrupted {
@@ -815,6 +839,46 @@ pub(crate) unsafe fn is_settled(cb: *const RawAiocb) -> bool {
         field::word(cb, W_TAG, Ordering::Acquire) != TAG_SUBMITTED
             || field::error(cb, Ordering::Acquire) != libc::EINPROGRESS
     }
+}
+
+/// Whether a settled aiocb's notification has been sent too (a woken
+/// `aio_suspend` returns only then, as glibc's, whose completer holds its
+/// lock across both). True for an aiocb this instance has no slot for.
+///
+/// # Safety
+/// `cb` points at a valid, aligned aiocb.
+pub(crate) unsafe fn notification_sent(aio: &Aio, cb: *const RawAiocb) -> bool {
+    // SAFETY: valid aiocb (caller).
+    let (idx, generation, instance) = unsafe {
+        (
+            field::word(cb, W_SLOT, Ordering::Relaxed),
+            field::word(cb, W_GEN, Ordering::Relaxed),
+            field::word(cb, W_INSTANCE, Ordering::Relaxed),
+        )
+    };
+    if instance != aio.instance {
+        return true;
+    }
+    match aio.core.slab.slots.get(idx as usize) {
+        Some(slot) => was_sent(&slot.sent, generation),
+        None => true,
+    }
+}
+
+/// Whether the aiocb asks for a signal (`SIGEV_SIGNAL`/`SIGEV_THREAD_ID`
+/// with a signal number).
+///
+/// # Safety
+/// `cb` points at a valid, aligned aiocb.
+pub(crate) unsafe fn wants_signal(cb: *const RawAiocb) -> bool {
+    // SAFETY: valid aiocb (caller); request fields, raw reads.
+    let (how, signo) = unsafe {
+        (
+            (&raw const (*cb).aio_sigevent.sigev_notify).read(),
+            (&raw const (*cb).aio_sigevent.sigev_signo).read(),
+        )
+    };
+    (how == libc::SIGEV_SIGNAL || how == libc::SIGEV_THREAD_ID) && signo > 0
 }
 
 // ---------------------------------------------------------------------------

@@ -266,6 +266,9 @@ enum Step {
     Sleep { addr: usize, expected: u32 },
     /// A completion happened meanwhile: check again.
     Again,
+    /// An entry is complete but its notification is being sent (or is
+    /// held by a `lio_listio` still running): check again shortly.
+    Unsent,
 }
 
 unsafe fn suspend_step(list: *const *const libc::aiocb, nent: c_int) -> Result<Step> {
@@ -304,14 +307,28 @@ unsafe fn suspend_step(list: *const *const libc::aiocb, nent: c_int) -> Result<S
     // The ticket first, then the check: a completion in between moves the
     // word, and `arm` (or the futex) sees it.
     let ticket = ev.ticket();
-    let ready = entries.iter().any(|&cb| {
+    let ready = entries.iter().copied().find(|&cb| {
         // SAFETY: non-null entries are valid aiocbs (caller); a misaligned
         // one is not touched (it is never complete).
         !cb.is_null()
             && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>())
             && unsafe { engine::is_settled(cb.cast::<RawAiocb>()) }
     });
-    if ready {
+    if let Some(cb) = ready {
+        let cb = cb.cast::<RawAiocb>();
+        // Return once its notification is sent too, as glibc does: a
+        // program woken here finds its signal handler already run.
+        // SAFETY: a valid, aligned aiocb (checked above).
+        if !unsafe { engine::notification_sent(aio, cb) } {
+            return Ok(Step::Unsent);
+        }
+        // SAFETY: as above.
+        if unsafe { engine::wants_signal(cb) } {
+            // A system call, so that a signal queued to this process is
+            // delivered (its handler run) before we return.
+            // SAFETY: plain syscall without arguments.
+            unsafe { libc::syscall(libc::SYS_getpid) };
+        }
         return Ok(Step::Ready);
     }
     Ok(match ev.arm(ticket) {
@@ -346,12 +363,23 @@ unsafe fn suspend_entry(
             return -1;
         }
     };
+    // How long to wait for a completed entry's notification: microseconds
+    // normally; bounded, because a held one waits for its lio_listio, which
+    // a signal handler calling aio_suspend may have interrupted.
+    let mut unsent_rounds = 0u32;
     loop {
         // SAFETY: forwarded from the entry point's contract.
         let step = guard(Err(Error::EIO), || Ok(unsafe { suspend_step(list, nent) }));
         let (addr, expected) = match step {
             Ok(Step::Ready) => return 0,
             Ok(Step::Again) => continue,
+            Ok(Step::Unsent) if unsent_rounds >= 20_000 => return 0,
+            Ok(Step::Unsent) => {
+                unsent_rounds += 1;
+                // SAFETY: plain syscall (async-signal-safe).
+                unsafe { libc::sched_yield() };
+                continue;
+            }
             Ok(Step::Sleep { addr, expected }) => (addr, expected),
             Err(e) => {
                 set_errno(e);

@@ -10,9 +10,10 @@
 //! while ops are still being added, however fast they complete (FreeBSD's
 //! bug 251515 is what happens otherwise). See `README.md`, "lio_listio".
 
+use aio_core::sync::Mutex;
 use aio_core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::notify::Notification;
+use crate::notify::{Deferred, Notification};
 
 /// One `lio_listio` call's group.
 #[derive(Debug)]
@@ -20,6 +21,11 @@ pub(crate) struct Group {
     remaining: AtomicUsize,
     /// The list's notification (`Notification::None` for `LIO_WAIT`).
     pub(crate) notify: Notification,
+    /// While `Some`, the list's `lio_listio(LIO_NOWAIT)` is still running:
+    /// its entries' notifications are held here, to be sent from a
+    /// library thread once it returned (see `README.md`, "Notification
+    /// before return"). Lock: alone.
+    plug: Mutex<Option<Vec<Deferred>>>,
 }
 
 impl Group {
@@ -28,7 +34,51 @@ impl Group {
         Group {
             remaining: AtomicUsize::new(1),
             notify,
+            plug: Mutex::new(None),
         }
+    }
+
+    /// A group whose entries' notifications are held back until
+    /// [`Group::unplug`] (`LIO_NOWAIT`).
+    pub(crate) fn plugged(notify: Notification) -> Group {
+        Group {
+            plug: Mutex::new(Some(Vec::new())),
+            ..Group::new(notify)
+        }
+    }
+
+    /// Holds `d` back if the list's submitter is still running; else gives
+    /// it back, for the completer to send at once. Deciding and holding
+    /// are one critical section, so a notification is either taken by
+    /// `unplug` or sent by its completer, never both, never neither.
+    pub(crate) fn defer(&self, d: Deferred) -> Result<(), Deferred> {
+        let mut p = self.plug.lock();
+        if aio_core::sync::mutant("plug-check-then-push") {
+            // Mutant: decide under one lock hold, push under another; an
+            // unplug in between takes the list, and `d` is lost.
+            let plugged = p.is_some();
+            drop(p);
+            if !plugged {
+                return Err(d);
+            }
+            if let Some(v) = self.plug.lock().as_mut() {
+                v.push(d);
+            }
+            return Ok(());
+        }
+        match p.as_mut() {
+            Some(v) => {
+                v.push(d);
+                Ok(())
+            }
+            None => Err(d),
+        }
+    }
+
+    /// The submitter is done: what was held back, to send (later
+    /// completions send their own).
+    pub(crate) fn unplug(&self) -> Vec<Deferred> {
+        self.plug.lock().take().unwrap_or_default()
     }
 
     /// Counts one more op; call before submitting it.

@@ -36,7 +36,7 @@
 
 use std::collections::VecDeque;
 
-use aio_core::sync::atomic::{AtomicUsize, Ordering};
+use aio_core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 #[cfg(loom)]
 use aio_core::sync::thread::{self, JoinHandle};
 use aio_core::sync::{Condvar, Mutex};
@@ -257,6 +257,67 @@ pub(crate) fn with_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The generation "before the first" in a slot's sent marker.
+pub(crate) const NEVER_SENT: u32 = u32::MAX;
+
+/// Records in a slot's sent marker that the notification of the op of
+/// generation `generation` was sent (monotonic: a later op's mark is never
+/// overwritten by an earlier one's). Release: pairs with [`was_sent`].
+pub(crate) fn mark_sent(marker: &AtomicU32, generation: u32) {
+    let mut cur = marker.load(Ordering::Relaxed);
+    while (generation.wrapping_sub(cur) as i32) > 0 || cur == NEVER_SENT {
+        match marker.compare_exchange_weak(cur, generation, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(c) => cur = c,
+        }
+    }
+}
+
+/// Whether the notification of the op of generation `generation` (or of a
+/// later op of the same slot, which implies it) was sent.
+pub(crate) fn was_sent(marker: &AtomicU32, generation: u32) -> bool {
+    let cur = marker.load(Ordering::Acquire);
+    cur != NEVER_SENT && (cur.wrapping_sub(generation) as i32) >= 0
+}
+
+/// A notification to send, and the slot marker that records it sent (see
+/// `README.md`, "Notification before return").
+#[derive(Debug)]
+pub(crate) struct Deferred {
+    /// What to send.
+    pub(crate) notify: Notification,
+    /// The slot's sent marker (null: a list's own notification).
+    pub(crate) marker: *const AtomicU32,
+    /// The op's generation in that slot.
+    pub(crate) generation: u32,
+}
+
+// SAFETY: `marker` points into a slab slot, which lives as long as the
+// process-wide instance (never freed), or a model's core, which outlives
+// its threads; it is only used for atomic operations.
+unsafe impl Send for Deferred {}
+
+impl Deferred {
+    /// Sends with `send`, then marks the op's notification sent.
+    pub(crate) fn send_with(self, send: impl FnOnce(&Notification)) {
+        let mark = || {
+            if !self.marker.is_null() {
+                // SAFETY: see the Send impl: the slot outlives this.
+                mark_sent(unsafe { &*self.marker }, self.generation);
+            }
+        };
+        if aio_core::sync::mutant("sent-before-signal") {
+            // Mutant: the mark is published before the signal is sent; a
+            // woken aio_suspend returns with the signal still unsent.
+            mark();
+            send(&self.notify);
+            return;
+        }
+        send(&self.notify);
+        mark();
+    }
+}
+
 /// One `SIGEV_THREAD` call: `function(value)`, on a thread made with the
 /// attributes at `attr` (0: a pool thread).
 #[derive(Debug, Clone, Copy)]
@@ -269,6 +330,8 @@ pub(crate) struct Job {
 #[derive(Debug, Default)]
 struct Queue {
     jobs: VecDeque<Job>,
+    /// Notifications held back while their `lio_listio` ran, to send.
+    batches: VecDeque<Vec<Deferred>>,
     idle: usize,
     threads: usize,
     exit: bool,
@@ -353,6 +416,34 @@ impl Dispatcher {
         self.start(None);
     }
 
+    /// Queues notifications to be sent from a library thread (those a
+    /// `lio_listio(LIO_NOWAIT)` held back until it returned).
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn push_batch(&self, batch: Vec<Deferred>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut q = self.q.lock();
+        q.batches.push_back(batch);
+        if q.idle > 0 {
+            self.cv.notify_one();
+            return;
+        }
+        if q.threads >= self.max {
+            return;
+        }
+        q.threads += 1;
+        drop(q);
+        self.start(None);
+    }
+
+    /// Sends a batch (on a pool thread).
+    fn send_batch(&self, batch: Vec<Deferred>) {
+        for d in batch {
+            d.send_with(|n| n.send(self));
+        }
+    }
+
     /// The next job for a pool thread: waits while there is none; `None`
     /// once the dispatcher shuts down. A job with attributes found here
     /// (queued while `max` threads lived) is handed to a thread of its own
@@ -360,6 +451,12 @@ impl Dispatcher {
     fn next_job(&self) -> Option<Job> {
         let mut q = self.q.lock();
         loop {
+            if let Some(batch) = q.batches.pop_front() {
+                drop(q);
+                self.send_batch(batch);
+                q = self.q.lock();
+                continue;
+            }
             if let Some(job) = q.jobs.pop_front() {
                 drop(q);
                 if job.attr != 0 {
@@ -385,7 +482,7 @@ impl Dispatcher {
     fn thread_gone(&self) {
         let mut q = self.q.lock();
         q.threads -= 1;
-        if !q.exit && !q.jobs.is_empty() && q.idle == 0 {
+        if !q.exit && (!q.jobs.is_empty() || !q.batches.is_empty()) && q.idle == 0 {
             q.threads += 1;
             drop(q);
             self.start(None);
@@ -410,6 +507,15 @@ impl Dispatcher {
                 q.jobs.push_back(Job { attr: 0, ..j });
             }
             if q.threads == 0 {
+                while let Some(b) = q.batches.pop_front() {
+                    drop(q);
+                    for d in b {
+                        // Signals only here: a SIGEV_THREAD one would
+                        // come back to this queue, run just below.
+                        d.send_with(|n| n.send(self));
+                    }
+                    q = self.q.lock();
+                }
                 while let Some(j) = q.jobs.pop_front() {
                     drop(q);
                     self.credits.fetch_sub(1, Ordering::Relaxed);

@@ -31,13 +31,13 @@
 //! the op, and pushes the index on `free`. Nothing is kept per completed
 //! op beyond the slot itself.
 
-use aio_core::sync::atomic::Ordering as AO;
+use aio_core::sync::atomic::{AtomicU32, Ordering as AO};
 use aio_core::sync::{Arc, Mutex, UnsafeCell};
 use aio_core::{Completion, Op, Pending, Target};
 
 use crate::abi::{RawAiocb, field};
 use crate::group::Group;
-use crate::notify::{Dispatcher, Notification};
+use crate::notify::{Deferred, Dispatcher, NEVER_SENT, Notification, mark_sent};
 use crate::suspend::Events;
 
 /// Retries of `alloc` while completed slots wait for delivery (loom: one,
@@ -60,6 +60,8 @@ pub(crate) struct Info {
     /// The FIFO queue of the op's stream and direction, if any: the next
     /// op of the queue is released when this one completes.
     pub(crate) stream: Option<Arc<StreamQ>>,
+    /// The slot's generation for this op (its sent mark).
+    pub(crate) generation: u32,
 }
 
 /// The lock-protected part of a slot. (s)
@@ -89,6 +91,10 @@ pub(crate) struct SlotState {
 pub(crate) struct Slot {
     pub(crate) st: Mutex<SlotState>,
     pub(crate) info: UnsafeCell<Info>,
+    /// The generation of the last op of this slot whose notification was
+    /// sent (`notify::mark_sent`; `NEVER_SENT` at first): what a woken
+    /// `aio_suspend` checks before it returns.
+    pub(crate) sent: AtomicU32,
 }
 
 // SAFETY: `info` holds raw pointers to the caller's aiocb and to the Core,
@@ -121,7 +127,9 @@ impl Slab {
                     notify: Notification::None,
                     group: None,
                     stream: None,
+                    generation: 0,
                 }),
+                sent: AtomicU32::new(NEVER_SENT),
             })
             .collect();
         Slab {
@@ -312,10 +320,10 @@ impl Core {
     ) {
         let slot = &self.slab.slots[idx as usize];
         // SAFETY: the slot is held by whoever holds its parked op (us).
-        let (aiocb, notify, group) = slot.info.with_mut(|p| unsafe {
+        let (aiocb, notify, group, generation) = slot.info.with_mut(|p| unsafe {
             let i = &mut *p;
             i.stream = None;
-            (i.aiocb, i.notify, i.group.take())
+            (i.aiocb, i.notify, i.group.take(), i.generation)
         });
         st.op = Some(op);
         st.parked = None;
@@ -332,8 +340,8 @@ impl Core {
                 field::set_error(aiocb, err.errno(), AO::Release);
             }
         }
+        self.notify_op(slot, notify, generation, group.as_deref());
         let last = group.as_ref().is_some_and(|g| g.put());
-        notify.send(&self.dispatch);
         if let Some(g) = group.as_ref().filter(|_| last) {
             g.notify.send(&self.dispatch);
         }
@@ -349,6 +357,7 @@ impl Core {
         notify: Notification,
         group: Option<Arc<Group>>,
         stream: Option<Arc<StreamQ>>,
+        generation: u32,
     ) {
         let slot = &self.slab.slots[idx as usize];
         // SAFETY: the slot is ours (legend mark o): no callback can run for
@@ -362,8 +371,38 @@ impl Core {
                 notify,
                 group,
                 stream,
+                generation,
             };
         });
+    }
+
+    /// Sends an op's own notification, or holds it back in its list while
+    /// the list's `lio_listio` still runs; then (or once the held-back
+    /// one is sent) the slot's sent mark says so. Never blocks.
+    pub(crate) fn notify_op(
+        &self,
+        slot: &Slot,
+        notify: Notification,
+        generation: u32,
+        group: Option<&Group>,
+    ) {
+        if matches!(notify, Notification::None) {
+            mark_sent(&slot.sent, generation);
+            return;
+        }
+        let d = Deferred {
+            notify,
+            marker: &slot.sent,
+            generation,
+        };
+        let d = match group {
+            Some(g) => match g.defer(d) {
+                Ok(()) => return,
+                Err(d) => d,
+            },
+            None => d,
+        };
+        d.send_with(|n| n.send(&self.dispatch));
     }
 
     /// The `private` value that makes [`on_complete`] find slot `idx`.
@@ -397,7 +436,7 @@ pub(crate) fn on_complete(c: &Completion<'_>) {
     let slot = unsafe { &*slot };
     // SAFETY: the callback holds the slot (mark o); reclaim waits for the
     // op's delivery, which follows this callback.
-    let (core, idx, aiocb, notify, group, stream) = slot.info.with_mut(|p| unsafe {
+    let (core, idx, aiocb, notify, group, stream, generation) = slot.info.with_mut(|p| unsafe {
         let i = &mut *p;
         (
             i.core,
@@ -406,6 +445,7 @@ pub(crate) fn on_complete(c: &Completion<'_>) {
             i.notify,
             i.group.take(),
             i.stream.take(),
+            i.generation,
         )
     });
     // SAFETY: the Core outlives its ops (as above).
@@ -423,10 +463,11 @@ pub(crate) fn on_complete(c: &Completion<'_>) {
             field::set_error(aiocb, err, AO::Release);
         }
     }
-    let last = group.as_ref().is_some_and(|g| g.put());
     // 5. notifications before waking sleepers, as glibc: a program that
-    // returns from aio_suspend or LIO_WAIT finds the signal already sent.
-    notify.send(&core.dispatch);
+    // returns from aio_suspend or LIO_WAIT finds the signal already sent
+    // (held back while its lio_listio(LIO_NOWAIT) still runs).
+    core.notify_op(slot, notify, generation, group.as_deref());
+    let last = group.as_ref().is_some_and(|g| g.put());
     if let Some(g) = group.as_ref().filter(|_| last) {
         g.notify.send(&core.dispatch);
     }

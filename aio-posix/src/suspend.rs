@@ -11,9 +11,11 @@
 //! ordered: either the completion's RMW sees `WAITERS` and wakes, or the
 //! sleeper's CAS sees the new `seq` and does not sleep.
 //!
-//! The sleep is a futex with an absolute deadline (`FUTEX_WAIT_BITSET`), so
-//! a signal handler makes it fail with `EINTR` (never restarted), which
-//! `aio_suspend` reports. Under loom the futex is modelled by a mutex and a
+//! The sleep is a futex (`FUTEX_WAIT_BITSET`) with an absolute deadline,
+//! which a signal handler ends with `EINTR`, or, without a timeout,
+//! untimed: the kernel then restarts it after a handler installed with
+//! `SA_RESTART` and fails it with `EINTR` otherwise, as glibc's
+//! `aio_suspend` behaves. Under loom the futex is modelled by a mutex and a
 //! condition variable with the same contract ("sleep only if the word still
 //! holds the value; a wake after the change is never lost").
 
@@ -173,10 +175,19 @@ pub(crate) unsafe fn sleep_cancellable(
     expected: u32,
     deadline: Option<Instant>,
 ) -> Wake {
-    let abs = match futex::abs_deadline(deadline) {
-        Some(t) => t,
-        None => return Wake::TimedOut,
+    // No deadline: an untimed wait, which the kernel restarts after a
+    // handler installed with SA_RESTART (as glibc's aio_suspend), and
+    // fails with EINTR after one without.
+    let abs = match deadline {
+        None => None,
+        Some(_) => match futex::abs_deadline(deadline) {
+            Some(t) => Some(t),
+            None => return Wake::TimedOut,
+        },
     };
+    let ts = abs
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     let mut old: libc::c_int = 0;
     // SAFETY: async-cancel-safe calls and the raw system call only; the
     // kernel reads the word and the local timespec.
@@ -187,7 +198,7 @@ pub(crate) unsafe fn sleep_cancellable(
             addr as *const u32,
             libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
             expected,
-            &abs as *const libc::timespec,
+            ts,
             std::ptr::null::<u32>(),
             libc::FUTEX_BITSET_MATCH_ANY,
         );
@@ -230,13 +241,21 @@ mod futex {
     // The kernel compares the word atomically; the address must stay valid
     // while we sleep (the process-wide instance is never freed).
 
-    /// `FUTEX_WAIT_BITSET` with an absolute CLOCK_MONOTONIC deadline (one
-    /// hour ahead when there is none, so that a signal always ends the
-    /// sleep with `EINTR`: the kernel restarts an untimed futex wait).
+    /// `FUTEX_WAIT_BITSET` with an absolute CLOCK_MONOTONIC deadline, or
+    /// untimed when there is none: the kernel then restarts the wait after
+    /// a signal handler installed with `SA_RESTART` and fails it with
+    /// `EINTR` after one without, as glibc's waits behave.
     pub(super) fn wait(word: *const u32, expected: u32, deadline: Option<Instant>) -> Wake {
-        let Some(abs) = abs_deadline(deadline) else {
-            return Wake::TimedOut;
+        let abs = match deadline {
+            None => None,
+            Some(_) => match abs_deadline(deadline) {
+                Some(t) => Some(t),
+                None => return Wake::TimedOut,
+            },
         };
+        let ts = abs
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: the word lives as long as `word`; the kernel only reads
         // it (compares it with `expected`) and the timespec.
         let r = unsafe {
@@ -245,7 +264,7 @@ mod futex {
                 word,
                 libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
                 expected,
-                &abs as *const libc::timespec,
+                ts,
                 std::ptr::null::<u32>(),
                 libc::FUTEX_BITSET_MATCH_ANY,
             )

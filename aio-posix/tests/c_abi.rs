@@ -214,11 +214,12 @@ fn sigev_thread_backlog_is_bounded() {
 }
 
 /// aio_error, aio_return and aio_suspend from signal handlers, first
-/// calls included; on glibc, then on ours.
+/// calls included. (Not run on glibc: its aio_suspend takes the mutex
+/// aio_read holds, so a handler that interrupts aio_read deadlocks now
+/// and then. README, "Differences".)
 #[test]
 fn signal_handlers_may_call_error_return_and_suspend() {
     let exe = compile("boundary", false);
-    assert!(run_on_glibc(&exe, &["signal"]).contains("signal ok"));
     let o = run_preloaded(&exe, &["signal"], "aio_read", &[]);
     assert!(o.contains("signal ok"), "{o}");
 }

@@ -32,7 +32,7 @@ fn loom_slab_reclaim_vs_delivery() {
         op.prepare(OpKind::Read, 0, 0).unwrap();
         op.set_callback(on_complete);
         op.set_private(core.private_of(idx));
-        core.set_info(idx, cb, Notification::None, None, None);
+        core.set_info(idx, cb, Notification::None, None, None, 0);
         let (pending, queued) = op.enqueue();
         let t = thread::spawn(move || {
             queued.start().expect("not cancelled").complete(Ok(0));

@@ -31,7 +31,7 @@ fn op_for(core: &Core, idx: u32, cb: *mut RawAiocb, q: &Arc<StreamQ>) -> Op {
     op.prepare(OpKind::Read, 0, 0).unwrap();
     op.set_callback(on_complete);
     op.set_private(core.private_of(idx));
-    core.set_info(idx, cb, Notification::None, None, Some(Arc::clone(q)));
+    core.set_info(idx, cb, Notification::None, None, Some(Arc::clone(q)), 0);
     op
 }
 

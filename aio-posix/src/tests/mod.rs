@@ -8,6 +8,7 @@
 
 mod loom_dispatch;
 mod loom_lio;
+mod loom_notify;
 mod loom_slab;
 mod loom_stream;
 mod loom_suspend;

@@ -1,0 +1,90 @@
+//! Notification before return (`README.md`, "Notification before
+//! return"): the sent mark, and the plug of a `lio_listio(LIO_NOWAIT)`
+//! group.
+
+use aio_core::sync::Arc;
+use aio_core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
+use aio_core::sync::thread;
+
+use super::model;
+use crate::group::Group;
+use crate::notify::{Deferred, NEVER_SENT, Notification, was_sent};
+
+/// A completer stores the op's status (K3), sends its signal and marks
+/// it sent; a sleeper that sees the status waits for the mark, and must
+/// then find the signal sent. Mutant `sent-before-signal` publishes the
+/// mark first: the sleeper returns with the signal unsent.
+#[test]
+fn loom_sent_mark_follows_the_signal() {
+    model(|| {
+        let status = Arc::new(AtomicI32::new(libc::EINPROGRESS));
+        let signalled = Arc::new(AtomicBool::new(false));
+        let mark = Arc::new(AtomicU32::new(NEVER_SENT));
+        let generation = 7;
+        let t = {
+            let (status, signalled, mark) = (
+                Arc::clone(&status),
+                Arc::clone(&signalled),
+                Arc::clone(&mark),
+            );
+            thread::spawn(move || {
+                status.store(0, Ordering::Release);
+                let d = Deferred {
+                    notify: Notification::Signal { signo: 1, value: 0 },
+                    marker: &*mark as *const AtomicU32,
+                    generation,
+                };
+                d.send_with(|_| signalled.store(true, Ordering::Relaxed));
+            })
+        };
+        if status.load(Ordering::Acquire) == 0 {
+            while !was_sent(&mark, generation) {
+                thread::yield_now();
+            }
+            assert!(
+                signalled.load(Ordering::Relaxed),
+                "aio_suspend returned before the op's signal was sent"
+            );
+        }
+        t.join().unwrap();
+    });
+}
+
+/// One entry of a plugged list completes while its submitter unplugs:
+/// the entry's notification is sent exactly once, by the completer or
+/// from what `unplug` took. Mutant `plug-check-then-push` loses it.
+#[test]
+fn loom_plug_vs_unplug() {
+    model(|| {
+        let g = Arc::new(Group::plugged(Notification::None));
+        let sent = Arc::new(AtomicUsize::new(0));
+        let mark = Arc::new(AtomicU32::new(NEVER_SENT));
+        let t = {
+            let (g, sent, mark) = (Arc::clone(&g), Arc::clone(&sent), Arc::clone(&mark));
+            thread::spawn(move || {
+                let d = Deferred {
+                    notify: Notification::Signal { signo: 1, value: 0 },
+                    marker: &*mark as *const AtomicU32,
+                    generation: 0,
+                };
+                if let Err(d) = g.defer(d) {
+                    d.send_with(|_| {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    });
+                }
+            })
+        };
+        for d in g.unplug() {
+            d.send_with(|_| {
+                sent.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        t.join().unwrap();
+        assert_eq!(
+            sent.load(Ordering::Relaxed),
+            1,
+            "an entry's notification must be sent exactly once"
+        );
+        assert!(was_sent(&mark, 0));
+    });
+}
