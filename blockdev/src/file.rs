@@ -141,8 +141,15 @@ pub(crate) struct FileShared {
     bounded: bool,
     capacity: u64,
     block_size: u32,
-    mem_align: u32,
-    direct: bool,
+    /// Direct-I/O alignment of the file (offset/length, memory), known
+    /// whether or not `O_DIRECT` is set now: a borrowed descriptor's flag
+    /// can change at any time.
+    dio_block: u32,
+    dio_mem: u32,
+    /// `Some(direct)` for a descriptor the device opened (nobody else can
+    /// change its flags); `None` for a borrowed one, whose status flags
+    /// are read at each submission (see [`FileShared::status`]).
+    fixed_direct: Option<bool>,
     force_fallback: bool,
     fallback_threads: Option<usize>,
     /// (lock: this mutex, taken alone)
@@ -163,7 +170,7 @@ impl fmt::Debug for FileDevice {
             .field("name", &self.name)
             .field("fd", &self.sh.fd)
             .field("capacity", &self.sh.capacity)
-            .field("direct", &self.sh.direct)
+            .field("direct", &self.sh.fixed_direct)
             .finish()
     }
 }
@@ -174,6 +181,36 @@ struct Plan {
     kind: OpKind,
     offset: u64,
     len: usize,
+    /// The descriptor's status flags at submission.
+    status: Status,
+}
+
+/// The status flags of a descriptor that matter to an op, read when the
+/// op is submitted (never cached: `fcntl(F_SETFL)` and a close/reopen of
+/// the same number change them under us).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Status {
+    /// `O_DIRECT` (seekable descriptors only).
+    pub(crate) direct: bool,
+}
+
+impl FileShared {
+    /// The descriptor's status flags now: fixed for a descriptor the
+    /// device opened, one `fcntl(F_GETFL)` for a borrowed one (`EBADF` if
+    /// it was closed).
+    pub(crate) fn status(&self) -> Result<Status> {
+        if let Some(direct) = self.fixed_direct {
+            return Ok(Status { direct });
+        }
+        // SAFETY: plain syscall.
+        let fl = unsafe { libc::fcntl(self.fd, libc::F_GETFL) };
+        if fl < 0 {
+            return Err(Error::last_os_error());
+        }
+        Ok(Status {
+            direct: self.seekable && fl & libc::O_DIRECT != 0,
+        })
+    }
 }
 
 const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
@@ -250,8 +287,11 @@ impl FileDevice {
 
     /// A device over a descriptor the caller keeps owning (a regular file,
     /// block device, pipe, FIFO, socket or pty). The device never closes
-    /// it. `O_DIRECT` is taken from the descriptor's flags; `o.direct`,
-    /// `o.read_only` and `o.create_size` are ignored. Nothing is clamped to
+    /// it. `O_DIRECT` and `O_NONBLOCK` are read from the descriptor's
+    /// status flags at every submission (one `fcntl(F_GETFL)`), never
+    /// cached, so `fcntl(F_SETFL)` or a close and reopen of the same number
+    /// takes effect for the next op; `o.direct`, `o.read_only` and
+    /// `o.create_size` are ignored. Nothing is clamped to
     /// a size (POSIX file semantics; see the module docs).
     ///
     /// # Safety
@@ -297,25 +337,33 @@ impl FileDevice {
             }
             _ => (false, u64::MAX, 1),
         };
-        let mut mem_align = 1;
-        if o.direct && seekable {
+        // The direct-I/O alignment is a property of the file, not of the
+        // flag: learn it now, use it whenever O_DIRECT is set at submission.
+        let (mut dio_mem, mut dio_block) = (1, 1);
+        if seekable {
             match dio_align(fd) {
                 Some((m, off)) => {
-                    mem_align = m;
-                    block_size = block_size.max(off);
+                    dio_mem = m;
+                    dio_block = block_size.max(off);
                 }
-                None => mem_align = block_size,
+                None => {
+                    dio_mem = block_size;
+                    dio_block = block_size;
+                }
             }
+        }
+        if o.direct && seekable {
+            block_size = dio_block;
         }
         if let Some(bs) = o.block_size {
             if !bs.is_power_of_two() {
                 return Err(Error::EINVAL);
             }
             block_size = bs;
-            if o.direct {
-                mem_align = mem_align.max(bs);
-            }
+            dio_block = bs;
+            dio_mem = dio_mem.max(bs);
         }
+        let fixed_direct = owned.is_some().then_some(o.direct && seekable);
         Ok(FileDevice {
             sh: Arc::new(FileShared {
                 fd,
@@ -324,8 +372,9 @@ impl FileDevice {
                 bounded: bounded && seekable,
                 capacity,
                 block_size,
-                mem_align,
-                direct: o.direct && seekable,
+                dio_block,
+                dio_mem,
+                fixed_direct,
                 force_fallback: o.force_fallback,
                 fallback_threads: o.fallback_threads,
                 pool: Mutex::new(o.pool.clone()),
@@ -342,9 +391,10 @@ impl FileDevice {
         self.sh.fd
     }
 
-    /// Whether the device uses `O_DIRECT`.
+    /// Whether the device uses `O_DIRECT` now (for a borrowed descriptor:
+    /// whether its status flags say so at this moment).
     pub fn is_direct(&self) -> bool {
-        self.sh.direct
+        self.sh.status().is_ok_and(|s| s.direct)
     }
 
     /// Whether the descriptor has offsets (a regular file or block device).
@@ -373,20 +423,22 @@ impl FileDevice {
         if sh.closed.load(Ordering::Acquire) {
             return Err(Err(Error::ECANCELED));
         }
+        let status = sh.status().map_err(Err)?;
         if !kind.is_transfer() {
             return Ok(Plan {
                 kind,
                 offset: 0,
                 len: 0,
+                status,
             });
         }
         let mut len = len.min(MAX_RW);
         if len == 0 {
             return Err(Ok(0));
         }
-        if sh.direct {
-            let bs = u64::from(sh.block_size);
-            if !addr.is_multiple_of(sh.mem_align as usize)
+        if status.direct {
+            let bs = u64::from(sh.dio_block);
+            if !addr.is_multiple_of(sh.dio_mem as usize)
                 || !offset.is_multiple_of(bs)
                 || !(len as u64).is_multiple_of(bs)
             {
@@ -395,15 +447,20 @@ impl FileDevice {
         }
         if sh.bounded {
             len = clamp_transfer(kind == OpKind::Write, offset, len, sh.capacity)?;
-            if sh.direct
+            if status.direct
                 && kind == OpKind::Write
-                && !(len as u64).is_multiple_of(u64::from(sh.block_size))
+                && !(len as u64).is_multiple_of(u64::from(sh.dio_block))
             {
                 return Err(Err(Error::EINVAL));
             }
         }
         let offset = if sh.seekable { offset } else { u64::MAX };
-        Ok(Plan { kind, offset, len })
+        Ok(Plan {
+            kind,
+            offset,
+            len,
+            status,
+        })
     }
 
     fn plan_op(&self, op: &mut InFlight) -> std::result::Result<(Plan, *mut u8), Result<usize>> {
@@ -612,11 +669,7 @@ impl Strategy for FileDevice {
         // O_DIRECT is never tried: RWF_NOWAIT only refuses to wait for
         // locks and allocation, not for the device, so a direct read here
         // would block the submitter for the whole I/O.
-        if op.kind() != OpKind::Read
-            || !sh.seekable
-            || sh.direct
-            || !sh.nowait_ok.load(Ordering::Relaxed)
-        {
+        if op.kind() != OpKind::Read || !sh.seekable || !sh.nowait_ok.load(Ordering::Relaxed) {
             return Err(op);
         }
         let (plan, ptr) = match self.plan_op(&mut op) {
@@ -626,6 +679,9 @@ impl Strategy for FileDevice {
                 return Ok(());
             }
         };
+        if plan.status.direct {
+            return Err(op);
+        }
         let iov = libc::iovec {
             iov_base: ptr.cast(),
             iov_len: plan.len,
