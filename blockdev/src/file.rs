@@ -30,16 +30,17 @@
 //!
 //! # Streams
 //!
-//! Pipes, FIFOs, sockets and ptys have no offset: their ops use the
-//! descriptor's current position (offset -1 for io_uring, `read`/`write`
-//! for the pool), and the ring waits for readiness itself (it arms a poll
-//! internally), so a read with nothing to read occupies no thread. Such an
-//! op can be cancelled with [`Strategy::cancel`] on its engine
-//! (`IORING_OP_ASYNC_CANCEL`). The descriptor must be in blocking mode for
-//! the ring to wait: on an `O_NONBLOCK` descriptor an op that would block
-//! completes with `EAGAIN`, as `read(2)` would. On the pool path a read
-//! waiting on an idle stream occupies one pool thread until data arrives,
-//! and cannot be cancelled.
+//! Pipes, FIFOs, sockets and ptys have no offset: their transfers use the
+//! descriptor's current position, and in both engines they go to the
+//! process's readiness waiter (`ready.rs`; `src/README.md`, "Streams wait
+//! for readiness"): tried at once without blocking, parked on epoll if
+//! they would block, costing no engine slot, worker budget or thread while
+//! they wait. A write on a blocking descriptor completes with its full
+//! count; on an `O_NONBLOCK` descriptor (read at submission) ops keep
+//! `read(2)`/`write(2)`'s partial counts and `EAGAIN`. A parked op can be
+//! cancelled with [`Strategy::cancel`] on any engine. A descriptor that
+//! epoll or `RWF_NOWAIT` refuses falls back to the engine's path (the ring
+//! waits for it; the pool path holds a pool thread).
 
 use std::ffi::CString;
 use std::fmt;
@@ -56,6 +57,7 @@ use aio_core::{
 
 use crate::device::{Device, Geometry, clamp_transfer};
 use crate::pool::BlockingPool;
+use crate::ready::{self, Waiter};
 use crate::uring::{MAX_RW, Sqe, UringEngine};
 
 /// How a [`FileDevice`] is opened. The default: buffered, read-write, an
@@ -192,6 +194,9 @@ struct Plan {
 pub(crate) struct Status {
     /// `O_DIRECT` (seekable descriptors only).
     pub(crate) direct: bool,
+    /// `O_NONBLOCK`: a stream op that would block answers `EAGAIN` (and
+    /// a write may come back short), as `read(2)`/`write(2)` do.
+    pub(crate) nonblock: bool,
 }
 
 impl FileShared {
@@ -200,7 +205,10 @@ impl FileShared {
     /// it was closed).
     pub(crate) fn status(&self) -> Result<Status> {
         if let Some(direct) = self.fixed_direct {
-            return Ok(Status { direct });
+            return Ok(Status {
+                direct,
+                nonblock: false,
+            });
         }
         // SAFETY: plain syscall.
         let fl = unsafe { libc::fcntl(self.fd, libc::F_GETFL) };
@@ -209,6 +217,7 @@ impl FileShared {
         }
         Ok(Status {
             direct: self.seekable && fl & libc::O_DIRECT != 0,
+            nonblock: fl & libc::O_NONBLOCK != 0,
         })
     }
 }
@@ -629,6 +638,28 @@ impl Strategy for FileDevice {
             Ok(p) => p,
             Err(r) => return op.complete(r),
         };
+        // A stream transfer waits for its peer on the readiness waiter, in
+        // both engines: detached from this engine (no ticket), it costs
+        // the worker nothing while it waits (ready.rs).
+        if !self.sh.seekable
+            && plan.kind.is_transfer()
+            && let Some(r) = ready::os::global(true)
+        {
+            let w = Waiter {
+                op,
+                keep: Some(Box::new(Arc::clone(&self.sh))),
+                len: plan.len,
+                done: 0,
+                nonblock: plan.status.nonblock,
+                attempt: ready::os::attempt,
+                fd: self.sh.fd,
+                key: Arc::as_ptr(&self.sh) as usize,
+            };
+            match r.submit(w) {
+                Ok(()) => return,
+                Err(w) => op = w.op,
+            }
+        }
         if !self.sh.force_fallback
             && let Some(u) = engine.as_any_mut().downcast_mut::<UringEngine>()
         {
@@ -648,12 +679,20 @@ impl Strategy for FileDevice {
         self.fallback(op, ticket, plan);
     }
 
-    /// On a [`UringEngine`]: cancels an op still in the backlog at once, or
-    /// one waiting in the kernel (a read of an empty pipe) with
+    /// A stream op parked on the readiness waiter is taken out on any
+    /// engine (`Cancelled`, or `AlreadyDone` with the count written if a
+    /// write had moved bytes). On a [`UringEngine`]: cancels an op still in
+    /// the backlog at once, or one waiting in the kernel with
     /// `IORING_OP_ASYNC_CANCEL`. A transfer the kernel has already started
     /// on a regular file cannot be cancelled (`InFlight`). On the pool path
     /// ops cannot be cancelled.
     fn cancel(&self, id: u64, engine: &mut dyn Engine) -> CancelOutcome {
+        if !self.sh.seekable
+            && let Some(r) = ready::os::global(false)
+            && let Some(o) = r.cancel(Arc::as_ptr(&self.sh) as usize, id)
+        {
+            return o;
+        }
         match engine.as_any_mut().downcast_mut::<UringEngine>() {
             Some(u) if !self.sh.force_fallback => u.cancel_op(id),
             _ => CancelOutcome::InFlight,
@@ -756,6 +795,13 @@ pub fn default_pool() -> Arc<BlockingPool> {
         let n = std::thread::available_parallelism().map_or(2, |n| n.get());
         BlockingPool::new((2 * n).max(4))
     }))
+}
+
+/// Stream ops (pipes, FIFOs, sockets, ptys) waiting for their peer on the
+/// process's readiness waiter right now: they hold no worker budget, ring
+/// slot or thread (see `src/README.md`, "Streams wait for readiness").
+pub fn stream_ops_waiting() -> usize {
+    ready::os::global(false).map_or(0, |r| r.parked())
 }
 
 /// Makes an engine for a servicing thread: a [`UringEngine`] of `depth`,
