@@ -55,6 +55,12 @@ impl SubmitFlags {
     /// Do not try the op inline on the submitter's thread, even if the pool
     /// allows it.
     pub const NO_INLINE: SubmitFlags = SubmitFlags(4);
+    /// The caller admitted this op earlier and bounds such ops itself (an
+    /// op its own FIFO queue releases, say, which a program was told was
+    /// accepted): the queue caps are not applied, and the submission is
+    /// never refused for room (only `ESHUTDOWN`). The op is still counted,
+    /// so ordinary submissions see the queues as full while it waits.
+    pub const ADMITTED: SubmitFlags = SubmitFlags(8);
 
     /// Whether every flag in `other` is set.
     pub fn contains(self, other: SubmitFlags) -> bool {

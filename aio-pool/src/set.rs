@@ -104,6 +104,16 @@ impl Shared {
         None
     }
 
+    /// Charges one op of `class` to pool `pref` (index within the class)
+    /// without looking at the caps: [`SubmitFlags::ADMITTED`]. The counts
+    /// go down in `dequeued` as for any other op.
+    fn force_reserve(&self, class: Class, pref: usize) -> usize {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let idx = self.class_range(class).start + pref % self.lim.per_class;
+        self.pools[idx].reserved.fetch_add(1, Ordering::SeqCst);
+        idx
+    }
+
     fn has_room(&self, class: Class) -> bool {
         self.queued.load(Ordering::SeqCst) < self.lim.cap_total
             && self
@@ -383,7 +393,8 @@ impl PoolSet {
     ///   waits for the target's earlier ordered ops.
     ///
     /// Errors give the op back untouched: `EAGAIN` if the queues are full
-    /// (unless [`SubmitFlags::WAIT`], which sleeps for room instead),
+    /// (unless [`SubmitFlags::WAIT`], which sleeps for room instead, or
+    /// [`SubmitFlags::ADMITTED`], which is never refused for room),
     /// `ESHUTDOWN` after [`PoolSet::shutdown`] began.
     ///
     /// Limits: a synchronous-mode flush runs at once and does not wait for
@@ -446,6 +457,9 @@ impl PoolSet {
         let ordered = flags.contains(SubmitFlags::ORDERED) && kind.is_transfer();
         let pref = crate::cpu::current_cpu() % sh.lim.per_class;
         let home = loop {
+            if flags.contains(SubmitFlags::ADMITTED) {
+                break sh.force_reserve(class, pref);
+            }
             if let Some(h) = sh.try_reserve(class, pref) {
                 break h;
             }

@@ -104,10 +104,15 @@ enum Cancel {
 
 /// [`Core`]'s way to submit a released stream op: to the process-wide
 /// pools (a released op belongs to the live instance; a fork child never
-/// runs the parent's callbacks).
+/// runs the parent's callbacks). `ADMITTED`: the program was told the op
+/// was accepted, so it must not be refused for queue room now (the slab
+/// bounds such ops); only a shutdown can refuse it.
 fn resubmit(op: Op) -> std::result::Result<aio_core::Pending, (Op, Error)> {
     match global() {
-        Ok(aio) => match aio.pools.submit(op, SubmitFlags::NO_INLINE) {
+        Ok(aio) => match aio
+            .pools
+            .submit(op, SubmitFlags::NO_INLINE | SubmitFlags::ADMITTED)
+        {
             Ok(Submitted::Pending(p)) => Ok(p),
             Ok(Submitted::Done(op, _)) => Err((op, Error::EIO)),
             Err(e) => Err((e.op, Error::EAGAIN)),
