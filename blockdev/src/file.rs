@@ -200,6 +200,20 @@ pub(crate) struct Status {
 }
 
 impl FileShared {
+    /// Whether the descriptor has offsets (a regular file or block device).
+    pub(crate) fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    /// The fallback pool, made on first use.
+    fn pool(&self) -> Arc<BlockingPool> {
+        let mut g = self.pool.lock();
+        Arc::clone(g.get_or_insert_with(|| match self.fallback_threads {
+            Some(n) => BlockingPool::new(n),
+            None => default_pool(),
+        }))
+    }
+
     /// The descriptor's status flags now: fixed for a descriptor the
     /// device opened, one `fcntl(F_GETFL)` for a borrowed one (`EBADF` if
     /// it was closed).
@@ -411,15 +425,6 @@ impl FileDevice {
         self.sh.seekable
     }
 
-    /// The fallback pool, made on first use.
-    fn pool(&self) -> Arc<BlockingPool> {
-        let mut g = self.sh.pool.lock();
-        Arc::clone(g.get_or_insert_with(|| match self.sh.fallback_threads {
-            Some(n) => BlockingPool::new(n),
-            None => default_pool(),
-        }))
-    }
-
     /// Decides what a transfer does, or the result to complete it with now.
     fn plan(
         &self,
@@ -483,18 +488,47 @@ impl FileDevice {
         Ok((plan, ptr))
     }
 
-    fn fallback(&self, mut op: InFlight, ticket: EngineTicket, plan: Plan) {
-        let sh = Arc::clone(&self.sh);
-        let job = Box::new(move || {
-            let r = blocking_io(&sh, &mut op, plan);
-            ticket.complete(op, r);
-        });
-        if let Err(job) = self.pool().execute(job) {
-            // The pool is shutting down (cannot happen while we hold it,
-            // but never lose an op): run it here.
-            job();
-        }
+    fn fallback(&self, op: InFlight, ticket: EngineTicket, plan: Plan) {
+        fallback_job(Arc::clone(&self.sh), op, ticket, plan);
     }
+}
+
+/// Runs `plan` for `op` on the device's blocking pool; `ticket` returns
+/// when it completes.
+fn fallback_job(sh: Arc<FileShared>, mut op: InFlight, ticket: EngineTicket, plan: Plan) {
+    let pool = sh.pool();
+    let job = Box::new(move || {
+        let r = blocking_io(&sh, &mut op, plan);
+        ticket.complete(op, r);
+    });
+    if let Err(job) = pool.execute(job) {
+        // The pool is shutting down (cannot happen while we hold it, but
+        // never lose an op): run it here.
+        job();
+    }
+}
+
+/// Redoes on the blocking pool an op that the ring gave back for reasons
+/// of its own (io-wq could not start a worker: `-ECANCELED` or `-EAGAIN`
+/// with no cancel asked for). The SQE's kind, offset and (already
+/// clamped) length are reused; `ticket` keeps the engine counting it. If
+/// the pool cannot start a thread either, it runs the op on this thread
+/// (a bounded file transfer or flush).
+pub(crate) fn retry_blocking(
+    sh: Arc<FileShared>,
+    op: InFlight,
+    ticket: EngineTicket,
+    kind: OpKind,
+    offset: u64,
+    len: usize,
+) {
+    let plan = Plan {
+        kind,
+        offset,
+        len,
+        status: Status::default(),
+    };
+    fallback_job(sh, op, ticket, plan);
 }
 
 /// Runs one transfer or flush with blocking system calls (the pool path).

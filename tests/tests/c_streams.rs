@@ -1,4 +1,4 @@
-//! Streams through the C ABI, each a C program in `tests/c` run with
+//! Streams and failure paths through the C ABI, each a C program in `tests/c` run with
 //! `libaio_posix.so` preloaded under a timeout that fails the test.
 //!
 //! * `appends.c` (row 2): numbered records written with `aio_write` to an
@@ -6,6 +6,9 @@
 //!   full. Before: 300-2900 accepted writes later completed with `EAGAIN`
 //!   (their stream queue released them into full pools) and their records
 //!   were missing; now every accepted record lands once, in order.
+//! * `nproc.c` (row 4): as `nobody` under `ulimit -u 8`, io-wq cannot start
+//!   a worker and its punted ops came back `-ECANCELED` (75 of 260 ops
+//!   before, their data missing); now they are redone on the blocking path.
 
 mod common;
 
@@ -48,3 +51,36 @@ fn row2_accepted_appends_and_pipe_writes_never_fail_later() {
     appends("pipe", &[]);
 }
 
+/// Row 4: unprivileged, under `ulimit -u 8` (io-wq cannot start a worker:
+/// its punted ops come back `-ECANCELED`), every write and fsync completes
+/// with its result and the data is on disk. Before: every op completed
+/// with `ECANCELED` and nothing was written. Needs root to drop to
+/// `nobody` (skipped loudly otherwise).
+#[test]
+fn row4_io_wq_without_threads_never_says_ecanceled() {
+    // SAFETY: plain syscall.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: row 4 needs root to run the program as nobody");
+        return;
+    }
+    let exe = compile("nproc", false);
+    let dir = scratch("c-nproc");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg("/bin/bash")
+        .arg("-c")
+        .arg("ulimit -u 8 && exec \"$0\" \"$@\"")
+        .arg(&exe)
+        .arg(&dir)
+        .env("LD_PRELOAD", lib_path())
+        .env("AIO_POSIX_PIN", "0");
+    let o = run_with_timeout(cmd, T);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    println!("{out}");
+    assert_ok("nproc (as nobody, ulimit -u 8)", &o);
+    for k in ["ecanceled", "failed", "corrupted"] {
+        assert_eq!(figure(&out, k), Some(0), "{k}: {out}");
+    }
+}
