@@ -155,7 +155,13 @@ impl Aio {
     /// threads) and an empty slab.
     pub(crate) fn new(cfg: Config) -> Result<Aio> {
         let depth = cfg.queue_depth;
-        let mut pc = PoolConfig::default().engine_factory(move || blockdev::new_engine(depth));
+        // Workers (and their rings) start with the first op of their
+        // class, on the submitting thread: block every signal around the
+        // spawn so they start with signals blocked, as they did when all
+        // of them started here.
+        let mut pc = PoolConfig::default()
+            .engine_factory(move || blockdev::new_engine(depth))
+            .spawn_with(|f| with_signals_blocked(f));
         if let Some(t) = cfg.threads {
             pc = pc.pools_per_class(t);
         }

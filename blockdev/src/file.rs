@@ -675,11 +675,8 @@ impl Strategy for FileDevice {
         // A stream transfer waits for its peer on the readiness waiter, in
         // both engines: detached from this engine (no ticket), it costs
         // the worker nothing while it waits (ready.rs).
-        if !self.sh.seekable
-            && plan.kind.is_transfer()
-            && let Some(r) = ready::os::global(true)
-        {
-            let w = Waiter {
+        if !self.sh.seekable && plan.kind.is_transfer() {
+            let mut w = Waiter {
                 op,
                 keep: Some(Box::new(Arc::clone(&self.sh))),
                 len: plan.len,
@@ -689,9 +686,29 @@ impl Strategy for FileDevice {
                 fd: self.sh.fd,
                 key: Arc::as_ptr(&self.sh) as usize,
             };
-            match r.submit(w) {
-                Ok(()) => return,
-                Err(w) => op = w.op,
+            // Until some op has had to wait, there is no waiter (no
+            // thread, no epoll descriptor) and nothing queued to keep
+            // order with: try the transfer here first.
+            let r = match ready::os::global(false) {
+                Some(r) => Some(r),
+                None => match w.try_now() {
+                    Some(res) => {
+                        w.op.complete(res);
+                        return;
+                    }
+                    None => ready::os::global(true),
+                },
+            };
+            match r {
+                Some(r) => match r.submit(w) {
+                    Ok(()) => return,
+                    Err(w) => op = w.op,
+                },
+                // No waiter can be made (no thread or descriptor left): a
+                // write that moved bytes ends with its count, anything
+                // else takes the engine's path.
+                None if w.done > 0 => return w.op.complete(Ok(w.done)),
+                None => op = w.op,
             }
         }
         if !self.sh.force_fallback

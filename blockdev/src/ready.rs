@@ -143,6 +143,17 @@ impl Waiter {
         }
     }
 
+    /// One attempt on the program's descriptor when no op can be queued
+    /// ahead (no waiter exists yet): the result if that finished the op,
+    /// `None` if it must wait (or the descriptor cannot do it this way;
+    /// the waiter then decides). A partial write is kept in `done`.
+    pub(crate) fn try_now(&mut self) -> Option<Result<usize>> {
+        match self.step(self.fd) {
+            Try::Done(r) => Some(r),
+            Try::Wait | Try::Unsupported => None,
+        }
+    }
+
     /// One attempt on `fd`, and what it means for this op.
     fn step(&mut self, fd: RawFd) -> Try {
         match (self.attempt)(self, fd) {

@@ -84,3 +84,22 @@ fn row4_io_wq_without_threads_never_says_ecanceled() {
         assert_eq!(figure(&out, k), Some(0), "{k}: {out}");
     }
 }
+
+/// Row 8: under `ulimit -n 16`, a program that reads a file and then opens
+/// its own pipe works (before: the library took 12 descriptors at the
+/// first call and `pipe()` failed with `EMFILE`).
+#[test]
+fn row8_a_program_under_ulimit_n_16_can_open_its_own_pipe() {
+    let exe = compile("nofile", false);
+    let dir = scratch("c-nofile");
+    let mut cmd = Command::new("/bin/bash");
+    cmd.arg("-c")
+        .arg("ulimit -n 16 && exec \"$0\" \"$@\"")
+        .arg(&exe)
+        .arg(&dir)
+        .env("LD_PRELOAD", lib_path());
+    let o = run_with_timeout(cmd, T);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    println!("{out}");
+    assert_ok("nofile (ulimit -n 16)", &o);
+}
