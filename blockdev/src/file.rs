@@ -683,6 +683,7 @@ impl Strategy for FileDevice {
                 done: 0,
                 nonblock: plan.status.nonblock,
                 attempt: ready::os::attempt,
+                plain: false,
                 fd: self.sh.fd,
                 key: Arc::as_ptr(&self.sh) as usize,
             };

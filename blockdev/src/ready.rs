@@ -36,10 +36,14 @@
 //!   if nothing was transferred, else the count so far (a write cancelled
 //!   half-way reports what reached the peer, and the cancel says "done").
 //!
-//! A descriptor that epoll refuses (`EPERM`: a regular file opened as a
-//! character device, say) or that does not support `RWF_NOWAIT`
-//! (`EOPNOTSUPP`) is not parked: the op goes back to the caller, which
-//! uses its engine as before.
+//! A file that does not support `RWF_NOWAIT` (`EOPNOTSUPP`: ttys and ptys)
+//! is opened again, non-blocking, through `/proc/self/fd` (the waiter's
+//! own open file description, so the program's flags are still
+//! untouched), and its ops use plain `read`/`write` there (not a pty
+//! master: reopening `/dev/ptmx` would make a new pty). A descriptor
+//! that epoll refuses (`EPERM`: `/dev/null`, say) or that cannot be
+//! reopened is not parked: the op goes back to the caller, which uses its
+//! engine as before.
 //!
 //! # The protocol
 //!
@@ -90,6 +94,12 @@ pub(crate) trait Poller: Send + Sync + 'static {
     /// them), registered disarmed with `key` as its event data. `Err` if
     /// the file cannot be watched.
     fn watch(&self, fd: RawFd, key: usize) -> Result<RawFd>;
+    /// As `watch`, for a file that cannot do `RWF_NOWAIT` (a tty): opens
+    /// the file again (`/proc/self/fd/N`) in non-blocking mode, so that a
+    /// plain `read`/`write` on the new descriptor never blocks, whatever
+    /// the program's descriptor is set to. `Err` if it cannot be reopened
+    /// (a socket).
+    fn watch_reopen(&self, fd: RawFd, key: usize) -> Result<RawFd>;
     /// Arms `fd` (one of `watch`'s, one-shot) for the directions set;
     /// `(false, false)` leaves it disarmed.
     fn arm(&self, fd: RawFd, key: usize, read: bool, write: bool) -> Result<()>;
@@ -114,6 +124,9 @@ pub(crate) struct Waiter {
     /// Does one non-blocking attempt on `fd` (from `done` on; advances
     /// `done`).
     pub(crate) attempt: fn(&mut Waiter, RawFd) -> Try,
+    /// The attempt is a plain `read`/`write` on a non-blocking reopened
+    /// descriptor (see [`Poller::watch_reopen`]), not `RWF_NOWAIT`.
+    pub(crate) plain: bool,
     /// The program's descriptor (the first attempt uses it; a parked op
     /// uses the waiter's duplicate).
     pub(crate) fd: RawFd,
@@ -171,6 +184,8 @@ impl Waiter {
 /// descriptor they use. Exists exactly while an op is parked.
 struct FdQueues {
     dup: RawFd,
+    /// `dup` is a non-blocking reopen (plain transfers on it).
+    plain: bool,
     read: VecDeque<Waiter>,
     write: VecDeque<Waiter>,
 }
@@ -253,12 +268,69 @@ impl Readiness {
             return Ok(());
         }
         let fd = w.fd;
-        match w.step(fd) {
+        // A device whose ops use a reopened descriptor keeps using it.
+        let plain_dup = st.fds.get(&key).filter(|q| q.plain).map(|q| q.dup);
+        let first = match plain_dup {
+            Some(d) => {
+                w.plain = true;
+                w.step(d)
+            }
+            None => w.step(fd),
+        };
+        match first {
             Try::Done(r) => {
                 drop(st);
                 w.op.complete(r);
                 drop(w.keep);
                 Ok(())
+            }
+            Try::Unsupported if w.done == 0 && !w.plain && !st.fds.contains_key(&key) => {
+                // No RWF_NOWAIT here (a tty): wait on a non-blocking reopen.
+                let Ok(dup) = self.poller.watch_reopen(fd, key) else {
+                    return Err(w);
+                };
+                st.fds.insert(
+                    key,
+                    FdQueues {
+                        dup,
+                        plain: true,
+                        read: VecDeque::new(),
+                        write: VecDeque::new(),
+                    },
+                );
+                w.plain = true;
+                match w.step(dup) {
+                    Try::Done(r) => {
+                        let _ = self.rearm_locked(&mut st, key);
+                        drop(st);
+                        w.op.complete(r);
+                        drop(w.keep);
+                        Ok(())
+                    }
+                    Try::Wait => {
+                        st.fds
+                            .get_mut(&key)
+                            .expect("inserted above")
+                            .q(dir)
+                            .push_back(w);
+                        match self.rearm_locked(&mut st, key) {
+                            Ok(()) => Ok(()),
+                            Err(_) => {
+                                let q = st.fds.get_mut(&key).expect("arm failed: still there");
+                                let w = q.q(dir).pop_back().expect("just pushed");
+                                let _ = self.rearm_locked(&mut st, key);
+                                drop(st);
+                                self.refuse(w)
+                            }
+                        }
+                    }
+                    Try::Unsupported => {
+                        let _ = self.rearm_locked(&mut st, key);
+                        drop(st);
+                        w.plain = false;
+                        self.refuse(w)
+                    }
+                }
             }
             Try::Unsupported if w.done == 0 => Err(w),
             Try::Unsupported => {
@@ -276,6 +348,7 @@ impl Readiness {
                     };
                     v.insert(FdQueues {
                         dup,
+                        plain: false,
                         read: VecDeque::new(),
                         write: VecDeque::new(),
                     });
@@ -297,6 +370,7 @@ impl Readiness {
                         .entry(key)
                         .or_insert_with(|| FdQueues {
                             dup,
+                            plain: false,
                             read: VecDeque::new(),
                             write: VecDeque::new(),
                         })
@@ -343,12 +417,13 @@ impl Readiness {
             let Some(q) = st.fds.get_mut(&key) else {
                 return; // a stale event: the entry is gone
             };
-            let dup = q.dup;
+            let (dup, plain) = (q.dup, q.plain);
             // A one-shot event says "something changed"; trying both
             // directions is cheap (a would-block attempt is one syscall)
             // and covers EPOLLHUP/EPOLLERR, which end both.
             for d in [Dir::Read, Dir::Write] {
                 while let Some(front) = q.q(d).front_mut() {
+                    front.plain = plain;
                     match front.step(dup) {
                         Try::Wait => break,
                         Try::Done(r) => {
@@ -504,6 +579,36 @@ pub(crate) mod os {
             Ok(dup)
         }
 
+        fn watch_reopen(&self, fd: RawFd, key: usize) -> Result<RawFd> {
+            // SAFETY: plain syscall.
+            let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+            if fl < 0 {
+                return Err(Error::last_os_error());
+            }
+            // A pty master cannot be reopened: opening its path (/dev/ptmx)
+            // makes a new pty. TIOCGPTN answers only on a master.
+            let mut n: libc::c_uint = 0;
+            // SAFETY: TIOCGPTN writes an unsigned int into the pointer.
+            if unsafe { libc::ioctl(fd, libc::TIOCGPTN, &mut n) } == 0 {
+                return Err(Error::EOPNOTSUPP);
+            }
+            let path = format!("/proc/self/fd/{fd}\0");
+            let flags =
+                (fl & libc::O_ACCMODE) | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+            // SAFETY: a NUL-terminated path; the new descriptor is ours
+            // until `unwatch`.
+            let dup = unsafe { libc::open(path.as_ptr().cast(), flags) };
+            if dup < 0 {
+                return Err(Error::last_os_error());
+            }
+            if let Err(e) = self.ctl(libc::EPOLL_CTL_ADD, dup, libc::EPOLLONESHOT as u32, key) {
+                // SAFETY: our own descriptor, closed once.
+                unsafe { libc::close(dup) };
+                return Err(e);
+            }
+            Ok(dup)
+        }
+
         fn arm(&self, fd: RawFd, key: usize, read: bool, write: bool) -> Result<()> {
             let mut events = libc::EPOLLONESHOT as u32;
             if read {
@@ -547,7 +652,13 @@ pub(crate) mod os {
                 };
                 // SAFETY: the iovec covers bytes of the op's buffer, ours
                 // through the in-flight token.
-                unsafe { libc::preadv2(fd, &iov, 1, -1, libc::RWF_NOWAIT) }
+                unsafe {
+                    if w.plain {
+                        libc::readv(fd, &iov, 1)
+                    } else {
+                        libc::preadv2(fd, &iov, 1, -1, libc::RWF_NOWAIT)
+                    }
+                }
             } else {
                 let buf = &w.op.buf()[w.done..w.len];
                 let iov = libc::iovec {
@@ -555,7 +666,13 @@ pub(crate) mod os {
                     iov_len: buf.len(),
                 };
                 // SAFETY: as above; the kernel only reads.
-                unsafe { libc::pwritev2(fd, &iov, 1, -1, libc::RWF_NOWAIT) }
+                unsafe {
+                    if w.plain {
+                        libc::writev(fd, &iov, 1)
+                    } else {
+                        libc::pwritev2(fd, &iov, 1, -1, libc::RWF_NOWAIT)
+                    }
+                }
             };
             if n >= 0 {
                 let n = n as usize;

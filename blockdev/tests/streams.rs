@@ -175,3 +175,59 @@ fn a_write_waiting_for_room_can_be_cancelled() {
         drop(r);
     }
 }
+
+/// A pty cannot do `RWF_NOWAIT`: its ops wait on a non-blocking reopen of
+/// the same terminal, so they too cost the engine nothing and can be
+/// cancelled in both engines (before, the fallback held a pool thread in a
+/// blocking read that could not be cancelled).
+#[test]
+fn a_pty_read_waits_for_readiness_and_can_be_cancelled() {
+    for fallback in [false, true] {
+        // SAFETY: plain libc calls; the name is copied before the next call.
+        let (master, slave_path) = unsafe {
+            let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+            assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+            assert_eq!(libc::grantpt(m), 0);
+            assert_eq!(libc::unlockpt(m), 0);
+            let mut name = [0 as libc::c_char; 128];
+            assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
+            let path = std::ffi::CStr::from_ptr(name.as_ptr()).to_owned();
+            (OwnedFd::from_raw_fd(m), path)
+        };
+        // SAFETY: a valid C string.
+        let s = unsafe {
+            libc::open(
+                slave_path.as_ptr(),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            )
+        };
+        assert!(s >= 0);
+        // SAFETY: just opened, owned by nobody else.
+        let slave = unsafe { OwnedFd::from_raw_fd(s) };
+        let st = device(&slave);
+        let mt = device(&master);
+        let mut e = engine(fallback);
+        let o = op(&st, OpKind::Read, 0, vec![0; 64]);
+        let id = o.id();
+        let p = submit(&st, &mut *e, o);
+        assert!(!p.is_complete());
+        assert_eq!(
+            e.in_flight(),
+            0,
+            "a waiting pty read costs the engine nothing"
+        );
+        assert_eq!(
+            st.strategy().unwrap().cancel(id, &mut *e),
+            CancelOutcome::Cancelled
+        );
+        assert!(p.wait_timeout(TIMEOUT));
+        assert_eq!(p.wait().1, Err(Error::ECANCELED));
+        // Canonical mode: the next read waits for a whole line.
+        let pr = submit(&st, &mut *e, op(&st, OpKind::Read, 0, vec![0; 64]));
+        let pw = submit(&mt, &mut *e, op(&mt, OpKind::Write, 0, b"line\n".to_vec()));
+        let res = drain(&mut *e, vec![pr, pw]);
+        assert_eq!(res[1].1, Ok(5));
+        assert_eq!(res[0].1, Ok(5), "fallback {fallback}");
+        assert_eq!(&res[0].0.buf()[..5], b"line\n");
+    }
+}

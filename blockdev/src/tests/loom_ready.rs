@@ -60,6 +60,9 @@ impl Poller for FakePoller {
     fn watch(&self, fd: i32, _key: usize) -> Result<i32> {
         Ok(fd)
     }
+    fn watch_reopen(&self, fd: i32, _key: usize) -> Result<i32> {
+        Ok(fd)
+    }
     fn arm(&self, _fd: i32, _key: usize, read: bool, _write: bool) -> Result<()> {
         let mut g = self.0.st.lock();
         g.armed = false;
@@ -124,6 +127,7 @@ fn loom_ready_submit_vs_event() {
             done: 0,
             nonblock: false,
             attempt: fake_read,
+            plain: false,
             fd: 3,
             key: KEY,
         };
