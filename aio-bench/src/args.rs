@@ -83,6 +83,10 @@ pub struct Args {
     pub seed: u64,
     pub mode: Mode,
     pub pools: usize,
+    /// Stream reads left waiting (on empty pipes) through the library
+    /// during the run (`--mode posix`): they must cost the file load
+    /// nothing.
+    pub blocked_streams: usize,
     pub inline: bool,
     pub json: bool,
     pub plot: Option<String>,
@@ -104,6 +108,7 @@ impl Default for Args {
             seed: 1,
             mode: Mode::Callback,
             pools: 0,
+            blocked_streams: 0,
             inline: true,
             json: false,
             plot: None,
@@ -125,6 +130,8 @@ usage: aio-bench [options]
   --mode direct|sync|callback|ring|posix                  (default callback;
                        posix needs --device file:PATH)
   --pools N            pools per class (default: one per CPU)
+  --blocked-streams N  (posix) N aio_reads left waiting on empty pipes
+                       during the run (default 0)
   --inline on|off      try ops inline on the submitter first (default on)
   --json               one JSON object on stdout instead of the summary
   --plot FILE.svg      latency histogram and CDF
@@ -372,6 +379,7 @@ pub fn parse(argv: &[String]) -> Result<Parsed, String> {
                 }
             }
             "--pools" => a.pools = parse_count(name, &val, 64)? as usize,
+            "--blocked-streams" => a.blocked_streams = parse_count(name, &val, 100_000)? as usize,
             "--inline" => {
                 a.inline = match val.as_str() {
                     "on" => true,
@@ -392,6 +400,9 @@ pub fn parse(argv: &[String]) -> Result<Parsed, String> {
     }
     if saw_runtime && saw_ops {
         return Err("give --runtime or --ops, not both".into());
+    }
+    if a.blocked_streams > 0 && a.mode != Mode::Posix {
+        return Err("--blocked-streams needs --mode posix".into());
     }
     if a.mode == Mode::Posix && !matches!(a.device, DeviceSpec::File { .. }) {
         return Err("--mode posix works on a file's descriptor: use --device file:PATH".into());

@@ -55,6 +55,12 @@ impl SubmitFlags {
     /// Do not try the op inline on the submitter's thread, even if the pool
     /// allows it.
     pub const NO_INLINE: SubmitFlags = SubmitFlags(4);
+    /// The caller admitted this op earlier and bounds such ops itself (an
+    /// op its own FIFO queue releases, say, which a program was told was
+    /// accepted): the queue caps are not applied, and the submission is
+    /// never refused for room (only `ESHUTDOWN`). The op is still counted,
+    /// so ordinary submissions see the queues as full while it waits.
+    pub const ADMITTED: SubmitFlags = SubmitFlags(8);
 
     /// Whether every flag in `other` is set.
     pub fn contains(self, other: SubmitFlags) -> bool {
@@ -70,12 +76,19 @@ impl std::ops::BitOr for SubmitFlags {
 }
 
 /// Creates the engine of one worker thread. Called once per worker, on the
-/// thread that builds the pools.
+/// worker's own thread when it starts (see [`PoolConfig::lazy`]).
 pub type EngineFactory = Box<dyn Fn() -> Box<dyn Engine> + Send + Sync>;
+
+/// Runs the closure it is given, which starts worker threads, in a context
+/// of the caller's choosing (the POSIX layer blocks every signal around
+/// it, so that the threads start with signals blocked).
+pub type SpawnWrapper = Box<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
 
 /// How to build a [`PoolSet`](crate::PoolSet).
 ///
-/// The number of threads is `pools_per_class * 3` and never changes.
+/// The number of threads is at most `pools_per_class * 3` and never
+/// shrinks; with [`PoolConfig::lazy`] (the default) a class's workers, and
+/// their engines, start with the first op of that class.
 pub struct PoolConfig {
     /// Pools per class. Pool `i` of each class serves CPU `cpus[i % cpus.len()]`
     /// and submitters running on CPU `c` use pool `c % pools_per_class`.
@@ -104,6 +117,15 @@ pub struct PoolConfig {
     pub steal: bool,
     /// Makes each worker's engine. Default: aio-core's [`BasicEngine`].
     pub engine_factory: EngineFactory,
+    /// Start a class's workers (threads and engines: an io_uring and an
+    /// eventfd each, with blockdev's engines) on the first submission of
+    /// that class, not in [`PoolSet::new`](crate::PoolSet::new): a process
+    /// that only reads has no write or sync workers. A submission whose
+    /// workers cannot be started fails with `EAGAIN`. Default: true (false
+    /// under loom, where the models choose).
+    pub lazy: bool,
+    /// Wraps every start of worker threads. Default: none.
+    pub spawn_with: Option<SpawnWrapper>,
     /// Which classes get workers (bit `Class::index`). Models start only
     /// the worker they need; everything else leaves it at all three.
     pub(crate) spawn_mask: u8,
@@ -121,6 +143,7 @@ impl fmt::Debug for PoolConfig {
             .field("queue_cap_total", &self.queue_cap_total)
             .field("inline", &self.inline)
             .field("steal", &self.steal)
+            .field("lazy", &self.lazy)
             .finish_non_exhaustive()
     }
 }
@@ -140,6 +163,8 @@ impl Default for PoolConfig {
             inline: true,
             steal: true,
             engine_factory: Box::new(|| Box::new(BasicEngine::new())),
+            lazy: !cfg!(loom),
+            spawn_with: None,
             spawn_mask: 0b111,
         }
     }
@@ -158,6 +183,18 @@ impl PoolConfig {
         f: impl Fn() -> Box<dyn Engine> + Send + Sync + 'static,
     ) -> Self {
         self.engine_factory = Box::new(f);
+        self
+    }
+
+    /// Sets [`PoolConfig::lazy`].
+    pub fn lazy(mut self, on: bool) -> Self {
+        self.lazy = on;
+        self
+    }
+
+    /// Sets [`PoolConfig::spawn_with`].
+    pub fn spawn_with(mut self, f: impl Fn(&mut dyn FnMut()) + Send + Sync + 'static) -> Self {
+        self.spawn_with = Some(Box::new(f));
         self
     }
 

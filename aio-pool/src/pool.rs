@@ -178,8 +178,13 @@ pub(crate) struct Pool {
     /// Ops admitted to this pool and not yet taken off its queue (includes
     /// ops being pushed and ops parked in the order table). (a)
     pub(crate) reserved: AtomicUsize,
-    /// Wakes the worker's `Engine::wait`. (c)
-    pub(crate) waker: Box<dyn EngineWaker>,
+    /// Wakes the worker's `Engine::wait`: installed by the worker, from
+    /// its own engine, before it first sleeps there (a worker and its
+    /// engine are made on first use; see `set.rs`, "Lazy start"). A ring
+    /// is only decided under `q` after the worker published an engine
+    /// sleep state, which it does after installing, so a ring always finds
+    /// it. (lock: this mutex, a leaf)
+    pub(crate) waker: Mutex<Option<Box<dyn EngineWaker>>>,
     /// (s)
     pub(crate) stats: Counters,
 }
@@ -190,7 +195,7 @@ impl Pool {
         index: usize,
         cpu: usize,
         cap: usize,
-        waker: Box<dyn EngineWaker>,
+        waker: Option<Box<dyn EngineWaker>>,
     ) -> Pool {
         Pool {
             class,
@@ -204,7 +209,7 @@ impl Pool {
             }),
             pending: Condvar::new(),
             reserved: AtomicUsize::new(0),
-            waker,
+            waker: Mutex::new(waker),
             stats: Counters::default(),
         }
     }
@@ -239,8 +244,10 @@ impl Pool {
             // may be called after unlocking: if the worker has not reached
             // `Engine::wait` yet, that wait returns at once.
             Wake::Ring => {
-                if !aio_core::sync::mutant("pool-no-ring") {
-                    self.waker.wake();
+                if !aio_core::sync::mutant("pool-no-ring")
+                    && let Some(w) = &*self.waker.lock()
+                {
+                    w.wake();
                 }
             }
         }

@@ -22,13 +22,13 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use aio_core::sync::atomic::{AtomicUsize, Ordering, fence};
+use aio_core::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
 use aio_core::sync::thread::{self, JoinHandle};
 use aio_core::sync::{Arc, Condvar, Mutex};
 use aio_core::{CancelOutcome, Error, Op, Pending, Queued, Result, Target};
 use crossbeam_utils::CachePadded;
 
-use crate::config::{Class, PoolConfig, SubmitFlags};
+use crate::config::{Class, EngineFactory, PoolConfig, SpawnWrapper, SubmitFlags};
 use crate::order::{Admit, OrderTable};
 use crate::pool::{CancelReply, CancelReq, Meta, Pool, Token, Work};
 use crate::stats::PoolStats;
@@ -74,6 +74,11 @@ pub(crate) struct Shared {
     /// Protects nothing but the sleep on `space_cv`. (s)
     space: Mutex<()>,
     space_cv: Condvar,
+    /// Per class: every pool of the class has its worker (see "Lazy
+    /// start" in `sleep/README.md`). Set with Release under
+    /// `PoolSet::start`, after the workers were spawned; read with
+    /// Acquire by submitters, lock-free. (a)
+    started: [AtomicBool; 3],
 }
 
 impl Shared {
@@ -102,6 +107,16 @@ impl Shared {
         }
         self.queued.fetch_sub(1, Ordering::SeqCst);
         None
+    }
+
+    /// Charges one op of `class` to pool `pref` (index within the class)
+    /// without looking at the caps: [`SubmitFlags::ADMITTED`]. The counts
+    /// go down in `dequeued` as for any other op.
+    fn force_reserve(&self, class: Class, pref: usize) -> usize {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let idx = self.class_range(class).start + pref % self.lim.per_class;
+        self.pools[idx].reserved.fetch_add(1, Ordering::SeqCst);
+        idx
     }
 
     fn has_room(&self, class: Class) -> bool {
@@ -273,6 +288,17 @@ pub struct ShutdownReport {
     pub worker_panics: usize,
 }
 
+/// How workers are started (constant after construction, except
+/// `spawned`, under `PoolSet::start`).
+struct Starter {
+    factory: Arc<EngineFactory>,
+    wrap: Option<SpawnWrapper>,
+    pin: bool,
+    mask: u8,
+    /// Per pool: its worker was spawned.
+    spawned: Vec<bool>,
+}
+
 /// The per-(CPU, class) service pools and their workers.
 ///
 /// Created once (by the POSIX layer, typically one per process) and shared
@@ -281,6 +307,8 @@ pub struct PoolSet {
     sh: Arc<Shared>,
     /// Worker threads, taken by the first shutdown. (j)
     joins: Mutex<Vec<JoinHandle<()>>>,
+    /// Starting workers. (lock order: `start` -> `joins`, `Pool::q`)
+    start: Mutex<Starter>,
 }
 
 impl std::fmt::Debug for PoolSet {
@@ -298,10 +326,11 @@ pub fn target_key(target: &Arc<dyn Target>) -> usize {
 }
 
 impl PoolSet {
-    /// Builds the pools and starts `3 * pools_per_class` workers (each
-    /// with an engine from `config.engine_factory`). `EINVAL` for a bad
-    /// configuration, `EAGAIN` if a thread cannot be started (the ones
-    /// already started are stopped).
+    /// Builds the pools. Starts every worker now unless
+    /// [`PoolConfig::lazy`] (then each class's workers, and their engines
+    /// from `config.engine_factory`, start with the class's first op).
+    /// `EINVAL` for a bad configuration, `EAGAIN` if a thread cannot be
+    /// started eagerly (the ones already started are stopped).
     pub fn new(config: PoolConfig) -> Result<PoolSet> {
         config.validate()?;
         let lim = Limits {
@@ -319,19 +348,14 @@ impl PoolSet {
             config.cpus.clone()
         };
         let mut pools = Vec::with_capacity(3 * lim.per_class);
-        let mut engines = Vec::with_capacity(3 * lim.per_class);
         for class in Class::ALL {
             for i in 0..lim.per_class {
-                let engine = (config.engine_factory)();
                 let cpu = cpus[i % cpus.len()];
-                pools.push(CachePadded::new(Pool::new(
-                    class,
-                    i,
-                    cpu,
-                    lim.cap_pool,
-                    engine.waker(),
-                )));
-                engines.push(engine);
+                let p = Pool::new(class, i, cpu, lim.cap_pool, None);
+                // No worker yet: nothing may wait for one (cancel requests
+                // skip an exited pool). Cleared when the worker starts.
+                p.q.lock().exit = true;
+                pools.push(CachePadded::new(p));
             }
         }
         let sh = Arc::new(Shared {
@@ -343,30 +367,129 @@ impl PoolSet {
             space_waiters: AtomicUsize::new(0),
             space: Mutex::new(()),
             space_cv: Condvar::new(),
+            started: [
+                AtomicBool::new(false),
+                AtomicBool::new(false),
+                AtomicBool::new(false),
+            ],
         });
+        let n = sh.pools.len();
         let set = PoolSet {
-            sh: Arc::clone(&sh),
+            sh,
             joins: Mutex::new(Vec::new()),
+            start: Mutex::new(Starter {
+                factory: Arc::new(config.engine_factory),
+                wrap: config.spawn_with,
+                pin: config.pin,
+                mask: config.spawn_mask,
+                spawned: vec![false; n],
+            }),
         };
-        for (idx, engine) in engines.into_iter().enumerate() {
-            let p = &sh.pools[idx];
-            if config.spawn_mask & (1 << p.class.index()) == 0 {
-                // No worker (models only): mark the pool as exited so
-                // nothing waits for it.
-                p.q.lock().exit = true;
-                continue;
-            }
-            let w = Worker::new(Arc::clone(&sh), idx, engine, config.pin);
-            let name = format!("aio-{:?}-{}", p.class, p.index).to_lowercase();
-            match thread::spawn_named(name, move || w.run()) {
-                Ok(h) => set.joins.lock().push(h),
-                Err(_) => {
+        if !config.lazy {
+            for class in Class::ALL {
+                if set.start_class(class).is_err() {
                     set.shutdown(ShutdownMode::Cancel);
                     return Err(Error::EAGAIN);
                 }
             }
         }
         Ok(set)
+    }
+
+    /// Worker threads started so far.
+    pub fn workers(&self) -> usize {
+        self.joins.lock().len()
+    }
+
+    /// Makes sure every pool of `class` has its worker: one Acquire load
+    /// once they do. `EAGAIN` if a thread cannot be started (the next
+    /// submission tries again).
+    fn ensure_started(&self, class: Class) -> Result<()> {
+        if self.sh.started[class.index()].load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.start_class(class)
+    }
+
+    /// Starts the missing workers of `class`, under `start`: the check of
+    /// `spawned` and the spawn are one critical section, so two
+    /// submitters racing here start each worker once.
+    fn start_class(&self, class: Class) -> Result<()> {
+        let mut st = self.start.lock();
+        // Mutant: no re-check under the lock (the unlocked `started` load
+        // in `ensure_started` is taken as the decision), so two racing
+        // submitters both spawn every worker of the class.
+        let recheck = !aio_core::sync::mutant("pool-start-unlocked");
+        if recheck && self.sh.started[class.index()].load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let mut ok = true;
+        let sh = &self.sh;
+        let Starter {
+            factory,
+            wrap,
+            pin,
+            mask,
+            spawned,
+        } = &mut *st;
+        let mut spawn_all = || {
+            for idx in sh.class_range(class) {
+                if spawned[idx] && recheck {
+                    continue;
+                }
+                if *mask & (1 << class.index()) == 0 {
+                    // No worker (models only): the pool stays exited.
+                    continue;
+                }
+                match self.spawn_worker(idx, Arc::clone(factory), *pin) {
+                    Ok(()) => spawned[idx] = true,
+                    Err(_) => ok = false,
+                }
+            }
+        };
+        match wrap {
+            Some(w) => w(&mut spawn_all),
+            None => spawn_all(),
+        }
+        if !ok {
+            return Err(Error::EAGAIN);
+        }
+        // Release: pairs with `ensure_started`'s Acquire, so a submitter
+        // that skips the lock sees every pool's `exit` cleared.
+        sh.started[class.index()].store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Spawns the worker of pool `idx`; it makes its engine on its own
+    /// thread and installs the engine's waker before it first sleeps.
+    fn spawn_worker(&self, idx: usize, factory: Arc<EngineFactory>, pin: bool) -> Result<()> {
+        let p = &self.sh.pools[idx];
+        p.q.lock().exit = false;
+        let sh = Arc::clone(&self.sh);
+        let name = format!("aio-{:?}-{}", p.class, p.index).to_lowercase();
+        let r = thread::spawn_named(name, move || {
+            let engine = (factory)();
+            *sh.pools[idx].waker.lock() = Some(engine.waker());
+            Worker::new(sh, idx, engine, pin).run();
+        });
+        match r {
+            Ok(h) => {
+                self.joins.lock().push(h);
+                Ok(())
+            }
+            Err(_) => {
+                // No worker: the pool is exited again, and any cancel
+                // request queued meanwhile is answered (not cancelled).
+                let mut g = p.q.lock();
+                g.exit = true;
+                let reqs = std::mem::take(&mut g.cancels);
+                drop(g);
+                for r in reqs {
+                    r.reply.answer(false);
+                }
+                Err(Error::EAGAIN)
+            }
+        }
     }
 
     /// Submits `op`.
@@ -382,11 +505,12 @@ impl PoolSet {
     ///   target's earlier writes complete; an [`SubmitFlags::ORDERED`] op
     ///   waits for the target's earlier ordered ops.
     ///
-    /// Errors give the op back untouched: `EAGAIN` if the queues are full,
-    /// or if the op completes to a [`CompletionRing`](aio_core::CompletionRing)
+    /// Errors give the op back untouched: `EAGAIN` if the queues are full
+    /// (unless [`SubmitFlags::WAIT`], which sleeps for room instead, or
+    /// [`SubmitFlags::ADMITTED`], which is never refused for room), or if
+    /// the op completes to a [`CompletionRing`](aio_core::CompletionRing)
     /// that has no free credit (unless [`SubmitFlags::WAIT`], which sleeps
-    /// for room, and for the credit, instead), `ESHUTDOWN` after
-    /// [`PoolSet::shutdown`] began.
+    /// for the credit too), `ESHUTDOWN` after [`PoolSet::shutdown`] began.
     ///
     /// Limits: a synchronous-mode flush runs at once and does not wait for
     /// asynchronous writes still queued on its target (submit it with a
@@ -445,9 +569,18 @@ impl PoolSet {
         let sh = &*self.sh;
         let kind = op.kind();
         let class = Class::of(kind);
+        if self.ensure_started(class).is_err() {
+            return Err(SubmitError {
+                op,
+                error: Error::EAGAIN,
+            });
+        }
         let ordered = flags.contains(SubmitFlags::ORDERED) && kind.is_transfer();
         let pref = crate::cpu::current_cpu() % sh.lim.per_class;
         let home = loop {
+            if flags.contains(SubmitFlags::ADMITTED) {
+                break sh.force_reserve(class, pref);
+            }
             if let Some(h) = sh.try_reserve(class, pref) {
                 break h;
             }

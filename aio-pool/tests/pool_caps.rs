@@ -113,3 +113,51 @@ fn the_total_cap_spans_pools() {
     }
     pools.shutdown(ShutdownMode::Drain);
 }
+
+/// `SubmitFlags::ADMITTED`: an op its caller admitted earlier (and bounds
+/// itself, as aio-posix's slab bounds the ops a stream queue releases) is
+/// never refused for queue room, even past both caps. The row 2
+/// (`aio_write` returned 0, then the op completed with `EAGAIN` when its
+/// stream queue released it into full pools) needs exactly this.
+#[test]
+fn an_admitted_op_is_never_refused_for_room() {
+    let (target, dev) = LaterTarget::create(1 << 16);
+    let cfg = PoolConfig::default()
+        .pools_per_class(1)
+        .max_in_flight(1)
+        .queue_caps(2, 2)
+        .inline(false);
+    let pools = PoolSet::new(cfg).unwrap();
+    let held = dev.hold();
+    let mut ps = Vec::new();
+    let submit = |off: u64, flags: SubmitFlags| {
+        let mut o = op(&target, OpKind::Read, off, 8);
+        o.set_callback(noop);
+        pools.submit(o, flags)
+    };
+    let Ok(Submitted::Pending(p)) = submit(0, SubmitFlags::NONE) else {
+        panic!("refused")
+    };
+    ps.push(p);
+    wait_until("the first op in flight", || dev.queued() == 1);
+    for i in 1..3u64 {
+        let Ok(Submitted::Pending(p)) = submit(i * 8, SubmitFlags::NONE) else {
+            panic!("refused")
+        };
+        ps.push(p);
+    }
+    let err = submit(24, SubmitFlags::NONE).expect_err("the queues are full");
+    assert_eq!(err.error, Error::EAGAIN);
+    for i in 4..20u64 {
+        match submit(i * 8, SubmitFlags::ADMITTED | SubmitFlags::NO_INLINE) {
+            Ok(Submitted::Pending(p)) => ps.push(p),
+            other => panic!("an admitted op was refused: {other:?}"),
+        }
+    }
+    drop(held);
+    for p in ps {
+        assert_eq!(wait(p).1, Ok(8));
+    }
+    assert_eq!(pools.queued(), 0, "the caps' accounting is balanced");
+    pools.shutdown(ShutdownMode::Drain);
+}

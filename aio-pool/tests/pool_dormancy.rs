@@ -13,7 +13,7 @@ fn noop(_c: &Completion<'_>) {}
 
 #[test]
 fn idle_workers_sleep_and_do_not_wake_without_work() {
-    let pools = PoolSet::new(PoolConfig::default().pools_per_class(2)).unwrap();
+    let pools = PoolSet::new(PoolConfig::default().pools_per_class(2).lazy(false)).unwrap();
     let target = into_dyn(MemTarget::new(1 << 16));
     let mut o = op(&target, OpKind::Read, 0, 8);
     o.set_callback(noop);
@@ -52,7 +52,7 @@ fn idle_workers_sleep_and_do_not_wake_without_work() {
 
 #[test]
 fn workers_are_pinned_and_a_pinning_failure_is_not_fatal() {
-    let pools = PoolSet::new(PoolConfig::default().pools_per_class(1)).unwrap();
+    let pools = PoolSet::new(PoolConfig::default().pools_per_class(1).lazy(false)).unwrap();
     let target = into_dyn(MemTarget::new(1 << 16));
     let mut o = op(&target, OpKind::Write, 0, 8);
     o.set_callback(noop);

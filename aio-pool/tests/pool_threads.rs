@@ -17,7 +17,7 @@ fn threads() -> usize {
 fn the_thread_count_is_fixed_by_the_configuration() {
     let target = into_dyn(MemTarget::new(1 << 20));
     let before = threads();
-    let pools = PoolSet::new(PoolConfig::default().pools_per_class(2)).unwrap();
+    let pools = PoolSet::new(PoolConfig::default().pools_per_class(2).lazy(false)).unwrap();
     let with_pools = threads();
     assert_eq!(
         with_pools - before,

@@ -106,10 +106,15 @@ enum Cancel {
 
 /// [`Core`]'s way to submit a released stream op: to the process-wide
 /// pools (a released op belongs to the live instance; a fork child never
-/// runs the parent's callbacks).
+/// runs the parent's callbacks). `ADMITTED`: the program was told the op
+/// was accepted, so it must not be refused for queue room now (the slab
+/// bounds such ops); only a shutdown can refuse it.
 fn resubmit(op: Op) -> std::result::Result<aio_core::Pending, (Op, Error)> {
     match global() {
-        Ok(aio) => match aio.pools.submit(op, SubmitFlags::NO_INLINE) {
+        Ok(aio) => match aio
+            .pools
+            .submit(op, SubmitFlags::NO_INLINE | SubmitFlags::ADMITTED)
+        {
             Ok(Submitted::Pending(p)) => Ok(p),
             Ok(Submitted::Done(op, _)) => Err((op, Error::EIO)),
             Err(e) => Err((e.op, Error::EAGAIN)),
@@ -158,7 +163,13 @@ impl Aio {
     /// threads) and an empty slab.
     pub(crate) fn new(cfg: Config) -> Result<Aio> {
         let depth = cfg.queue_depth;
-        let mut pc = PoolConfig::default().engine_factory(move || blockdev::new_engine(depth));
+        // Workers (and their rings) start with the first op of their
+        // class, on the submitting thread: block every signal around the
+        // spawn so they start with signals blocked, as they did when all
+        // of them started here.
+        let mut pc = PoolConfig::default()
+            .engine_factory(move || blockdev::new_engine(depth))
+            .spawn_with(|f| with_signals_blocked(f));
         if let Some(t) = cfg.threads {
             pc = pc.pools_per_class(t);
         }

@@ -37,6 +37,7 @@ pub struct Geometry {
 /// | [`RamDisk`](crate::RamDisk) | the submitter, inside `submit` |
 /// | [`FileDevice`](crate::FileDevice) on a [`UringEngine`](crate::UringEngine) | the servicing thread, inside [`Engine::poll`](aio_core::Engine::poll) (or inside `submit` for an op rejected before it reaches the ring) |
 /// | `FileDevice` on any other engine | a thread of its [`BlockingPool`](crate::BlockingPool) (the process-wide one by default) |
+/// | `FileDevice` on a stream (pipe, socket, ...), any engine | the submitter inside `submit` if the transfer could be done at once, else the readiness thread |
 /// | [`NbdDevice`](crate::NbdDevice) | the device's reader thread |
 /// | [`DelayDevice`](crate::DelayDevice) | the device's timer thread |
 /// | [`FaultDevice`](crate::FaultDevice) | the inner device's thread, or the submitter for injected errors, or the timer thread for reordered ops |

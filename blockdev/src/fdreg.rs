@@ -35,25 +35,35 @@ pub(crate) struct FdReg(RawFd);
 impl FdReg {
     /// Registers `fd`.
     pub(crate) fn new(fd: RawFd) -> FdReg {
-        for s in TABLE.iter() {
-            if s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                break;
-            }
-        }
+        add(fd);
         FdReg(fd)
     }
 }
 
 impl Drop for FdReg {
     fn drop(&mut self) {
-        for s in TABLE.iter() {
-            if s.compare_exchange(self.0, -1, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                break;
-            }
+        remove(self.0);
+    }
+}
+
+/// Registers a descriptor the library just opened for itself.
+pub(crate) fn add(fd: RawFd) {
+    for s in TABLE.iter() {
+        if s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            break;
+        }
+    }
+}
+
+/// Unregisters it; call before closing it.
+pub(crate) fn remove(fd: RawFd) {
+    for s in TABLE.iter() {
+        if s.compare_exchange(fd, -1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            break;
         }
     }
 }

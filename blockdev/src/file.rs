@@ -30,16 +30,17 @@
 //!
 //! # Streams
 //!
-//! Pipes, FIFOs, sockets and ptys have no offset: their ops use the
-//! descriptor's current position (offset -1 for io_uring, `read`/`write`
-//! for the pool), and the ring waits for readiness itself (it arms a poll
-//! internally), so a read with nothing to read occupies no thread. Such an
-//! op can be cancelled with [`Strategy::cancel`] on its engine
-//! (`IORING_OP_ASYNC_CANCEL`). The descriptor must be in blocking mode for
-//! the ring to wait: on an `O_NONBLOCK` descriptor an op that would block
-//! completes with `EAGAIN`, as `read(2)` would. On the pool path a read
-//! waiting on an idle stream occupies one pool thread until data arrives,
-//! and cannot be cancelled.
+//! Pipes, FIFOs, sockets and ptys have no offset: their transfers use the
+//! descriptor's current position, and in both engines they go to the
+//! process's readiness waiter (`ready.rs`; `src/README.md`, "Streams wait
+//! for readiness"): tried at once without blocking, parked on epoll if
+//! they would block, costing no engine slot, worker budget or thread while
+//! they wait. A write on a blocking descriptor completes with its full
+//! count; on an `O_NONBLOCK` descriptor (read at submission) ops keep
+//! `read(2)`/`write(2)`'s partial counts and `EAGAIN`. A parked op can be
+//! cancelled with [`Strategy::cancel`] on any engine. A descriptor that
+//! epoll or `RWF_NOWAIT` refuses falls back to the engine's path (the ring
+//! waits for it; the pool path holds a pool thread).
 
 use std::ffi::CString;
 use std::fmt;
@@ -56,6 +57,7 @@ use aio_core::{
 
 use crate::device::{Device, Geometry, clamp_transfer};
 use crate::pool::BlockingPool;
+use crate::ready::{self, Waiter};
 use crate::uring::{MAX_RW, Sqe, UringEngine};
 
 /// How a [`FileDevice`] is opened. The default: buffered, read-write, an
@@ -141,8 +143,15 @@ pub(crate) struct FileShared {
     bounded: bool,
     capacity: u64,
     block_size: u32,
-    mem_align: u32,
-    direct: bool,
+    /// Direct-I/O alignment of the file (offset/length, memory), known
+    /// whether or not `O_DIRECT` is set now: a borrowed descriptor's flag
+    /// can change at any time.
+    dio_block: u32,
+    dio_mem: u32,
+    /// `Some(direct)` for a descriptor the device opened (nobody else can
+    /// change its flags); `None` for a borrowed one, whose status flags
+    /// are read at each submission (see [`FileShared::status`]).
+    fixed_direct: Option<bool>,
     force_fallback: bool,
     fallback_threads: Option<usize>,
     /// (lock: this mutex, taken alone)
@@ -163,7 +172,7 @@ impl fmt::Debug for FileDevice {
             .field("name", &self.name)
             .field("fd", &self.sh.fd)
             .field("capacity", &self.sh.capacity)
-            .field("direct", &self.sh.direct)
+            .field("direct", &self.sh.fixed_direct)
             .finish()
     }
 }
@@ -174,6 +183,57 @@ struct Plan {
     kind: OpKind,
     offset: u64,
     len: usize,
+    /// The descriptor's status flags at submission.
+    status: Status,
+}
+
+/// The status flags of a descriptor that matter to an op, read when the
+/// op is submitted (never cached: `fcntl(F_SETFL)` and a close/reopen of
+/// the same number change them under us).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Status {
+    /// `O_DIRECT` (seekable descriptors only).
+    pub(crate) direct: bool,
+    /// `O_NONBLOCK`: a stream op that would block answers `EAGAIN` (and
+    /// a write may come back short), as `read(2)`/`write(2)` do.
+    pub(crate) nonblock: bool,
+}
+
+impl FileShared {
+    /// Whether the descriptor has offsets (a regular file or block device).
+    pub(crate) fn is_seekable(&self) -> bool {
+        self.seekable
+    }
+
+    /// The fallback pool, made on first use.
+    fn pool(&self) -> Arc<BlockingPool> {
+        let mut g = self.pool.lock();
+        Arc::clone(g.get_or_insert_with(|| match self.fallback_threads {
+            Some(n) => BlockingPool::new(n),
+            None => default_pool(),
+        }))
+    }
+
+    /// The descriptor's status flags now: fixed for a descriptor the
+    /// device opened, one `fcntl(F_GETFL)` for a borrowed one (`EBADF` if
+    /// it was closed).
+    pub(crate) fn status(&self) -> Result<Status> {
+        if let Some(direct) = self.fixed_direct {
+            return Ok(Status {
+                direct,
+                nonblock: false,
+            });
+        }
+        // SAFETY: plain syscall.
+        let fl = unsafe { libc::fcntl(self.fd, libc::F_GETFL) };
+        if fl < 0 {
+            return Err(Error::last_os_error());
+        }
+        Ok(Status {
+            direct: self.seekable && fl & libc::O_DIRECT != 0,
+            nonblock: fl & libc::O_NONBLOCK != 0,
+        })
+    }
 }
 
 const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
@@ -250,8 +310,11 @@ impl FileDevice {
 
     /// A device over a descriptor the caller keeps owning (a regular file,
     /// block device, pipe, FIFO, socket or pty). The device never closes
-    /// it. `O_DIRECT` is taken from the descriptor's flags; `o.direct`,
-    /// `o.read_only` and `o.create_size` are ignored. Nothing is clamped to
+    /// it. `O_DIRECT` and `O_NONBLOCK` are read from the descriptor's
+    /// status flags at every submission (one `fcntl(F_GETFL)`), never
+    /// cached, so `fcntl(F_SETFL)` or a close and reopen of the same number
+    /// takes effect for the next op; `o.direct`, `o.read_only` and
+    /// `o.create_size` are ignored. Nothing is clamped to
     /// a size (POSIX file semantics; see the module docs).
     ///
     /// # Safety
@@ -297,25 +360,33 @@ impl FileDevice {
             }
             _ => (false, u64::MAX, 1),
         };
-        let mut mem_align = 1;
-        if o.direct && seekable {
+        // The direct-I/O alignment is a property of the file, not of the
+        // flag: learn it now, use it whenever O_DIRECT is set at submission.
+        let (mut dio_mem, mut dio_block) = (1, 1);
+        if seekable {
             match dio_align(fd) {
                 Some((m, off)) => {
-                    mem_align = m;
-                    block_size = block_size.max(off);
+                    dio_mem = m;
+                    dio_block = block_size.max(off);
                 }
-                None => mem_align = block_size,
+                None => {
+                    dio_mem = block_size;
+                    dio_block = block_size;
+                }
             }
+        }
+        if o.direct && seekable {
+            block_size = dio_block;
         }
         if let Some(bs) = o.block_size {
             if !bs.is_power_of_two() {
                 return Err(Error::EINVAL);
             }
             block_size = bs;
-            if o.direct {
-                mem_align = mem_align.max(bs);
-            }
+            dio_block = bs;
+            dio_mem = dio_mem.max(bs);
         }
+        let fixed_direct = owned.is_some().then_some(o.direct && seekable);
         Ok(FileDevice {
             sh: Arc::new(FileShared {
                 fd,
@@ -324,8 +395,9 @@ impl FileDevice {
                 bounded: bounded && seekable,
                 capacity,
                 block_size,
-                mem_align,
-                direct: o.direct && seekable,
+                dio_block,
+                dio_mem,
+                fixed_direct,
                 force_fallback: o.force_fallback,
                 fallback_threads: o.fallback_threads,
                 pool: Mutex::new(o.pool.clone()),
@@ -342,23 +414,15 @@ impl FileDevice {
         self.sh.fd
     }
 
-    /// Whether the device uses `O_DIRECT`.
+    /// Whether the device uses `O_DIRECT` now (for a borrowed descriptor:
+    /// whether its status flags say so at this moment).
     pub fn is_direct(&self) -> bool {
-        self.sh.direct
+        self.sh.status().is_ok_and(|s| s.direct)
     }
 
     /// Whether the descriptor has offsets (a regular file or block device).
     pub fn is_seekable(&self) -> bool {
         self.sh.seekable
-    }
-
-    /// The fallback pool, made on first use.
-    fn pool(&self) -> Arc<BlockingPool> {
-        let mut g = self.sh.pool.lock();
-        Arc::clone(g.get_or_insert_with(|| match self.sh.fallback_threads {
-            Some(n) => BlockingPool::new(n),
-            None => default_pool(),
-        }))
     }
 
     /// Decides what a transfer does, or the result to complete it with now.
@@ -373,11 +437,13 @@ impl FileDevice {
         if sh.closed.load(Ordering::Acquire) {
             return Err(Err(Error::ECANCELED));
         }
+        let status = sh.status().map_err(Err)?;
         if !kind.is_transfer() {
             return Ok(Plan {
                 kind,
                 offset: 0,
                 len: 0,
+                status,
             });
         }
         let mut len = len.min(MAX_RW);
@@ -404,9 +470,9 @@ impl FileDevice {
                 Ok(0)
             });
         }
-        if sh.direct {
-            let bs = u64::from(sh.block_size);
-            if !addr.is_multiple_of(sh.mem_align as usize)
+        if status.direct {
+            let bs = u64::from(sh.dio_block);
+            if !addr.is_multiple_of(sh.dio_mem as usize)
                 || !offset.is_multiple_of(bs)
                 || !(len as u64).is_multiple_of(bs)
             {
@@ -415,15 +481,20 @@ impl FileDevice {
         }
         if sh.bounded {
             len = clamp_transfer(kind == OpKind::Write, offset, len, sh.capacity)?;
-            if sh.direct
+            if status.direct
                 && kind == OpKind::Write
-                && !(len as u64).is_multiple_of(u64::from(sh.block_size))
+                && !(len as u64).is_multiple_of(u64::from(sh.dio_block))
             {
                 return Err(Err(Error::EINVAL));
             }
         }
         let offset = if sh.seekable { offset } else { u64::MAX };
-        Ok(Plan { kind, offset, len })
+        Ok(Plan {
+            kind,
+            offset,
+            len,
+            status,
+        })
     }
 
     fn plan_op(&self, op: &mut InFlight) -> std::result::Result<(Plan, *mut u8), Result<usize>> {
@@ -437,18 +508,47 @@ impl FileDevice {
         Ok((plan, ptr))
     }
 
-    fn fallback(&self, mut op: InFlight, ticket: EngineTicket, plan: Plan) {
-        let sh = Arc::clone(&self.sh);
-        let job = Box::new(move || {
-            let r = blocking_io(&sh, &mut op, plan);
-            ticket.complete(op, r);
-        });
-        if let Err(job) = self.pool().execute(job) {
-            // The pool is shutting down (cannot happen while we hold it,
-            // but never lose an op): run it here.
-            job();
-        }
+    fn fallback(&self, op: InFlight, ticket: EngineTicket, plan: Plan) {
+        fallback_job(Arc::clone(&self.sh), op, ticket, plan);
     }
+}
+
+/// Runs `plan` for `op` on the device's blocking pool; `ticket` returns
+/// when it completes.
+fn fallback_job(sh: Arc<FileShared>, mut op: InFlight, ticket: EngineTicket, plan: Plan) {
+    let pool = sh.pool();
+    let job = Box::new(move || {
+        let r = blocking_io(&sh, &mut op, plan);
+        ticket.complete(op, r);
+    });
+    if let Err(job) = pool.execute(job) {
+        // The pool is shutting down (cannot happen while we hold it, but
+        // never lose an op): run it here.
+        job();
+    }
+}
+
+/// Redoes on the blocking pool an op that the ring gave back for reasons
+/// of its own (io-wq could not start a worker: `-ECANCELED` or `-EAGAIN`
+/// with no cancel asked for). The SQE's kind, offset and (already
+/// clamped) length are reused; `ticket` keeps the engine counting it. If
+/// the pool cannot start a thread either, it runs the op on this thread
+/// (a bounded file transfer or flush).
+pub(crate) fn retry_blocking(
+    sh: Arc<FileShared>,
+    op: InFlight,
+    ticket: EngineTicket,
+    kind: OpKind,
+    offset: u64,
+    len: usize,
+) {
+    let plan = Plan {
+        kind,
+        offset,
+        len,
+        status: Status::default(),
+    };
+    fallback_job(sh, op, ticket, plan);
 }
 
 /// Runs one transfer or flush with blocking system calls (the pool path).
@@ -592,6 +692,46 @@ impl Strategy for FileDevice {
             Ok(p) => p,
             Err(r) => return op.complete(r),
         };
+        // A stream transfer waits for its peer on the readiness waiter, in
+        // both engines: detached from this engine (no ticket), it costs
+        // the worker nothing while it waits (ready.rs).
+        if !self.sh.seekable && plan.kind.is_transfer() {
+            let mut w = Waiter {
+                op,
+                keep: Some(Box::new(Arc::clone(&self.sh))),
+                len: plan.len,
+                done: 0,
+                nonblock: plan.status.nonblock,
+                attempt: ready::os::attempt,
+                plain: false,
+                fd: self.sh.fd,
+                key: Arc::as_ptr(&self.sh) as usize,
+            };
+            // Until some op has had to wait, there is no waiter (no
+            // thread, no epoll descriptor) and nothing queued to keep
+            // order with: try the transfer here first.
+            let r = match ready::os::global(false) {
+                Some(r) => Some(r),
+                None => match w.try_now() {
+                    Some(res) => {
+                        w.op.complete(res);
+                        return;
+                    }
+                    None => ready::os::global(true),
+                },
+            };
+            match r {
+                Some(r) => match r.submit(w) {
+                    Ok(()) => return,
+                    Err(w) => op = w.op,
+                },
+                // No waiter can be made (no thread or descriptor left): a
+                // write that moved bytes ends with its count, anything
+                // else takes the engine's path.
+                None if w.done > 0 => return w.op.complete(Ok(w.done)),
+                None => op = w.op,
+            }
+        }
         if !self.sh.force_fallback
             && let Some(u) = engine.as_any_mut().downcast_mut::<UringEngine>()
         {
@@ -611,12 +751,20 @@ impl Strategy for FileDevice {
         self.fallback(op, ticket, plan);
     }
 
-    /// On a [`UringEngine`]: cancels an op still in the backlog at once, or
-    /// one waiting in the kernel (a read of an empty pipe) with
+    /// A stream op parked on the readiness waiter is taken out on any
+    /// engine (`Cancelled`, or `AlreadyDone` with the count written if a
+    /// write had moved bytes). On a [`UringEngine`]: cancels an op still in
+    /// the backlog at once, or one waiting in the kernel with
     /// `IORING_OP_ASYNC_CANCEL`. A transfer the kernel has already started
     /// on a regular file cannot be cancelled (`InFlight`). On the pool path
     /// ops cannot be cancelled.
     fn cancel(&self, op: aio_core::OpKey, engine: &mut dyn Engine) -> CancelOutcome {
+        if !self.sh.seekable
+            && let Some(r) = ready::os::global(false)
+            && let Some(o) = r.cancel(Arc::as_ptr(&self.sh) as usize, op)
+        {
+            return o;
+        }
         match engine.as_any_mut().downcast_mut::<UringEngine>() {
             Some(u) if !self.sh.force_fallback => u.cancel_op(op),
             _ => CancelOutcome::InFlight,
@@ -632,11 +780,7 @@ impl Strategy for FileDevice {
         // O_DIRECT is never tried: RWF_NOWAIT only refuses to wait for
         // locks and allocation, not for the device, so a direct read here
         // would block the submitter for the whole I/O.
-        if op.kind() != OpKind::Read
-            || !sh.seekable
-            || sh.direct
-            || !sh.nowait_ok.load(Ordering::Relaxed)
-        {
+        if op.kind() != OpKind::Read || !sh.seekable || !sh.nowait_ok.load(Ordering::Relaxed) {
             return Err(op);
         }
         let (plan, ptr) = match self.plan_op(&mut op) {
@@ -646,6 +790,9 @@ impl Strategy for FileDevice {
                 return Ok(());
             }
         };
+        if plan.status.direct {
+            return Err(op);
+        }
         let iov = libc::iovec {
             iov_base: ptr.cast(),
             iov_len: plan.len,
@@ -720,6 +867,13 @@ pub fn default_pool() -> Arc<BlockingPool> {
         let n = std::thread::available_parallelism().map_or(2, |n| n.get());
         BlockingPool::new((2 * n).max(4))
     }))
+}
+
+/// Stream ops (pipes, FIFOs, sockets, ptys) waiting for their peer on the
+/// process's readiness waiter right now: they hold no worker budget, ring
+/// slot or thread (see `src/README.md`, "Streams wait for readiness").
+pub fn stream_ops_waiting() -> usize {
+    ready::os::global(false).map_or(0, |r| r.parked())
 }
 
 /// Makes an engine for a servicing thread: a [`UringEngine`] of `depth`,

@@ -96,6 +96,7 @@ mod nbd;
 mod pool;
 mod queue;
 mod ramdisk;
+mod ready;
 mod table;
 mod timer;
 #[cfg(not(loom))]
@@ -109,7 +110,7 @@ pub use device::{AlignedBuf, Device, Geometry, XorShift};
 pub use fault::{Fault, FaultDevice, FaultPolicy};
 pub use fdreg::close_inherited;
 #[cfg(not(loom))]
-pub use file::{FileDevice, FileOptions, default_pool, new_engine};
+pub use file::{FileDevice, FileOptions, default_pool, new_engine, stream_ops_waiting};
 pub use forward::SharedDevice;
 #[cfg(not(loom))]
 pub use nbd::NbdDevice;

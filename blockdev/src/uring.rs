@@ -114,6 +114,12 @@ struct Slot {
     op: Option<InFlight>,
     keep: Option<Arc<FileShared>>,
     in_kernel: bool,
+    /// We asked the kernel to cancel this op: an `-ECANCELED` is ours.
+    cancel_sent: bool,
+    /// What the SQE asked for, to redo it on the blocking path.
+    kind: OpKind,
+    offset: u64,
+    len: u32,
 }
 
 /// A servicing thread's io_uring: see the module docs.
@@ -263,6 +269,10 @@ impl UringEngine {
                     op: None,
                     keep: None,
                     in_kernel: false,
+                    cancel_sent: false,
+                    kind: OpKind::Read,
+                    offset: 0,
+                    len: 0,
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -272,6 +282,10 @@ impl UringEngine {
         slot.op = Some(op);
         slot.keep = Some(keep);
         slot.in_kernel = false;
+        slot.cancel_sent = false;
+        slot.kind = sqe.kind;
+        slot.offset = sqe.offset;
+        slot.len = sqe.len;
         let ud = (u64::from(slot.generation) << 32) | u64::from(idx);
         let fd = types::Fd(sqe.fd);
         let entry = match sqe.kind {
@@ -371,9 +385,25 @@ impl UringEngine {
         };
         let keep = slot.keep.take();
         slot.in_kernel = false;
+        let (cancel_sent, kind, offset, len) = (slot.cancel_sent, slot.kind, slot.offset, slot.len);
         self.free.push(idx as u32);
         self.busy -= 1;
         self.in_kernel -= 1;
+        // io-wq answers -ECANCELED (or -EAGAIN) for an op it punted and
+        // could not start a worker for (RLIMIT_NPROC, a pids cgroup). That
+        // is not a cancel anyone asked for, and ECANCELED must mean "a
+        // cancel won": redo the op on the blocking path (a regular file or
+        // block device: -EAGAIN there is never the descriptor's answer).
+        let not_ours = (res == -libc::ECANCELED && !cancel_sent)
+            || (res == -libc::EAGAIN && keep.as_ref().is_some_and(|k| k.is_seekable()));
+        if not_ours
+            && !self.closing
+            && let Some(sh) = keep
+        {
+            let ticket = Doorbell::ticket(&self.bell);
+            crate::file::retry_blocking(sh, op, ticket, kind, offset, len as usize);
+            return true;
+        }
         // The CQE is posted: the kernel is done with the buffer, so the op
         // may go back to its owner. No lock is held here.
         op.complete(Error::check_res(i64::from(res)));
@@ -408,6 +438,7 @@ impl UringEngine {
             return CancelOutcome::Cancelled;
         }
         self.cancel_res = None;
+        self.slots[idx].cancel_sent = true;
         let e = opcode::AsyncCancel::new(ud).build().user_data(CANCEL_UD);
         self.push_sqe(&e);
         let deadline = Instant::now() + Duration::from_secs(1);

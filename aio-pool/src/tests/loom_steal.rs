@@ -15,7 +15,13 @@ use aio_core::{BasicEngine, Engine, OpKind};
 #[test]
 fn loom_steal_vs_local_pop() {
     model(|| {
-        let pool = Arc::new(Pool::new(Class::Read, 0, 0, 2, BasicEngine::new().waker()));
+        let pool = Arc::new(Pool::new(
+            Class::Read,
+            0,
+            0,
+            2,
+            Some(BasicEngine::new().waker()),
+        ));
         let target = nop();
         let (pending, q) = async_op(&target, OpKind::Read).enqueue();
         let m = Meta {

@@ -10,6 +10,7 @@
 
 mod loom_barrier;
 mod loom_engine_wake;
+mod loom_lazy;
 mod loom_shutdown;
 mod loom_sleep;
 mod loom_steal;

@@ -9,6 +9,7 @@
 mod loom_nbd_table;
 mod loom_pool;
 mod loom_queue;
+mod loom_ready;
 mod loom_timer;
 
 /// A flag one thread raises and another waits for.

@@ -1,0 +1,766 @@
+//! [`Readiness`]: where stream ops (pipes, FIFOs, sockets, ptys) wait for
+//! their peer, costing no worker budget, no ring slot and no thread.
+//!
+//! A kernel parks a read of an empty pipe on the pipe's wait queue and
+//! spends nothing on it until the writer acts. This is the user-space
+//! equivalent: one process-wide epoll instance and one thread, both made
+//! on the first stream op that has to wait. A [`FileDevice`](crate::FileDevice)
+//! hands every transfer on a non-seekable descriptor here, in both engines
+//! (io_uring and the fallback); the op is *detached* from the submitting
+//! engine (no [`EngineTicket`](aio_core::EngineTicket), nothing counted in
+//! `Engine::in_flight`), so it never takes a slot of a worker's bounded
+//! in-flight budget and never keeps a worker's engine from draining.
+//!
+//! # What an op does here
+//!
+//! * It is tried at once without blocking and without touching the
+//!   caller's descriptor flags (`preadv2`/`pwritev2` with `RWF_NOWAIT` at
+//!   the current position, which sockets turn into `MSG_DONTWAIT`). If it
+//!   completes, it completes inside `submit`.
+//! * Otherwise it waits in its descriptor's FIFO queue for its direction
+//!   (reads and writes are independent: a read waiting on a socket never
+//!   holds up a write to it), and the descriptor is armed in the epoll set
+//!   with `EPOLLONESHOT` for the directions that have waiters.
+//! * The readiness thread, on an event, tries the front op of each ready
+//!   direction (and the ones behind it while they complete), then re-arms.
+//! * A write on a *blocking* descriptor completes only with its full count
+//!   (what `write(2)` returns there): a partial transfer advances the op
+//!   and it waits again for the rest, at the front of its queue, so the
+//!   bytes of later writes never interleave with it. An error after some
+//!   bytes were written completes it with the count written. A read
+//!   completes with what the first successful transfer gave (as `read(2)`).
+//! * On an `O_NONBLOCK` descriptor (read at submission) an op is tried
+//!   once, with the descriptor's own semantics: a partial count, or
+//!   `EAGAIN`, is its result.
+//! * [`Readiness::cancel`] takes a waiting op out of its queue: `ECANCELED`
+//!   if nothing was transferred, else the count so far (a write cancelled
+//!   half-way reports what reached the peer, and the cancel says "done").
+//!
+//! A file that does not support `RWF_NOWAIT` (`EOPNOTSUPP`: ttys and ptys)
+//! is opened again, non-blocking, through `/proc/self/fd` (the waiter's
+//! own open file description, so the program's flags are still
+//! untouched), and its ops use plain `read`/`write` there (not a pty
+//! master: reopening `/dev/ptmx` would make a new pty). A descriptor
+//! that epoll refuses (`EPERM`: `/dev/null`, say) or that cannot be
+//! reopened is not parked: the op goes back to the caller, which uses its
+//! engine as before.
+//!
+//! # The protocol
+//!
+//! One lock, `state`, orders the submitter's attempt-append-arm against the
+//! readiness thread's event handling and against cancels. The race to rule
+//! out is the lost wake-up; `src/README.md` ("Streams wait for readiness")
+//! is the authoritative description, thread by thread, with the model
+//! (`loom_ready_submit_vs_event`) and its mutant (`ready-arm-before-queue`).
+//!
+//! Lock order: `state` is a leaf. `epoll_ctl` and the non-blocking
+//! transfers run under it (they never block); no op is completed, and no
+//! callback runs, with it held.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::os::fd::RawFd;
+
+use aio_core::sync::Mutex;
+use aio_core::{CancelOutcome, Error, InFlight, OpKind, Result};
+
+/// The two directions of a descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dir {
+    /// Reads (`EPOLLIN`).
+    Read,
+    /// Writes (`EPOLLOUT`).
+    Write,
+}
+
+/// What one non-blocking attempt at an op's transfer gave.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Try {
+    /// Finished, with this result.
+    Done(Result<usize>),
+    /// Would block: wait for readiness (some bytes may have moved).
+    Wait,
+    /// The descriptor cannot do non-blocking transfers this way.
+    Unsupported,
+}
+
+/// The operating-system side, abstracted so that the protocol can be
+/// modeled: the real one is epoll and `RWF_NOWAIT`; the model's is a
+/// loom-visible fake.
+pub(crate) trait Poller: Send + Sync + 'static {
+    /// Starts watching the file behind `fd`: returns the descriptor the
+    /// parked ops use from now on (a duplicate the waiter owns, so that
+    /// the program closing or reusing its number changes nothing for
+    /// them), registered disarmed with `key` as its event data. `Err` if
+    /// the file cannot be watched.
+    fn watch(&self, fd: RawFd, key: usize) -> Result<RawFd>;
+    /// As `watch`, for a file that cannot do `RWF_NOWAIT` (a tty): opens
+    /// the file again (`/proc/self/fd/N`) in non-blocking mode, so that a
+    /// plain `read`/`write` on the new descriptor never blocks, whatever
+    /// the program's descriptor is set to. `Err` if it cannot be reopened
+    /// (a socket).
+    fn watch_reopen(&self, fd: RawFd, key: usize) -> Result<RawFd>;
+    /// Arms `fd` (one of `watch`'s, one-shot) for the directions set;
+    /// `(false, false)` leaves it disarmed.
+    fn arm(&self, fd: RawFd, key: usize, read: bool, write: bool) -> Result<()>;
+    /// Stops watching `fd` (one of `watch`'s) and closes it.
+    fn unwatch(&self, fd: RawFd);
+    /// Blocks until some watched files are ready; appends their keys.
+    fn wait(&self, out: &mut Vec<usize>);
+}
+
+/// One parked op.
+pub(crate) struct Waiter {
+    /// The op (its buffer is ours until it completes).
+    pub(crate) op: InFlight,
+    /// Keeps whatever the op needs alive (the device's descriptor state).
+    pub(crate) keep: Option<Box<dyn Send>>,
+    /// The bytes to move.
+    pub(crate) len: usize,
+    /// Bytes moved so far (a blocking write that came back short).
+    pub(crate) done: usize,
+    /// `O_NONBLOCK` at submission: one attempt, whatever it gives.
+    pub(crate) nonblock: bool,
+    /// Does one non-blocking attempt on `fd` (from `done` on; advances
+    /// `done`).
+    pub(crate) attempt: fn(&mut Waiter, RawFd) -> Try,
+    /// The attempt is a plain `read`/`write` on a non-blocking reopened
+    /// descriptor (see [`Poller::watch_reopen`]), not `RWF_NOWAIT`.
+    pub(crate) plain: bool,
+    /// The program's descriptor (the first attempt uses it; a parked op
+    /// uses the waiter's duplicate).
+    pub(crate) fd: RawFd,
+    /// Which device's queues the op joins (the address of its shared
+    /// state, alive while the op is): each device has one FIFO per
+    /// direction.
+    pub(crate) key: usize,
+}
+
+impl fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter")
+            .field("id", &self.op.id())
+            .field("fd", &self.fd)
+            .field("len", &self.len)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl Waiter {
+    fn dir(&self) -> Dir {
+        if self.op.kind() == OpKind::Read {
+            Dir::Read
+        } else {
+            Dir::Write
+        }
+    }
+
+    /// One attempt on the program's descriptor when no op can be queued
+    /// ahead (no waiter exists yet): the result if that finished the op,
+    /// `None` if it must wait (or the descriptor cannot do it this way;
+    /// the waiter then decides). A partial write is kept in `done`.
+    pub(crate) fn try_now(&mut self) -> Option<Result<usize>> {
+        match self.step(self.fd) {
+            Try::Done(r) => Some(r),
+            Try::Wait | Try::Unsupported => None,
+        }
+    }
+
+    /// One attempt on `fd`, and what it means for this op.
+    fn step(&mut self, fd: RawFd) -> Try {
+        match (self.attempt)(self, fd) {
+            Try::Wait if self.nonblock => Try::Done(if self.done > 0 {
+                Ok(self.done)
+            } else {
+                Err(Error::EAGAIN)
+            }),
+            other => other,
+        }
+    }
+}
+
+/// The parked ops of one device, and the watched duplicate of its
+/// descriptor they use. Exists exactly while an op is parked.
+struct FdQueues {
+    dup: RawFd,
+    /// `dup` is a non-blocking reopen (plain transfers on it).
+    plain: bool,
+    read: VecDeque<Waiter>,
+    write: VecDeque<Waiter>,
+}
+
+impl FdQueues {
+    fn q(&mut self, d: Dir) -> &mut VecDeque<Waiter> {
+        match d {
+            Dir::Read => &mut self.read,
+            Dir::Write => &mut self.write,
+        }
+    }
+}
+
+/// Parked ops by device key. (lock: `Readiness::state`, a leaf)
+#[derive(Default)]
+struct State {
+    fds: HashMap<usize, FdQueues>,
+}
+
+/// The process-wide readiness waiter (see the module docs).
+pub(crate) struct Readiness {
+    poller: Box<dyn Poller>,
+    state: Mutex<State>,
+}
+
+impl fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Readiness").finish_non_exhaustive()
+    }
+}
+
+/// Completions collected under the lock, run after unlocking.
+type Done = Vec<(InFlight, Result<usize>, Option<Box<dyn Send>>)>;
+
+fn finish(done: Done) {
+    for (op, r, keep) in done {
+        op.complete(r);
+        drop(keep);
+    }
+}
+
+impl Readiness {
+    /// A waiter over `poller` (no thread: see [`Readiness::run`]).
+    pub(crate) fn new(poller: Box<dyn Poller>) -> Readiness {
+        Readiness {
+            poller,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Arms the device's duplicate for its directions with waiters, or,
+    /// if none is left, stops watching it and forgets the entry. (under
+    /// `state`) `Err` if the arm failed; the entry is then still there.
+    fn rearm_locked(&self, st: &mut State, key: usize) -> Result<()> {
+        let Some(q) = st.fds.get(&key) else {
+            return Ok(());
+        };
+        let (r, w) = (!q.read.is_empty(), !q.write.is_empty());
+        if !r && !w {
+            let dup = q.dup;
+            st.fds.remove(&key);
+            self.poller.unwatch(dup);
+            return Ok(());
+        }
+        self.poller.arm(q.dup, key, r, w)
+    }
+
+    /// Parks or completes `w`. Gives it back (untouched: nothing was
+    /// transferred) if the descriptor cannot be waited on here.
+    pub(crate) fn submit(&self, mut w: Waiter) -> std::result::Result<(), Waiter> {
+        let key = w.key;
+        let dir = w.dir();
+        let mut st = self.state.lock();
+        if let Some(q) = st.fds.get_mut(&key)
+            && !q.q(dir).is_empty()
+        {
+            // FIFO per direction: behind the ops already waiting; the
+            // duplicate is armed for this direction already.
+            q.q(dir).push_back(w);
+            return Ok(());
+        }
+        let fd = w.fd;
+        // A device whose ops use a reopened descriptor keeps using it.
+        let plain_dup = st.fds.get(&key).filter(|q| q.plain).map(|q| q.dup);
+        let first = match plain_dup {
+            Some(d) => {
+                w.plain = true;
+                w.step(d)
+            }
+            None => w.step(fd),
+        };
+        match first {
+            Try::Done(r) => {
+                drop(st);
+                w.op.complete(r);
+                drop(w.keep);
+                Ok(())
+            }
+            Try::Unsupported if w.done == 0 && !w.plain && !st.fds.contains_key(&key) => {
+                // No RWF_NOWAIT here (a tty): wait on a non-blocking reopen.
+                let Ok(dup) = self.poller.watch_reopen(fd, key) else {
+                    return Err(w);
+                };
+                st.fds.insert(
+                    key,
+                    FdQueues {
+                        dup,
+                        plain: true,
+                        read: VecDeque::new(),
+                        write: VecDeque::new(),
+                    },
+                );
+                w.plain = true;
+                match w.step(dup) {
+                    Try::Done(r) => {
+                        let _ = self.rearm_locked(&mut st, key);
+                        drop(st);
+                        w.op.complete(r);
+                        drop(w.keep);
+                        Ok(())
+                    }
+                    Try::Wait => {
+                        st.fds
+                            .get_mut(&key)
+                            .expect("inserted above")
+                            .q(dir)
+                            .push_back(w);
+                        match self.rearm_locked(&mut st, key) {
+                            Ok(()) => Ok(()),
+                            Err(_) => {
+                                let q = st.fds.get_mut(&key).expect("arm failed: still there");
+                                let w = q.q(dir).pop_back().expect("just pushed");
+                                let _ = self.rearm_locked(&mut st, key);
+                                drop(st);
+                                self.refuse(w)
+                            }
+                        }
+                    }
+                    Try::Unsupported => {
+                        let _ = self.rearm_locked(&mut st, key);
+                        drop(st);
+                        w.plain = false;
+                        self.refuse(w)
+                    }
+                }
+            }
+            Try::Unsupported if w.done == 0 => Err(w),
+            Try::Unsupported => {
+                drop(st);
+                let n = w.done;
+                w.op.complete(Ok(n));
+                drop(w.keep);
+                Ok(())
+            }
+            Try::Wait => {
+                if let std::collections::hash_map::Entry::Vacant(v) = st.fds.entry(key) {
+                    let Ok(dup) = self.poller.watch(fd, key) else {
+                        drop(st);
+                        return self.refuse(w);
+                    };
+                    v.insert(FdQueues {
+                        dup,
+                        plain: false,
+                        read: VecDeque::new(),
+                        write: VecDeque::new(),
+                    });
+                }
+                if aio_core::sync::mutant("ready-arm-before-queue") {
+                    // Mutant: arm for the direction first, unlock, then
+                    // queue (without arming again); an event in the gap
+                    // finds nothing to do and is gone.
+                    let q = st.fds.get(&key).expect("inserted above");
+                    let dup = q.dup;
+                    let (r, wr) = (
+                        dir == Dir::Read || !q.read.is_empty(),
+                        dir == Dir::Write || !q.write.is_empty(),
+                    );
+                    let _ = self.poller.arm(dup, key, r, wr);
+                    drop(st);
+                    let mut st = self.state.lock();
+                    st.fds
+                        .entry(key)
+                        .or_insert_with(|| FdQueues {
+                            dup,
+                            plain: false,
+                            read: VecDeque::new(),
+                            write: VecDeque::new(),
+                        })
+                        .q(dir)
+                        .push_back(w);
+                    return Ok(());
+                }
+                st.fds
+                    .get_mut(&key)
+                    .expect("inserted above")
+                    .q(dir)
+                    .push_back(w);
+                match self.rearm_locked(&mut st, key) {
+                    Ok(()) => Ok(()),
+                    Err(_) => {
+                        let q = st.fds.get_mut(&key).expect("arm failed: still there");
+                        let w = q.q(dir).pop_back().expect("just pushed");
+                        let _ = self.rearm_locked(&mut st, key);
+                        drop(st);
+                        self.refuse(w)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A would-block op that cannot be parked: back to the caller if
+    /// nothing moved yet, else completed with the count so far.
+    fn refuse(&self, w: Waiter) -> std::result::Result<(), Waiter> {
+        if w.done == 0 {
+            return Err(w);
+        }
+        let n = w.done;
+        w.op.complete(Ok(n));
+        drop(w.keep);
+        Ok(())
+    }
+
+    /// Handles readiness of the device `key` (the readiness thread).
+    pub(crate) fn ready(&self, key: usize) {
+        let mut done: Done = Vec::new();
+        {
+            let mut st = self.state.lock();
+            let Some(q) = st.fds.get_mut(&key) else {
+                return; // a stale event: the entry is gone
+            };
+            let (dup, plain) = (q.dup, q.plain);
+            // A one-shot event says "something changed"; trying both
+            // directions is cheap (a would-block attempt is one syscall)
+            // and covers EPOLLHUP/EPOLLERR, which end both.
+            for d in [Dir::Read, Dir::Write] {
+                while let Some(front) = q.q(d).front_mut() {
+                    front.plain = plain;
+                    match front.step(dup) {
+                        Try::Wait => break,
+                        Try::Done(r) => {
+                            let w = q.q(d).pop_front().expect("front exists");
+                            done.push((w.op, r, w.keep));
+                        }
+                        Try::Unsupported => {
+                            let w = q.q(d).pop_front().expect("front exists");
+                            let r = if w.done > 0 {
+                                Ok(w.done)
+                            } else {
+                                Err(Error::EOPNOTSUPP)
+                            };
+                            done.push((w.op, r, w.keep));
+                        }
+                    }
+                }
+            }
+            if self.rearm_locked(&mut st, key).is_err() {
+                // Cannot re-arm: the ops fail rather than wait forever.
+                if let Some(q) = st.fds.remove(&key) {
+                    for w in q.read.into_iter().chain(q.write) {
+                        let r = if w.done > 0 {
+                            Ok(w.done)
+                        } else {
+                            Err(Error::EIO)
+                        };
+                        done.push((w.op, r, w.keep));
+                    }
+                    self.poller.unwatch(q.dup);
+                }
+            }
+        }
+        finish(done);
+    }
+
+    /// Cancels the parked op `op` (its protocol key, never the user id)
+    /// of device `key`: `None` if it is not parked here.
+    pub(crate) fn cancel(&self, key: usize, op: aio_core::OpKey) -> Option<CancelOutcome> {
+        let w = {
+            let mut st = self.state.lock();
+            let q = st.fds.get_mut(&key)?;
+            let mut found = None;
+            for d in [Dir::Read, Dir::Write] {
+                if let Some(i) = q.q(d).iter().position(|w| w.op.key() == op) {
+                    found = Some((d, i));
+                }
+            }
+            let (d, i) = found?;
+            let w = q.q(d).remove(i).expect("index found above");
+            // The next op may be ready already: let the thread look (or
+            // stop watching if it was the last).
+            let _ = self.rearm_locked(&mut st, key);
+            w
+        };
+        let n = w.done;
+        if n > 0 {
+            w.op.complete(Ok(n));
+            Some(CancelOutcome::AlreadyDone)
+        } else {
+            w.op.complete(Err(Error::ECANCELED));
+            Some(CancelOutcome::Cancelled)
+        }
+    }
+
+    /// Ops parked now (tests and statistics).
+    pub(crate) fn parked(&self) -> usize {
+        let st = self.state.lock();
+        st.fds.values().map(|q| q.read.len() + q.write.len()).sum()
+    }
+
+    /// The readiness thread's loop: wait, handle, forever.
+    pub(crate) fn run(&self) {
+        let mut ready = Vec::with_capacity(64);
+        loop {
+            ready.clear();
+            self.poller.wait(&mut ready);
+            for &key in &ready {
+                self.ready(key);
+            }
+        }
+    }
+
+    /// One round of the loop (the models drive the thread by hand);
+    /// false if the poller returned nothing (the model's stop).
+    #[cfg(loom)]
+    pub(crate) fn run_once(&self) -> bool {
+        let mut ready = Vec::new();
+        self.poller.wait(&mut ready);
+        let any = !ready.is_empty();
+        for key in ready {
+            self.ready(key);
+        }
+        any
+    }
+}
+
+/// The real poller: an epoll instance.
+#[cfg(not(loom))]
+pub(crate) mod os {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+    use aio_core::sync::Arc;
+    use aio_core::{Error, Result};
+
+    use super::{Poller, Readiness, Try, Waiter};
+
+    /// epoll with one-shot entries keyed by descriptor number. Its
+    /// descriptor and the duplicates it watches are registered for closing
+    /// in a fork child (`fdreg`).
+    pub(crate) struct Epoll {
+        _reg: crate::fdreg::FdReg,
+        fd: OwnedFd,
+    }
+
+    impl Epoll {
+        pub(crate) fn new() -> Result<Epoll> {
+            // SAFETY: plain syscall.
+            let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+            if fd < 0 {
+                return Err(Error::last_os_error());
+            }
+            // SAFETY: just created, owned by nobody else.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            Ok(Epoll {
+                _reg: crate::fdreg::FdReg::new(fd),
+                fd: owned,
+            })
+        }
+    }
+
+    impl Epoll {
+        fn ctl(&self, op: libc::c_int, fd: RawFd, events: u32, key: usize) -> Result<()> {
+            let mut ev = libc::epoll_event {
+                events,
+                u64: key as u64,
+            };
+            // SAFETY: valid epoll fd and pointer to a local.
+            let r = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev) };
+            if r < 0 {
+                Err(Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl Poller for Epoll {
+        fn watch(&self, fd: RawFd, key: usize) -> Result<RawFd> {
+            // SAFETY: plain syscall; the duplicate is ours until `unwatch`.
+            let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+            if dup < 0 {
+                return Err(Error::last_os_error());
+            }
+            // Registered disarmed (a one-shot entry with no events); the
+            // caller arms it once its op is queued.
+            if let Err(e) = self.ctl(libc::EPOLL_CTL_ADD, dup, libc::EPOLLONESHOT as u32, key) {
+                // SAFETY: our own duplicate, closed once.
+                unsafe { libc::close(dup) };
+                return Err(e);
+            }
+            crate::fdreg::add(dup);
+            Ok(dup)
+        }
+
+        fn watch_reopen(&self, fd: RawFd, key: usize) -> Result<RawFd> {
+            // SAFETY: plain syscall.
+            let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+            if fl < 0 {
+                return Err(Error::last_os_error());
+            }
+            // A pty master cannot be reopened: opening its path (/dev/ptmx)
+            // makes a new pty. TIOCGPTN answers only on a master.
+            let mut n: libc::c_uint = 0;
+            // SAFETY: TIOCGPTN writes an unsigned int into the pointer.
+            if unsafe { libc::ioctl(fd, libc::TIOCGPTN, &mut n) } == 0 {
+                return Err(Error::EOPNOTSUPP);
+            }
+            let path = format!("/proc/self/fd/{fd}\0");
+            let flags =
+                (fl & libc::O_ACCMODE) | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+            // SAFETY: a NUL-terminated path; the new descriptor is ours
+            // until `unwatch`.
+            let dup = unsafe { libc::open(path.as_ptr().cast(), flags) };
+            if dup < 0 {
+                return Err(Error::last_os_error());
+            }
+            if let Err(e) = self.ctl(libc::EPOLL_CTL_ADD, dup, libc::EPOLLONESHOT as u32, key) {
+                // SAFETY: our own descriptor, closed once.
+                unsafe { libc::close(dup) };
+                return Err(e);
+            }
+            crate::fdreg::add(dup);
+            Ok(dup)
+        }
+
+        fn arm(&self, fd: RawFd, key: usize, read: bool, write: bool) -> Result<()> {
+            let mut events = libc::EPOLLONESHOT as u32;
+            if read {
+                events |= libc::EPOLLIN as u32 | libc::EPOLLRDHUP as u32;
+            }
+            if write {
+                events |= libc::EPOLLOUT as u32;
+            }
+            self.ctl(libc::EPOLL_CTL_MOD, fd, events, key)
+        }
+
+        fn unwatch(&self, fd: RawFd) {
+            // Removed before the close: the program may hold other
+            // descriptors of the same file, which would keep the entry
+            // (and its events) alive.
+            let _ = self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0);
+            crate::fdreg::remove(fd);
+            // SAFETY: our own duplicate (from `watch`), closed once.
+            unsafe { libc::close(fd) };
+        }
+
+        fn wait(&self, out: &mut Vec<usize>) {
+            let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 64];
+            // SAFETY: valid epoll fd and buffer of 64 events.
+            let n = unsafe { libc::epoll_wait(self.fd.as_raw_fd(), evs.as_mut_ptr(), 64, -1) };
+            for ev in evs.iter().take(n.max(0) as usize) {
+                out.push(ev.u64 as usize);
+            }
+        }
+    }
+
+    /// The non-blocking transfer of a stream op: `preadv2`/`pwritev2` at
+    /// the current position with `RWF_NOWAIT`.
+    pub(crate) fn attempt(w: &mut Waiter, fd: RawFd) -> Try {
+        loop {
+            let read = w.op.kind() == aio_core::OpKind::Read;
+            let n = if read {
+                let buf = &mut w.op.buf_mut()[w.done..w.len];
+                let iov = libc::iovec {
+                    iov_base: buf.as_mut_ptr().cast(),
+                    iov_len: buf.len(),
+                };
+                // SAFETY: the iovec covers bytes of the op's buffer, ours
+                // through the in-flight token.
+                unsafe {
+                    if w.plain {
+                        libc::readv(fd, &iov, 1)
+                    } else {
+                        libc::preadv2(fd, &iov, 1, -1, libc::RWF_NOWAIT)
+                    }
+                }
+            } else {
+                let buf = &w.op.buf()[w.done..w.len];
+                let iov = libc::iovec {
+                    iov_base: buf.as_ptr() as *mut libc::c_void,
+                    iov_len: buf.len(),
+                };
+                // SAFETY: as above; the kernel only reads.
+                unsafe {
+                    if w.plain {
+                        libc::writev(fd, &iov, 1)
+                    } else {
+                        libc::pwritev2(fd, &iov, 1, -1, libc::RWF_NOWAIT)
+                    }
+                }
+            };
+            if n >= 0 {
+                let n = n as usize;
+                if read {
+                    return Try::Done(Ok(n));
+                }
+                w.done += n;
+                if w.done >= w.len {
+                    return Try::Done(Ok(w.done));
+                }
+                if n == 0 {
+                    return Try::Wait;
+                }
+                continue; // a short write: try the rest at once
+            }
+            let e = Error::last_os_error();
+            if e == Error::EINTR {
+                continue;
+            }
+            if e == Error::EAGAIN {
+                return Try::Wait;
+            }
+            if e == Error::EOPNOTSUPP {
+                return Try::Unsupported;
+            }
+            return Try::Done(if w.done > 0 { Ok(w.done) } else { Err(e) });
+        }
+    }
+
+    /// The process's readiness waiter, made (epoll instance and thread) on
+    /// first use; `None` if either cannot be made (the caller then uses
+    /// its engine). A fork child makes its own: the parent's thread does
+    /// not exist there, and its epoll instance is shared with the parent.
+    pub(crate) fn global(create: bool) -> Option<Arc<Readiness>> {
+        use aio_core::sync::Mutex;
+        /// The live waiter and the process it belongs to.
+        type Cell = Mutex<Option<(u32, Arc<Readiness>)>>;
+        static CELL: std::sync::OnceLock<Cell> = std::sync::OnceLock::new();
+        let cell = CELL.get_or_init(|| Mutex::new(None));
+        let pid = std::process::id();
+        let mut g = cell.lock();
+        if let Some((p, r)) = &*g
+            && *p == pid
+        {
+            return Some(Arc::clone(r));
+        }
+        if !create {
+            return None;
+        }
+        let r = Arc::new(Readiness::new(Box::new(Epoll::new().ok()?)));
+        let r2 = Arc::clone(&r);
+        let spawned = aio_core::sync::thread::spawn_named("blockdev-ready".into(), move || {
+            block_signals();
+            r2.run();
+        });
+        if spawned.is_err() {
+            return None;
+        }
+        if let Some(old) = g.replace((pid, Arc::clone(&r))) {
+            // The parent's, inherited by fork: its thread is not here and
+            // its ops belong to the parent. Never dropped (it may hold
+            // tokens that must not be completed in this process).
+            std::mem::forget(old);
+        }
+        Some(r)
+    }
+
+    /// Blocks every signal on the calling thread, so that process-directed
+    /// signals reach the program's threads (and `SIGPIPE` from a write to
+    /// a closed pipe is left pending here, not fatal: the op gets `EPIPE`).
+    fn block_signals() {
+        // SAFETY: plain libc calls on a local signal set.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut set);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+    }
+}
