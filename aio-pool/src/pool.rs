@@ -108,18 +108,20 @@ pub(crate) struct CancelReq {
     pub(crate) reply: Arc<CancelReply>,
 }
 
-/// Where workers answer a [`CancelReq`]: (answers, any `Cancelled`).
+/// Where workers answer a [`CancelReq`]: (answers, any `Cancelled`, any
+/// `InFlight`: a device found the op under way and did not cancel it).
 #[derive(Default)]
 pub(crate) struct CancelReply {
-    pub(crate) m: Mutex<(usize, bool)>,
+    pub(crate) m: Mutex<(usize, bool, bool)>,
     pub(crate) cv: Condvar,
 }
 
 impl CancelReply {
-    pub(crate) fn answer(&self, cancelled: bool) {
+    pub(crate) fn answer(&self, outcome: Option<CancelOutcome>) {
         let mut g = self.m.lock();
         g.0 += 1;
-        g.1 |= cancelled;
+        g.1 |= outcome == Some(CancelOutcome::Cancelled);
+        g.2 |= outcome == Some(CancelOutcome::InFlight);
         self.cv.notify_all();
     }
 }

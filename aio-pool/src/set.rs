@@ -485,7 +485,7 @@ impl PoolSet {
                 let reqs = std::mem::take(&mut g.cancels);
                 drop(g);
                 for r in reqs {
-                    r.reply.answer(false);
+                    r.reply.answer(None);
                 }
                 Err(Error::EAGAIN)
             }
@@ -741,9 +741,13 @@ impl PoolSet {
         } else if pending.is_complete() {
             // The device could not say it cancelled the op, but the op has
             // finished meanwhile: answer from how it finished, so that a
-            // caller told "done" never then reads ECANCELED.
+            // caller told "done" never then reads ECANCELED; and "not
+            // cancelled" if a device found it under way (it finished with
+            // its own result, which is what AIO_NOTCANCELED promises).
             if pending.state() == aio_core::OpState::Cancelled {
                 CancelOutcome::Cancelled
+            } else if g.2 {
+                CancelOutcome::InFlight
             } else {
                 CancelOutcome::AlreadyDone
             }

@@ -25,7 +25,7 @@ use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use aio_core::sync::Arc;
-use aio_core::{Attempt, CancelOutcome, Engine, Error};
+use aio_core::{Attempt, Engine, Error};
 
 use crate::pool::{CancelReq, Meta, Pool, Sleep, Steal, Token, Work};
 use crate::set::Shared;
@@ -346,17 +346,14 @@ impl Worker {
 
     fn answer_cancels(&mut self) {
         for req in self.cancels.drain(..) {
-            let ok = match req.target.strategy() {
+            let outcome = match req.target.strategy() {
                 Some(s) => {
                     let eng = &mut *self.engine;
-                    matches!(
-                        catch_unwind(AssertUnwindSafe(|| s.cancel(req.op, eng))),
-                        Ok(CancelOutcome::Cancelled)
-                    )
+                    catch_unwind(AssertUnwindSafe(|| s.cancel(req.op, eng))).ok()
                 }
-                None => false,
+                None => None,
             };
-            req.reply.answer(ok);
+            req.reply.answer(outcome);
         }
     }
 }

@@ -481,8 +481,14 @@ impl Readiness {
         };
         let n = w.done;
         if n > 0 {
+            // Bytes moved already: not cancelled (glibc's and FreeBSD's
+            // answer for a transfer under way), and the transfer stops
+            // where it is, as a write(2) interrupted after a partial
+            // transfer returns its count. Waiting on instead could wait
+            // forever: a peer that shuts down reading never makes the
+            // descriptor writable, and epoll reports nothing.
             w.op.complete(Ok(n));
-            Some(CancelOutcome::AlreadyDone)
+            Some(CancelOutcome::InFlight)
         } else {
             w.op.complete(Err(Error::ECANCELED));
             Some(CancelOutcome::Cancelled)
