@@ -60,6 +60,19 @@ int main(void) {
         aio_return(&r[i]);
     }
 
+    /* An aiocb whose aio_fildes is not fildes. */
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = fd;
+    errno = 0;
+    c = aio_cancel(p[0], &cb);
+    SAY("aio_cancel/aiocb_of_another_fd", "ret=%d errno=%s", c, en(c == -1 ? errno : 0));
+
+    /* A zeroed aiocb of this descriptor that was never submitted. */
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = fd;
+    c = aio_cancel(fd, &cb);
+    SAY("aio_cancel/never_submitted", "%s", c == AIO_ALLDONE ? "AIO_ALLDONE" : c == AIO_CANCELED ? "AIO_CANCELED" : "other");
+
     /* ERRORS, EBADF: fildes is not a valid descriptor. */
     errno = 0;
     c = aio_cancel(-1, NULL);
