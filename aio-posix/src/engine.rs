@@ -902,6 +902,16 @@ static GLOBAL: AtomicUsize = AtomicUsize::new(0);
 static PENDING_CONFIG: Mutex<Option<Config>> = Mutex::new(None);
 static ATFORK: std::sync::Once = std::sync::Once::new();
 
+extern "C" fn atfork_prepare() {
+    // No descriptor of ours may be half made (created, not yet registered
+    // for closing in the child) across the fork.
+    blockdev::fork_prepare();
+}
+
+extern "C" fn atfork_parent() {
+    blockdev::fork_parent();
+}
+
 extern "C" fn atfork_child() {
     // The child has none of the parent's threads: forget the parent's
     // instance (its memory stays, untouched) and build a fresh one on the
@@ -909,7 +919,7 @@ extern "C" fn atfork_child() {
     // eventfds are closed here, so the child keeps none of them (the
     // parent's copies are untouched). Async-signal-safe: atomics, close.
     GLOBAL.store(0, Ordering::Release);
-    blockdev::close_inherited();
+    blockdev::fork_child();
     crate::ffi::reset_counters();
 }
 
@@ -961,7 +971,13 @@ pub(crate) fn global() -> Result<&'static Aio> {
 fn global_slow() -> Result<&'static Aio> {
     ATFORK.call_once(|| {
         // SAFETY: registers a plain extern "C" function.
-        unsafe { libc::pthread_atfork(None, None, Some(atfork_child)) };
+        unsafe {
+            libc::pthread_atfork(
+                Some(atfork_prepare),
+                Some(atfork_parent),
+                Some(atfork_child),
+            )
+        };
     });
     let cfg = PENDING_CONFIG
         .lock()

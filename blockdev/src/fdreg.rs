@@ -8,6 +8,24 @@
 //! the child (an atfork handler: async-signal-safe, so only atomics and
 //! `close`) and closes them; the parent's copies are untouched.
 //!
+//! # The fork gate
+//!
+//! A descriptor is registered just after the system call that made it, so
+//! a `fork` in between (another thread of the program forking while a
+//! worker builds its ring) would leave the child one descriptor it does
+//! not know of. So every creation passes a gate ([`ForkGate`]), one word
+//! `creators << 1 | FORKING`: a creator counts itself in, with a CAS that
+//! succeeds only while `FORKING` is clear, for the span from before the
+//! system call to after the registration; the atfork *prepare* handler
+//! sets `FORKING` (an RMW) and waits until no creator is counted, then the
+//! fork happens with no creation half done. Both sides are RMWs on one
+//! word, so they are totally ordered: either the creator's CAS comes first
+//! (the preparer waits for it) or the preparer's (the CAS fails, and the
+//! creator waits until the parent's handler clears `FORKING`; the child's
+//! handler resets the word). Mutant `fork-gate-no-recheck` (test the flag,
+//! then count in with a separate RMW) lets `loom_fork_gate` find a
+//! creation in progress while the fork proceeds.
+//!
 //! A fixed table of atomics: no allocation, no lock. Registration is
 //! best-effort: past [`SLOTS`] descriptors, the extra ones are simply not
 //! closed in a child. The table is process-global state touched only at
@@ -15,9 +33,12 @@
 //! other threads is built on it, so the loom shim need not see it.
 
 #![allow(clippy::disallowed_types)]
+#![cfg_attr(loom, allow(dead_code))]
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
+
+use aio_core::sync::atomic::{AtomicUsize, Ordering as SyncOrdering};
 
 /// Most descriptors tracked at once.
 const SLOTS: usize = 512;
@@ -71,7 +92,7 @@ pub(crate) fn remove(fd: RawFd) {
 /// Closes every registered descriptor and empties the table. For a fork
 /// child only (async-signal-safe: atomics and `close`): the parent's
 /// instance, whose descriptors these are, is never used again there.
-pub fn close_inherited() {
+pub(crate) fn close_inherited() {
     for s in TABLE.iter() {
         let fd = s.swap(-1, Ordering::AcqRel);
         if fd >= 0 {
@@ -80,4 +101,132 @@ pub fn close_inherited() {
             unsafe { libc::close(fd) };
         }
     }
+}
+
+/// The gate between descriptor creation and `fork` (module docs): one
+/// word, `creators << 1 | FORKING`, so that both sides are RMWs on it and
+/// totally ordered.
+#[derive(Debug)]
+pub(crate) struct ForkGate {
+    word: AtomicUsize,
+}
+
+/// A fork is being prepared.
+const FORKING: usize = 1;
+/// One creator counted in.
+const ONE: usize = 2;
+
+impl ForkGate {
+    /// An open gate.
+    #[cfg(not(loom))]
+    pub(crate) const fn new() -> ForkGate {
+        ForkGate {
+            word: AtomicUsize::new(0),
+        }
+    }
+
+    /// An open gate (loom's atomics are not `const`).
+    #[cfg(loom)]
+    pub(crate) fn new() -> ForkGate {
+        ForkGate {
+            word: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts a creator in, waiting while a fork is being prepared; the
+    /// guard counts it out.
+    pub(crate) fn enter(&self) -> Creating<'_> {
+        if aio_core::sync::mutant("fork-gate-no-recheck") {
+            // Mutant: test the flag, then count in with a separate RMW; a
+            // fork prepared in between finds no creator and goes ahead.
+            while self.word.load(SyncOrdering::Acquire) & FORKING != 0 {
+                aio_core::sync::thread::yield_now();
+            }
+            self.word.fetch_add(ONE, SyncOrdering::AcqRel);
+            return Creating(self);
+        }
+        let mut w = self.word.load(SyncOrdering::Relaxed);
+        loop {
+            if w & FORKING != 0 {
+                aio_core::sync::thread::yield_now();
+                w = self.word.load(SyncOrdering::Relaxed);
+                continue;
+            }
+            // Counted in only if no fork began meanwhile (the CAS fails
+            // on the changed word).
+            match self.word.compare_exchange_weak(
+                w,
+                w + ONE,
+                SyncOrdering::AcqRel,
+                SyncOrdering::Relaxed,
+            ) {
+                Ok(_) => return Creating(self),
+                Err(cur) => w = cur,
+            }
+        }
+    }
+
+    /// Before `fork`: no creation may be half done across it.
+    pub(crate) fn prepare(&self) {
+        self.word.fetch_or(FORKING, SyncOrdering::AcqRel);
+        while self.word.load(SyncOrdering::Acquire) >> 1 != 0 {
+            aio_core::sync::thread::yield_now();
+        }
+    }
+
+    /// After `fork`, in the parent: creations go on.
+    pub(crate) fn parent(&self) {
+        self.word.fetch_and(!FORKING, SyncOrdering::AcqRel);
+    }
+
+    /// After `fork`, in the child (alone: no creator is counted).
+    pub(crate) fn child(&self) {
+        self.word.store(0, SyncOrdering::Release);
+    }
+
+    /// Whether a creation is counted in (the model's check).
+    #[cfg(loom)]
+    pub(crate) fn busy(&self) -> bool {
+        self.word.load(SyncOrdering::Acquire) >> 1 != 0
+    }
+}
+
+/// A creator counted in at the gate, from before its system call to after
+/// its registration.
+pub(crate) struct Creating<'a>(&'a ForkGate);
+
+impl Drop for Creating<'_> {
+    fn drop(&mut self) {
+        self.0.word.fetch_sub(ONE, SyncOrdering::AcqRel);
+    }
+}
+
+#[cfg(not(loom))]
+static GATE: ForkGate = ForkGate::new();
+
+/// Enter before creating a descriptor to register; hold the guard until it
+/// is registered.
+#[cfg(not(loom))]
+pub(crate) fn creating() -> Creating<'static> {
+    GATE.enter()
+}
+
+/// The atfork *prepare* handler's part (the caller of `fork`, before it).
+#[cfg(not(loom))]
+pub fn fork_prepare() {
+    GATE.prepare();
+}
+
+/// The atfork *parent* handler's part.
+#[cfg(not(loom))]
+pub fn fork_parent() {
+    GATE.parent();
+}
+
+/// The atfork *child* handler's part: reopen the gate and close the
+/// inherited descriptors (async-signal-safe: atomics and `close`).
+#[cfg(not(loom))]
+pub fn fork_child() {
+    GATE.child();
+    close_inherited();
 }

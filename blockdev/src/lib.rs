@@ -108,7 +108,8 @@ mod tests;
 pub use delay::{DelayDevice, Latency};
 pub use device::{AlignedBuf, Device, Geometry, XorShift};
 pub use fault::{Fault, FaultDevice, FaultPolicy};
-pub use fdreg::close_inherited;
+#[cfg(not(loom))]
+pub use fdreg::{fork_child, fork_parent, fork_prepare};
 #[cfg(not(loom))]
 pub use file::{FileDevice, FileOptions, default_pool, new_engine, stream_ops_waiting};
 pub use forward::SharedDevice;

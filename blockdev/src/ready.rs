@@ -547,6 +547,8 @@ pub(crate) mod os {
 
     impl Epoll {
         pub(crate) fn new() -> Result<Epoll> {
+            // Through the fork gate until registered (fdreg.rs).
+            let _gate = crate::fdreg::creating();
             // SAFETY: plain syscall.
             let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
             if fd < 0 {
@@ -579,6 +581,7 @@ pub(crate) mod os {
 
     impl Poller for Epoll {
         fn watch(&self, fd: RawFd, key: usize) -> Result<RawFd> {
+            let _gate = crate::fdreg::creating();
             // SAFETY: plain syscall; the duplicate is ours until `unwatch`.
             let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
             if dup < 0 {
@@ -609,6 +612,7 @@ pub(crate) mod os {
                 return Err(Error::EOPNOTSUPP);
             }
             let path = format!("/proc/self/fd/{fd}\0");
+            let _gate = crate::fdreg::creating();
             let flags =
                 (fl & libc::O_ACCMODE) | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
             // SAFETY: a NUL-terminated path; the new descriptor is ours

@@ -68,6 +68,8 @@ pub(crate) struct EventFd {
 
 impl EventFd {
     fn new() -> Result<EventFd> {
+        // Through the fork gate until registered (fdreg.rs).
+        let _gate = crate::fdreg::creating();
         // SAFETY: plain syscall, no pointers.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
         if fd < 0 {
@@ -182,6 +184,9 @@ impl UringEngine {
         // TASKRUN_FLAG tells `poll` when it must enter to get them; SUBMIT_ALL:
         // one bad SQE does not stop the rest of a batch (5.18+). Older
         // kernels refuse the flags with EINVAL: retry without them.
+        // Through the fork gate until the ring's descriptor is registered
+        // (fdreg.rs).
+        let gate = crate::fdreg::creating();
         let ring = IoUring::builder()
             .setup_cqsize((depth + 2) * 2)
             .setup_coop_taskrun()
@@ -194,10 +199,12 @@ impl UringEngine {
                     .build(depth + 2)
             })
             .map_err(Error::from)?;
+        let ring_reg = FdReg::new(ring.as_raw_fd());
+        drop(gate);
         let efd = Arc::new(EventFd::new()?);
         let bell = Doorbell::with_waker(Box::new(UringWaker(Arc::clone(&efd))));
         let mut e = UringEngine {
-            _ring_reg: FdReg::new(ring.as_raw_fd()),
+            _ring_reg: ring_reg,
             ring,
             depth: depth as usize,
             slots: Vec::new(),

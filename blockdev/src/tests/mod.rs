@@ -6,6 +6,7 @@
 //! Each model is one small scenario with two or three threads. A comment on
 //! each says what a failure looks like.
 
+mod loom_fdreg;
 mod loom_nbd_table;
 mod loom_pool;
 mod loom_queue;
