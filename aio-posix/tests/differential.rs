@@ -113,13 +113,13 @@ fn differential(name: &str, prefixes: &[&str]) {
         .filter(|k| prefixes.iter().any(|p| k.starts_with(p)))
         .collect();
     let mut problems = Vec::new();
-    println!("{:<58} {:<40} ours", "clause", "glibc");
+    println!("clause | glibc | ours");
     for k in glibc.keys().chain(ours.keys()).collect::<BTreeSet<_>>() {
         let (g, o) = (glibc.get(k), ours.get(k));
         let same = g == o;
         let mark = if same { "" } else { "   <- differs" };
         println!(
-            "{k:<58} {:<40} {}{mark}",
+            "{k} | {} | {}{mark}",
             g.map_or("(missing)", String::as_str),
             o.map_or("(missing)", String::as_str)
         );
