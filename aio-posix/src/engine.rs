@@ -327,7 +327,9 @@ impl Aio {
         };
         let (offset, len) = if kind.is_transfer() {
             if req.nbytes > isize::MAX as usize {
-                return fail(Error::EINVAL);
+                // What read(2)/write(2) say: no buffer can be that long,
+                // and the kernel checks the range before the count.
+                return fail(Error::from_errno(libc::EFAULT));
             }
             if req.buf.is_null() && req.nbytes > 0 {
                 return fail(Error::from_errno(libc::EFAULT));

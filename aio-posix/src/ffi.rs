@@ -566,7 +566,7 @@ twin! {
     /// are full, or the `SIGEV_THREAD` backlog is. Everything about the
     /// transfer is the op's result, from `aio_error`: `EBADF` (descriptor
     /// not open, or not for reading), `EINVAL` (negative offset, end past
-    /// `OFF_MAX`, `aio_nbytes` > `SSIZE_MAX`), `EFAULT` (bad buffer),
+    /// `OFF_MAX`), `EFAULT` (bad buffer, `aio_nbytes` > `SSIZE_MAX`),
     /// `EISDIR`, `EIO`, ...
     ///
     /// # Safety

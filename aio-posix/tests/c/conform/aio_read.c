@@ -128,6 +128,14 @@ int main(void) {
     cb.aio_buf = buf;
     outcome("aio_read/directory_zero_length", aio_read(&cb), &cb);
 
+    /* aio_nbytes past SSIZE_MAX: what read() says (the buffer range is
+     * checked first: EFAULT). */
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = fd;
+    cb.aio_buf = buf;
+    cb.aio_nbytes = (size_t)-1;
+    outcome("aio_read/nbytes_past_ssize_max", aio_read(&cb), &cb);
+
     /* A NULL buffer with a length: the kernel's EFAULT. */
     memset(&cb, 0, sizeof cb);
     cb.aio_fildes = fd;
