@@ -249,12 +249,7 @@ impl StateWord {
     /// that depended on this one).
     #[inline]
     pub(crate) fn delivered_since(&self, generation: u64) -> bool {
-        let ord = if crate::sync::mutant("watch-relaxed") {
-            Ordering::Relaxed
-        } else {
-            Ordering::Acquire
-        };
-        let s = Snap(self.0.load(ord));
+        let s = Snap(self.0.load(Ordering::Acquire));
         s.generation() != generation || s.is_terminal()
     }
 
