@@ -1110,6 +1110,16 @@ impl Queued {
         self.info.target_key
     }
 
+    /// A watch on this submission: tells a servicer, without any hook in
+    /// the device, when the op has been delivered (see [`OpWatch`]). Take
+    /// it before [`start`](Queued::start), which consumes the token.
+    pub fn watch(&self) -> OpWatch {
+        OpWatch {
+            shared: Arc::clone(&self.shared),
+            generation: self.epoch,
+        }
+    }
+
     /// Whether the op was cancelled (or otherwise left QUEUED).
     pub fn is_live(&self) -> bool {
         let s = self.shared.state.load();
@@ -1150,6 +1160,61 @@ impl Drop for Queued {
             && cancel_shared(&self.shared, Some(self.epoch)) == CancelOutcome::Cancelled
         {
             crate::stats::count_dropped_queued();
+        }
+    }
+}
+
+/// A servicer's watch on one submission of an op: whether it has been
+/// delivered yet, per op, without waiting and without a hook in the device
+/// that completes it.
+///
+/// Made by [`Queued::watch`] or [`InFlight::watch`] before the token goes
+/// to a device. [`is_complete`](OpWatch::is_complete) becomes true when
+/// that submission is delivered (its state word turns DONE or CANCELLED in
+/// the watched generation, or a later generation has begun, which only the
+/// owner can start after taking the op back) and stays true. aio-pool's
+/// fsync barrier and FIFO order check one watch per op they depend on
+/// (`aio-pool/src/order.rs`, "How completion is known").
+///
+/// # Memory ordering
+///
+/// `is_complete` reads the state word with Acquire, pairing with the
+/// completer's delivering RMW (Release): a `true` answer makes everything
+/// the completer did before delivering (the I/O, the result, the
+/// notification) happen before what the watcher does next.
+///
+/// A watch wakes nobody: the watcher must look again when it has reason to
+/// (a device that completes off the servicing thread rings the engine
+/// *after* delivering, through its [`EngineTicket`](crate::EngineTicket)).
+/// It never reads the descriptor or the buffer, so holding one after the
+/// delivery is harmless (see the module's WARNING): it only keeps the
+/// record's memory, not the owner's use of it.
+pub struct OpWatch {
+    shared: Arc<OpShared>,
+    generation: u64,
+}
+
+impl fmt::Debug for OpWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpWatch")
+            .field("key", &self.key())
+            .field("complete", &self.is_complete())
+            .finish()
+    }
+}
+
+impl OpWatch {
+    /// Whether the watched submission has been delivered (see the type's
+    /// docs). Never blocks.
+    pub fn is_complete(&self) -> bool {
+        self.shared.state.delivered_since(self.generation)
+    }
+
+    /// The watched submission's identity (see [`OpKey`]).
+    pub fn key(&self) -> OpKey {
+        OpKey {
+            record: self.shared.serial,
+            generation: self.generation,
         }
     }
 }
@@ -1214,6 +1279,15 @@ impl InFlight {
     /// A key identifying the op's target, as [`Queued::target_key`].
     pub fn target_key(&self) -> usize {
         self.d(|d| Arc::as_ptr(&d.target) as *const () as usize)
+    }
+
+    /// A watch on this submission, as [`Queued::watch`]. Take it before
+    /// handing the token to a device.
+    pub fn watch(&self) -> OpWatch {
+        OpWatch {
+            shared: Arc::clone(&self.shared),
+            generation: self.shared.key().generation,
+        }
     }
 
     /// The transfer's bytes (`len` of them), to write from.

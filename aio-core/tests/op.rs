@@ -411,3 +411,45 @@ fn a_full_ring_never_blocks_the_completer() {
     assert_eq!(submitter.join().unwrap().wait().1, Ok(2));
     assert_eq!(first.wait().1, Ok(1));
 }
+
+/// `OpWatch` answers for exactly its submission: not complete while queued
+/// or in flight, complete once delivered (done or cancelled), and it stays
+/// so when the record is resubmitted; a watch on the next submission is a
+/// different one.
+#[test]
+fn op_watch_follows_one_submission() {
+    fn noop(_c: &Completion<'_>) {}
+    let (_, t) = mem(4096);
+    let mut op = Op::new(t, vec![0u8; 8]);
+    op.prepare(OpKind::Write, 0, 8).unwrap();
+    op.set_callback(noop);
+
+    let (pending, q) = op.enqueue();
+    let queued_watch = q.watch();
+    assert_eq!(queued_watch.key(), pending.key());
+    assert!(!queued_watch.is_complete(), "complete while queued");
+    let mut f = q.start().expect("not cancelled");
+    let flight_watch = f.watch();
+    assert_eq!(flight_watch.key(), pending.key());
+    assert!(!flight_watch.is_complete(), "complete while in flight");
+    let r = match f.execute() {
+        aio_core::Attempt::Ready(r) => r,
+        aio_core::Attempt::Busy => panic!("a MemTarget is never busy"),
+    };
+    f.complete(r);
+    assert!(queued_watch.is_complete() && flight_watch.is_complete());
+    let (op, r) = pending.wait();
+    assert_eq!(r, Ok(8));
+
+    // The next submission: the old watches stay complete; a cancelled one
+    // completes its own watch.
+    let (pending, q) = op.enqueue();
+    let next = q.watch();
+    assert_ne!(next.key(), queued_watch.key());
+    assert!(queued_watch.is_complete(), "an old watch went back");
+    assert!(!next.is_complete());
+    assert_eq!(pending.cancel(), CancelOutcome::Cancelled);
+    assert!(next.is_complete(), "a cancelled op's watch is complete");
+    assert!(pending.wait_timeout(T));
+    drop(q);
+}

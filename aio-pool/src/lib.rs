@@ -89,13 +89,14 @@
 //!
 //! # Known limits
 //!
-//! * aio-core gives a servicer no per-op completion notice once the
-//!   `InFlight` token is with a device, so the order table learns that a
-//!   tracked write (or an ordered op) completed only when its worker's
-//!   engine has nothing in flight ("confirmation", `order.rs`). While an
-//!   fsync or a FIFO op waits, workers holding unconfirmed ops drain their
-//!   engine before taking more work. A completion hook on `InFlight` (or a
-//!   per-ticket id on `EngineTicket`) in aio-core would make this exact.
+//! * The fsync barrier and FIFO order confirm each tracked op by its own
+//!   [`OpWatch`](aio_core::OpWatch), so they wait for exactly the ops they
+//!   depend on. Two exceptions, both in `order.rs` ("How completion is
+//!   known"): a *detached* op (a device completes it without an engine
+//!   ticket, as blockdev's stream transfers) is confirmed only when its
+//!   worker's engine next drains; and while a barrier waits, a worker that
+//!   has handed many ops to devices since its last drain stops taking work
+//!   until it drains, so an op that never completes can then stall it.
 //! * A target without a strategy that answers `Attempt::Busy` on a worker
 //!   completes the op with `EAGAIN` (only a synchronous caller may sleep
 //!   on a target's availability).

@@ -12,18 +12,55 @@
 //!
 //! # How completion is known
 //!
-//! aio-core gives a servicer no per-op completion hook once it has handed
-//! the [`InFlight`](aio_core::InFlight) token to a device. What it does
-//! give is the engine's in-flight count: every op a device completes outside
-//! `submit` is counted there until it completes (a ticket, or the engine's
-//! own ring). So a worker *confirms* its tracked ops in batches: an op run
-//! synchronously, or whose `submit` left the engine empty, is confirmed at
-//! once; the others are confirmed when the worker next sees its engine
-//! with nothing in flight. While any barrier waits (`waiting > 0`), workers
-//! with unconfirmed ops stop taking new work until their engine drains, so
-//! a barrier cannot be starved by a steady stream of writes. (With a
-//! per-op completion hook in aio-core this could be exact; see the crate
-//! docs.)
+//! This section is the authoritative description of how the pools learn
+//! that an op they track has completed; the crate docs ("Known limits"),
+//! `sleep/README.md` and RFC.md point here.
+//!
+//! Once a worker hands an op's [`InFlight`](aio_core::InFlight) token to a
+//! device, the op is the device's. So before it does, the worker takes an
+//! [`OpWatch`](aio_core::OpWatch) on each tracked or ordered op and keeps
+//! `(meta, watch)` in its *confirm list*; the watch answers "delivered?"
+//! for exactly that submission (aio-core's `op/README.md`, "Watching a
+//! submission"). The worker *confirms* an op (calls `finished` below,
+//! which may release held fsyncs or the next FIFO op) at the first of:
+//!
+//! 1. **Dispatch**: its watch is complete right after `submit` returns
+//!    (completed inside `submit`, or already on the device's thread).
+//! 2. **Each loop iteration**: after polling the engine, the worker checks
+//!    every watch of its confirm list and confirms the complete ones.
+//! 3. **Drain**: the engine has nothing in flight, so every op it counts
+//!    has completed: the whole confirm list is confirmed. This is for
+//!    *detached* ops alone (blockdev's stream transfers), which the device
+//!    completes on a thread of its own without an engine ticket: nothing
+//!    wakes the worker when they complete, so a drain confirms them, as
+//!    before per-op watches (`blockdev/src/README.md` says what that means
+//!    for a pool user).
+//!
+//! So an fsync or a FIFO op waits for exactly the ops it depends on, not
+//! for the other ops in flight on the same worker.
+//!
+//! **No lost confirmation.** A watch wakes nobody, so the worker must look
+//! again after every completion of a watched op. It does: an op completed
+//! inside `submit` or `Engine::poll` is seen by (1) or (2) on the worker's
+//! own thread; a device that completes on its own thread delivers the op
+//! *and then* returns its engine ticket, which rings the engine
+//! (aio-core's strategy contract). The worker sleeps only in
+//! `Engine::wait` while anything is in flight, and the doorbell's ring is
+//! sticky: a ring after the worker's last check makes the next wait return
+//! at once, and the check that follows sees the delivery (the ring's mutex
+//! orders it after the device's deliver; the watch itself reads with
+//! Acquire). With nothing in flight the worker has already confirmed
+//! everything (3) before it sleeps on `pending`. Model:
+//! `tests/loom_watch.rs`.
+//!
+//! **Hold-back.** A worker stops taking new work until its engine drains
+//! when its confirm list is full (`confirm_cap`), or when a barrier or a
+//! FIFO op waits (`parked > 0`) while it has unconfirmed ops and has handed
+//! `confirm_cap` ops to devices since its last drain: a detached op can be
+//! confirmed only by a drain, and this bounds how long a barrier can wait
+//! for one under a steady stream of other work (`Worker::room`). The cost:
+//! an op that never completes (while a barrier waits) stops its worker
+//! after `confirm_cap` more submissions.
 //!
 //! # Epochs
 //!

@@ -25,7 +25,7 @@ use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use aio_core::sync::Arc;
-use aio_core::{Attempt, Engine, Error};
+use aio_core::{Attempt, Engine, Error, OpWatch};
 
 use crate::pool::{CancelReq, Meta, Pool, Sleep, Steal, Token, Work};
 use crate::set::Shared;
@@ -44,10 +44,12 @@ pub(crate) struct Worker {
     batch: Vec<Work>,
     /// Work the order table released, to push after unlocking. (w)
     released: Vec<Work>,
-    /// Tracked or ordered ops handed to the device and not yet confirmed
-    /// complete (see order.rs, "How completion is known"). (w)
-    confirm: Vec<Meta>,
-    /// All ops handed to the device and not yet confirmed complete. (w)
+    /// Tracked or ordered ops handed to the device and not yet seen
+    /// complete, each with its watch (order.rs, "How completion is
+    /// known"). (w)
+    confirm: Vec<(Meta, OpWatch)>,
+    /// Ops handed to the device since the engine was last seen empty (the
+    /// `completed` statistic is counted at that drain). (w)
     unconfirmed: u64,
     /// Cancel requests being answered. (w)
     cancels: Vec<CancelReq>,
@@ -76,11 +78,17 @@ impl Worker {
         if in_flight >= lim.max_in_flight {
             return 0;
         }
-        // Hold back while a barrier or a FIFO waits and we may be holding
-        // up what it waits for, or while the confirm list is full: drain
-        // the engine first (order.rs).
-        if self.unconfirmed > 0
-            && (self.sh.order.parked() > 0 || self.confirm.len() >= confirm_cap(lim.max_in_flight))
+        // Tracked ops are confirmed one by one as their watches turn
+        // complete, so a barrier never needs the engine to drain. Only an
+        // op the engine does not count (a detached one: order.rs, "How
+        // completion is known") is confirmed by a drain alone: hold back
+        // when the confirm list is full, or when a barrier or a FIFO waits
+        // while some op has stayed unconfirmed across `confirm_cap` device
+        // submissions, so that a drain comes and bounds that wait.
+        let cap = confirm_cap(lim.max_in_flight);
+        if !self.confirm.is_empty()
+            && (self.confirm.len() >= cap
+                || (self.sh.order.parked() > 0 && self.unconfirmed >= cap as u64))
         {
             return 0;
         }
@@ -129,6 +137,8 @@ impl Worker {
             if in_flight == 0 && self.unconfirmed > 0 {
                 self.confirm_all();
                 progress = true;
+            } else if !self.confirm.is_empty() {
+                progress |= self.confirm_complete();
             }
             let room = self.room(in_flight);
 
@@ -269,7 +279,7 @@ impl Worker {
         let sh = Arc::clone(&self.sh);
         let pool = &sh.pools[self.me];
         let m = w.m;
-        let f = match w.tok {
+        let mut f = match w.tok {
             Token::Queued(q) => match q.start() {
                 Some(f) => f,
                 None => {
@@ -283,6 +293,9 @@ impl Worker {
         let target = f.target();
         match target.strategy() {
             Some(s) => {
+                // Taken before the token goes to the device, which may
+                // complete and drop it at once.
+                let watch = (m.tracked || m.ordered).then(|| f.watch());
                 if catch_unwind(AssertUnwindSafe(|| s.submit(f, &mut *self.engine))).is_err() {
                     // If the device dropped the token while unwinding, the
                     // op was completed with EIO by aio-core.
@@ -291,17 +304,22 @@ impl Worker {
                 let in_flight = self.engine.in_flight();
                 pool.stats.in_flight_hwm.max(in_flight as u64);
                 self.unconfirmed += 1;
-                if m.tracked || m.ordered {
-                    self.confirm.push(m);
+                if let Some(watch) = watch {
+                    if watch.is_complete() && !aio_core::sync::mutant("pool-confirm-on-drain") {
+                        // Completed inside `submit`, or already on the
+                        // device's thread.
+                        self.finished(m);
+                    } else {
+                        self.confirm.push((m, watch));
+                    }
                 }
                 if in_flight == 0 {
-                    // Completed inside `submit` (and so has everything
-                    // submitted before it).
+                    // Everything the engine counts has completed; what is
+                    // left in the confirm list is detached.
                     self.confirm_all();
                 }
             }
             None => {
-                let mut f = f;
                 pool.stats.in_flight_hwm.max(1);
                 match catch_unwind(AssertUnwindSafe(|| f.execute())) {
                     Ok(Attempt::Ready(r)) => f.complete(r),
@@ -320,13 +338,43 @@ impl Worker {
         }
     }
 
-    /// The engine is empty: every op handed to it has completed.
+    /// Confirms the ops of the confirm list whose watches are complete
+    /// (order.rs, "How completion is known"); whether there were any.
+    fn confirm_complete(&mut self) -> bool {
+        if aio_core::sync::mutant("pool-confirm-on-drain") {
+            // Mutant: the old protocol, where only a drain confirms.
+            return false;
+        }
+        let mut confirm = std::mem::take(&mut self.confirm);
+        let before = confirm.len();
+        confirm.retain(|(m, watch)| {
+            if watch.is_complete() {
+                self.sh
+                    .order
+                    .finished(m.key, m.tracked, m.epoch, m.ordered, &mut self.released);
+                false
+            } else {
+                true
+            }
+        });
+        let any = confirm.len() < before;
+        self.confirm = confirm;
+        if !self.released.is_empty() {
+            let sh = Arc::clone(&self.sh);
+            sh.push_all(&mut self.released);
+        }
+        any
+    }
+
+    /// The engine is empty: every op it counts has completed. The ops
+    /// still in the confirm list are detached ones (their devices hold no
+    /// ticket), which nothing else would confirm.
     fn confirm_all(&mut self) {
         let pool = &self.sh.pools[self.me];
         pool.stats.completed.add(self.unconfirmed);
         self.unconfirmed = 0;
         let mut confirm = std::mem::take(&mut self.confirm);
-        for m in confirm.drain(..) {
+        for (m, _) in confirm.drain(..) {
             self.finished(m);
         }
         self.confirm = confirm;
@@ -358,7 +406,9 @@ impl Worker {
     }
 }
 
-/// Tracked ops a worker may leave unconfirmed before it drains its engine.
+/// Tracked ops a worker may hold in its confirm list before it drains its
+/// engine; also how many device submissions an unconfirmed op may stay
+/// unconfirmed across while a barrier waits (`Worker::room`).
 fn confirm_cap(max_in_flight: usize) -> usize {
     (max_in_flight * 4).max(64)
 }

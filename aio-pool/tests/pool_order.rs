@@ -35,9 +35,8 @@ fn fsync_completes_only_after_the_earlier_writes() {
     let fs = op(&target, OpKind::Fsync, 0, 0);
     let fs_id = fs.id();
     let fsync = submit(&pools, fs, SubmitFlags::NONE);
-    // A later write is not part of the barrier. (While the barrier waits,
-    // workers holding unconfirmed ops drain before taking more, so it may
-    // wait in the queue; it must not deadlock either way.)
+    // A later write is not part of the barrier: it may run at once (each
+    // op is confirmed by its own watch); it must not deadlock either way.
     let later = submit(
         &pools,
         op(&target, OpKind::Write, 8192, 512),
@@ -172,5 +171,60 @@ fn plain_writes_and_reads_run_in_parallel() {
     for p in ps {
         assert_eq!(wait(p).1, Ok(64));
     }
+    pools.shutdown(ShutdownMode::Drain);
+}
+
+/// The barrier watches exactly the writes it depends on: an fsync on `a`
+/// does not wait for an op of another target `b` that is in flight on the
+/// same worker. (Before per-op watches, `a`'s write was confirmed only
+/// when the worker's engine drained, so the fsync waited for `b`.)
+#[test]
+fn fsync_does_not_wait_for_another_targets_op_on_the_same_worker() {
+    let (a, dev_a) = LaterTarget::create(4096);
+    let (b, dev_b) = LaterTarget::create(4096);
+    // One worker per class: both writes share the write worker's engine.
+    let pools = PoolSet::new(PoolConfig::default().pools_per_class(1).inline(false)).unwrap();
+    let held_b = dev_b.hold();
+    let long = submit(&pools, op(&b, OpKind::Write, 0, 512), SubmitFlags::NONE);
+    wait_until("b's write at its device", || dev_b.queued() == 1);
+    let w = submit(&pools, op(&a, OpKind::Write, 0, 512), SubmitFlags::NONE);
+    assert_eq!(wait(w).1, Ok(512));
+    let fsync = submit(&pools, op(&a, OpKind::Fsync, 0, 0), SubmitFlags::NONE);
+    assert!(
+        fsync.wait_timeout(TIMEOUT),
+        "the fsync on a waited for b's op (still in flight: {})",
+        !long.is_complete()
+    );
+    assert!(!long.is_complete(), "b's op completed while held");
+    assert_eq!(wait(fsync).1, Ok(0));
+    drop(held_b);
+    assert_eq!(wait(long).1, Ok(512));
+    drop(dev_a);
+    pools.shutdown(ShutdownMode::Drain);
+}
+
+/// The same for FIFO order: the second ordered write of `a` starts as soon
+/// as the first has completed, while an op of `b` stays in flight on the
+/// same worker.
+#[test]
+fn ordered_op_does_not_wait_for_another_targets_op_on_the_same_worker() {
+    let (a, dev_a) = LaterTarget::create(4096);
+    let (b, dev_b) = LaterTarget::create(4096);
+    let pools = PoolSet::new(PoolConfig::default().pools_per_class(1).inline(false)).unwrap();
+    let held_b = dev_b.hold();
+    let long = submit(&pools, op(&b, OpKind::Write, 0, 512), SubmitFlags::NONE);
+    wait_until("b's write at its device", || dev_b.queued() == 1);
+    let first = submit(&pools, op(&a, OpKind::Write, 0, 8), SubmitFlags::ORDERED);
+    let second = submit(&pools, op(&a, OpKind::Write, 8, 8), SubmitFlags::ORDERED);
+    assert_eq!(wait(first).1, Ok(8));
+    assert!(
+        second.wait_timeout(TIMEOUT),
+        "the second ordered write of a waited for b's op"
+    );
+    assert!(!long.is_complete(), "b's op completed while held");
+    assert_eq!(wait(second).1, Ok(8));
+    drop(held_b);
+    assert_eq!(wait(long).1, Ok(512));
+    drop(dev_a);
     pools.shutdown(ShutdownMode::Drain);
 }

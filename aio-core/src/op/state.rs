@@ -237,6 +237,22 @@ impl StateWord {
         prev
     }
 
+    /// Whether the execution `generation` has been delivered: the word is
+    /// terminal in that generation, or a later one has begun (which only
+    /// the owner can start, after taking the op back from a delivery). A
+    /// read, not a transition: the [`OpWatch`](super::OpWatch) test.
+    ///
+    /// Acquire, as [`load`](StateWord::load): a `true` seen here follows
+    /// the completer's `deliver` (Release), so everything the completer did
+    /// before delivering (the I/O, the result, the notification) happens
+    /// before whatever the watcher does next (aio-pool releases the ops
+    /// that depended on this one).
+    #[inline]
+    pub(crate) fn delivered_since(&self, generation: u64) -> bool {
+        let s = Snap(self.0.load(Ordering::Acquire));
+        s.generation() != generation || s.is_terminal()
+    }
+
     /// **register** (a waiter, under the op's mutex: sets `WAITERS` on the
     /// non-terminal state `seen`). A CAS, not `fetch_or`: `WAITERS` must
     /// only ever be set on a non-terminal state, or a later waiter could

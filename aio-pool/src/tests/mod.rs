@@ -14,6 +14,7 @@ mod loom_lazy;
 mod loom_shutdown;
 mod loom_sleep;
 mod loom_steal;
+mod loom_watch;
 
 use aio_core::sync::Arc;
 use aio_core::{Completion, Op, OpKind, Target};
