@@ -57,5 +57,12 @@ fn the_thread_count_is_fixed_by_the_configuration() {
     }
     let rep = pools.shutdown(ShutdownMode::Drain);
     assert_eq!(rep.joined, 6);
+    // A joined thread can still be listed in /proc for a moment: the
+    // kernel wakes the joiner (clear_child_tid) before it releases the
+    // task. Wait for the listing to catch up (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while threads() != before && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     assert_eq!(threads(), before, "every worker must be joined");
 }
