@@ -856,11 +856,25 @@ pub(crate) unsafe fn is_settled(cb: *const RawAiocb) -> bool {
 
 /// Whether a settled aiocb's notification has been sent too (a woken
 /// `aio_suspend` returns only then, as glibc's, whose completer holds its
-/// lock across both). True for an aiocb this instance has no slot for.
+/// lock across both). True for an aiocb that asks for none (its
+/// completer marks nothing), and for one this instance has no slot for.
 ///
 /// # Safety
 /// `cb` points at a valid, aligned aiocb.
 pub(crate) unsafe fn notification_sent(aio: &Aio, cb: *const RawAiocb) -> bool {
+    // SAFETY: valid aiocb (caller); request fields, raw reads (the program
+    // does not change them while the op is in flight).
+    let (how, signo) = unsafe {
+        (
+            (&raw const (*cb).aio_sigevent.sigev_notify).read(),
+            (&raw const (*cb).aio_sigevent.sigev_signo).read(),
+        )
+    };
+    let silent = how == libc::SIGEV_NONE
+        || ((how == libc::SIGEV_SIGNAL || how == libc::SIGEV_THREAD_ID) && signo == 0);
+    if silent {
+        return true;
+    }
     // SAFETY: valid aiocb (caller).
     let (idx, generation, instance) = unsafe {
         (

@@ -33,12 +33,8 @@ use crate::abi::RawAiocb;
 use crate::config::Config;
 use crate::engine;
 use crate::notify::Notification;
+use crate::pthread::pthread_testcancel;
 use crate::suspend::Wake;
-
-unsafe extern "C-unwind" {
-    /// POSIX: acts on a pending cancellation request (may not return).
-    fn pthread_testcancel();
-}
 
 /// glibc's `struct aioinit` (`aio_init`'s argument).
 #[repr(C)]

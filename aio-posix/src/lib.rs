@@ -56,6 +56,8 @@ mod engine;
 pub mod ffi;
 mod group;
 mod notify;
+#[cfg(not(loom))]
+mod pthread;
 mod slab;
 mod suspend;
 

@@ -398,7 +398,7 @@ impl Dispatcher {
             // A thread of its own, with the caller's attributes.
             q.threads += 1;
             drop(q);
-            self.start(Some(job));
+            self.start_counted(Some(job));
             return;
         }
         q.jobs.push_back(job);
@@ -413,7 +413,7 @@ impl Dispatcher {
         }
         q.threads += 1;
         drop(q);
-        self.start(None);
+        self.start_counted(None);
     }
 
     /// Queues notifications to be sent from a library thread (those a
@@ -434,7 +434,7 @@ impl Dispatcher {
         }
         q.threads += 1;
         drop(q);
-        self.start(None);
+        self.start_counted(None);
     }
 
     /// Sends a batch (on a pool thread).
@@ -485,16 +485,12 @@ impl Dispatcher {
         if !q.exit && (!q.jobs.is_empty() || !q.batches.is_empty()) && q.idle == 0 {
             q.threads += 1;
             drop(q);
-            self.start(None);
+            self.start_counted(None);
         }
     }
 
     /// Starts a thread already counted in `threads`: a pool thread
     /// (`job` None) or a dedicated one for `job`.
-    fn start(&self, job: Option<Job>) {
-        self.start_counted(job);
-    }
-
     #[cfg(not(loom))]
     fn start_counted(&self, job: Option<Job>) {
         if let Err(job) = sys::spawn(self, job) {
@@ -554,7 +550,7 @@ impl Dispatcher {
     #[cfg(loom)]
     pub(crate) fn start_pool_thread(&self) {
         self.q.lock().threads += 1;
-        self.start(None);
+        self.start_counted(None);
     }
 
     /// Stops the pool threads once the queue is empty and waits (up to
@@ -721,12 +717,6 @@ mod sys {
         std::ptr::null_mut()
     }
 
-    unsafe extern "C-unwind" {
-        fn pthread_testcancel();
-        fn pthread_setcancelstate(state: libc::c_int, old: *mut libc::c_int) -> libc::c_int;
-        fn pthread_setcanceltype(ty: libc::c_int, old: *mut libc::c_int) -> libc::c_int;
-    }
-
     /// Restores a pool thread between functions: every signal blocked,
     /// cancellation enabled and deferred; a pending cancellation ends the
     /// thread here.
@@ -739,10 +729,11 @@ mod sys {
             let mut all: libc::sigset_t = std::mem::zeroed();
             libc::sigfillset(&mut all);
             libc::pthread_sigmask(libc::SIG_SETMASK, &all, std::ptr::null_mut());
+            use crate::pthread as pt;
             let mut old = 0;
-            pthread_setcancelstate(0 /* PTHREAD_CANCEL_ENABLE */, &mut old);
-            pthread_setcanceltype(0 /* PTHREAD_CANCEL_DEFERRED */, &mut old);
-            pthread_testcancel();
+            pt::pthread_setcancelstate(pt::PTHREAD_CANCEL_ENABLE, &mut old);
+            pt::pthread_setcanceltype(pt::PTHREAD_CANCEL_DEFERRED, &mut old);
+            pt::pthread_testcancel();
         }
     }
 }

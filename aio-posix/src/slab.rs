@@ -37,7 +37,7 @@ use aio_core::{Completion, Op, Pending, Target};
 
 use crate::abi::{RawAiocb, field};
 use crate::group::Group;
-use crate::notify::{Deferred, Dispatcher, NEVER_SENT, Notification, mark_sent};
+use crate::notify::{Deferred, Dispatcher, NEVER_SENT, Notification};
 use crate::suspend::Events;
 
 /// Retries of `alloc` while completed slots wait for delivery (loom: one,
@@ -387,7 +387,9 @@ impl Core {
         group: Option<&Group>,
     ) {
         if matches!(notify, Notification::None) {
-            mark_sent(&slot.sent, generation);
+            // Nothing to send, nothing to mark: aio_suspend checks the mark
+            // only for an aiocb that asks for a notification (one RMW
+            // fewer per completion for SIGEV_NONE ops).
             return;
         }
         let d = Deferred {

@@ -113,7 +113,7 @@ impl Events {
         }
     }
 
-    /// The word's address, for [`sleep_on`] (the C ABI sleeps in its own
+    /// The word's address, for [`sleep_cancellable`] (the C ABI sleeps in its own
     /// frame, where a thread cancellation may unwind).
     #[cfg(not(loom))]
     pub(crate) fn word_addr(&self) -> usize {
@@ -192,8 +192,9 @@ pub(crate) unsafe fn sleep_cancellable(
     // SAFETY: async-cancel-safe calls and the raw system call only; the
     // kernel reads the word and the local timespec.
     let r = unsafe {
-        cancel::pthread_setcanceltype(cancel::PTHREAD_CANCEL_ASYNCHRONOUS, &mut old);
-        let r = cancel::syscall(
+        use crate::pthread as pt;
+        pt::pthread_setcanceltype(pt::PTHREAD_CANCEL_ASYNCHRONOUS, &mut old);
+        let r = pt::syscall(
             libc::SYS_futex,
             addr as *const u32,
             libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
@@ -202,26 +203,10 @@ pub(crate) unsafe fn sleep_cancellable(
             std::ptr::null::<u32>(),
             libc::FUTEX_BITSET_MATCH_ANY,
         );
-        cancel::pthread_setcanceltype(old, &mut old);
+        pt::pthread_setcanceltype(old, &mut old);
         r
     };
     futex::classify(r, deadline)
-}
-
-#[cfg(not(loom))]
-mod cancel {
-    /// glibc's `PTHREAD_CANCEL_ASYNCHRONOUS` (not in the libc crate).
-    pub(super) const PTHREAD_CANCEL_ASYNCHRONOUS: libc::c_int = 1;
-
-    unsafe extern "C-unwind" {
-        /// POSIX: sets the cancellation type (async-cancel-safe; may act on
-        /// a pending request when it becomes asynchronous).
-        pub(super) fn pthread_setcanceltype(ty: libc::c_int, old: *mut libc::c_int) -> libc::c_int;
-        /// glibc's `syscall`, declared so that an asynchronous
-        /// cancellation may unwind out of it.
-        #[link_name = "syscall"]
-        pub(super) fn syscall(num: libc::c_long, ...) -> libc::c_long;
-    }
 }
 
 #[cfg(not(loom))]
