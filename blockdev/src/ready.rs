@@ -307,23 +307,7 @@ impl Readiness {
                         drop(w.keep);
                         Ok(())
                     }
-                    Try::Wait => {
-                        st.fds
-                            .get_mut(&key)
-                            .expect("inserted above")
-                            .q(dir)
-                            .push_back(w);
-                        match self.rearm_locked(&mut st, key) {
-                            Ok(()) => Ok(()),
-                            Err(_) => {
-                                let q = st.fds.get_mut(&key).expect("arm failed: still there");
-                                let w = q.q(dir).pop_back().expect("just pushed");
-                                let _ = self.rearm_locked(&mut st, key);
-                                drop(st);
-                                self.refuse(w)
-                            }
-                        }
-                    }
+                    Try::Wait => self.park_locked(st, key, w),
                     Try::Unsupported => {
                         let _ = self.rearm_locked(&mut st, key);
                         drop(st);
@@ -378,21 +362,33 @@ impl Readiness {
                         .push_back(w);
                     return Ok(());
                 }
-                st.fds
-                    .get_mut(&key)
-                    .expect("inserted above")
-                    .q(dir)
-                    .push_back(w);
-                match self.rearm_locked(&mut st, key) {
-                    Ok(()) => Ok(()),
-                    Err(_) => {
-                        let q = st.fds.get_mut(&key).expect("arm failed: still there");
-                        let w = q.q(dir).pop_back().expect("just pushed");
-                        let _ = self.rearm_locked(&mut st, key);
-                        drop(st);
-                        self.refuse(w)
-                    }
-                }
+                self.park_locked(st, key, w)
+            }
+        }
+    }
+
+    /// Queues `w` on its device's entry (which exists) and arms the
+    /// watch; if the arm fails, takes it back out and refuses it.
+    fn park_locked(
+        &self,
+        mut st: aio_core::sync::MutexGuard<'_, State>,
+        key: usize,
+        w: Waiter,
+    ) -> std::result::Result<(), Waiter> {
+        let dir = w.dir();
+        st.fds
+            .get_mut(&key)
+            .expect("the device's entry exists")
+            .q(dir)
+            .push_back(w);
+        match self.rearm_locked(&mut st, key) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                let q = st.fds.get_mut(&key).expect("arm failed: still there");
+                let w = q.q(dir).pop_back().expect("just pushed");
+                let _ = self.rearm_locked(&mut st, key);
+                drop(st);
+                self.refuse(w)
             }
         }
     }
