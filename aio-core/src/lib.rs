@@ -64,8 +64,8 @@ mod tests;
 pub use error::{Error, Result};
 pub use mem::MemTarget;
 pub use op::{
-    Callback, CancelOutcome, Completion, InFlight, Op, OpKey, OpKind, OpState, OpWatch, Pending,
-    Queued,
+    Callback, CancelOutcome, Completion, InFlight, IoBuf, Op, OpKey, OpKind, OpState, OpWatch,
+    Pending, Queued, Segments, SegmentsMut,
 };
 pub use ring::{CompletionRing, CqEntry, Reaper};
 pub use strategy::{

@@ -15,6 +15,7 @@
 
 use crate::error::Result;
 pub use crate::op::Availability;
+use crate::op::{Segments, SegmentsMut};
 use crate::sync::Arc;
 
 /// The outcome of asking a target to do something now.
@@ -51,6 +52,60 @@ pub trait Target: Send + Sync {
 
     /// Writes `buf` at `offset`. Returns the number of bytes written.
     fn write_at(&self, buf: &[u8], offset: u64) -> Attempt<Result<usize>>;
+
+    /// Reads into `segs`, in order, from `offset`: one transfer of
+    /// `segs.total_len()` bytes (`preadv(2)`). Returns the bytes read.
+    ///
+    /// The default reads segment by segment with [`Target::read_at`] and
+    /// stops at the first short read. If a later segment answers `Busy` or
+    /// fails, it returns the bytes already read (a short read), since it
+    /// cannot undo them. A target that can do better (one lock, one
+    /// syscall) overrides it; see
+    /// [`IoBuf`](crate::IoBuf#how-a-device-serves-a-segmented-buffer).
+    fn read_vectored_at(&self, segs: &mut SegmentsMut<'_>, offset: u64) -> Attempt<Result<usize>> {
+        let mut done = 0usize;
+        for seg in segs.iter_mut() {
+            if seg.is_empty() {
+                continue;
+            }
+            let want = seg.len();
+            match self.read_at(seg, offset + done as u64) {
+                Attempt::Ready(Ok(n)) => {
+                    done += n;
+                    if n < want {
+                        break;
+                    }
+                }
+                r if done == 0 => return r,
+                _ => break,
+            }
+        }
+        Attempt::Ready(Ok(done))
+    }
+
+    /// Writes `segs`, in order, at `offset`: one transfer of
+    /// `segs.total_len()` bytes (`pwritev(2)`). Returns the bytes written.
+    /// The default works as [`Target::read_vectored_at`]'s, with
+    /// [`Target::write_at`].
+    fn write_vectored_at(&self, segs: &Segments<'_>, offset: u64) -> Attempt<Result<usize>> {
+        let mut done = 0usize;
+        for seg in segs.iter() {
+            if seg.is_empty() {
+                continue;
+            }
+            match self.write_at(seg, offset + done as u64) {
+                Attempt::Ready(Ok(n)) => {
+                    done += n;
+                    if n < seg.len() {
+                        break;
+                    }
+                }
+                r if done == 0 => return r,
+                _ => break,
+            }
+        }
+        Attempt::Ready(Ok(done))
+    }
 
     /// Makes earlier writes durable.
     fn flush(&self, kind: FlushKind) -> Attempt<Result<()>>;

@@ -4,6 +4,8 @@
 // narration of the op protocol, with the one state diagram and the crate's
 // lock-order table. Each file below holds one protocol's code.
 
+// The op's buffer: owned, raw or segmented, with a keep-alive.
+mod buf;
 // What an op is: kind, observable state, identity (`OpKey`).
 mod kind;
 // The state word and its named transitions: the only code that writes it.
@@ -22,6 +24,7 @@ mod owner;
 mod servicer;
 
 pub use available::Availability;
+pub use buf::{IoBuf, Segments, SegmentsMut};
 pub use cancel::CancelOutcome;
 pub use deliver::{Callback, Completion};
 pub use kind::{OpKey, OpKind, OpState};

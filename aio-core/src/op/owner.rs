@@ -4,13 +4,13 @@
 //! `servicer.rs`.
 
 use std::fmt;
-use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
+use super::buf::{IoBuf, Segments, SegmentsMut};
 use super::cancel::{CancelOutcome, cancel_shared};
 use super::deliver::Callback;
 use super::kind::{OpKey, OpKind, OpState};
-use super::record::{BufStore, Desc, Notify, OpShared, Signals, next_id};
+use super::record::{Desc, Notify, OpShared, Signals, next_id};
 use super::servicer::{Queued, QueuedInfo};
 use super::state::StateWord;
 use crate::error::{Error, Result};
@@ -88,7 +88,9 @@ impl Op {
     /// `struct aio_ops`).
     pub const RECORD_SIZE: usize = std::mem::size_of::<OpShared>();
 
-    fn with_buf(target: Arc<dyn Target>, buf: BufStore) -> Op {
+    /// A new idle op on `target` with the buffer `buf` (owned, raw or
+    /// segmented; see [`IoBuf`]). Otherwise as [`Op::new`].
+    pub fn with_io_buf(target: Arc<dyn Target>, buf: IoBuf) -> Op {
         Op {
             shared: Arc::new(OpShared {
                 state: StateWord::new(),
@@ -115,7 +117,7 @@ impl Op {
     /// offset 0 until [`Op::prepare`] says otherwise; it notifies nobody
     /// (synchronous mode) until given a callback or a ring.
     pub fn new(target: Arc<dyn Target>, buf: Vec<u8>) -> Op {
-        Op::with_buf(target, BufStore::Owned(buf))
+        Op::with_io_buf(target, IoBuf::owned(buf))
     }
 
     /// A new idle op whose buffer is `len` bytes at `ptr`, owned by the
@@ -129,11 +131,9 @@ impl Op {
     /// between submission and delivery. After delivery (see the module
     /// WARNING) the caller may free them.
     pub unsafe fn from_raw_parts(target: Arc<dyn Target>, ptr: *mut u8, len: usize) -> Op {
-        let buf = match NonNull::new(ptr) {
-            Some(ptr) if len > 0 => BufStore::Raw { ptr, cap: len },
-            _ => BufStore::None,
-        };
-        Op::with_buf(target, buf)
+        // SAFETY: the caller makes `IoBuf::from_raw_parts`'s promise, which
+        // is this function's.
+        Op::with_io_buf(target, unsafe { IoBuf::from_raw_parts(ptr, len) })
     }
 
     /// Points the op at a caller-owned buffer, dropping an owned one.
@@ -142,24 +142,35 @@ impl Op {
     ///
     /// As for [`Op::from_raw_parts`].
     pub unsafe fn set_raw_buf(&mut self, ptr: *mut u8, len: usize) {
-        let buf = match NonNull::new(ptr) {
-            Some(ptr) if len > 0 => BufStore::Raw { ptr, cap: len },
-            _ => BufStore::None,
-        };
-        // SAFETY: `Op` is the unique owner of a non-submitted op.
-        unsafe { self.shared.desc_mut(|d| d.buf = buf) }
+        // SAFETY: the caller makes `IoBuf::from_raw_parts`'s promise, which
+        // is this function's.
+        let buf = unsafe { IoBuf::from_raw_parts(ptr, len) };
+        drop(self.set_io_buf(buf));
     }
 
     /// Gives the op an owned buffer; returns the previous owned one.
     pub fn set_buf(&mut self, buf: Vec<u8>) -> Option<Vec<u8>> {
+        self.set_io_buf(IoBuf::owned(buf)).into_vec()
+    }
+
+    /// Gives the op the buffer `buf` (any shape, see [`IoBuf`]); returns
+    /// the previous one, whose keep-alive (if any) goes when it is dropped.
+    /// The transfer is reset to 0 bytes if the new buffer is shorter than
+    /// the prepared length, or segmented with another length.
+    pub fn set_io_buf(&mut self, buf: IoBuf) -> IoBuf {
         // SAFETY: `Op` is the unique owner of a non-submitted op.
-        let old = unsafe {
-            self.shared
-                .desc_mut(|d| std::mem::replace(&mut d.buf, BufStore::Owned(buf)))
-        };
-        match old {
-            BufStore::Owned(v) => Some(v),
-            _ => None,
+        unsafe {
+            self.shared.desc_mut(|d| {
+                let fits = if buf.is_segmented() {
+                    d.len == buf.len()
+                } else {
+                    d.len <= buf.len()
+                };
+                if !fits {
+                    d.len = 0;
+                }
+                std::mem::replace(&mut d.buf, buf)
+            })
         }
     }
 
@@ -188,7 +199,11 @@ impl Op {
         // SAFETY: `Op` is the unique owner of a non-submitted op.
         unsafe {
             self.shared.desc_mut(|d| {
-                if len > d.buf.ptr_cap().1 {
+                if len > d.buf.len() {
+                    return Err(Error::EINVAL);
+                }
+                // A segmented transfer is the whole list (as `readv(2)`).
+                if kind.is_transfer() && d.buf.is_segmented() && len != d.buf.len() {
                     return Err(Error::EINVAL);
                 }
                 d.kind = kind;
@@ -286,40 +301,69 @@ impl Op {
         self.len() == 0
     }
 
-    /// The whole buffer.
+    /// The whole buffer, contiguous.
+    ///
+    /// # Panics
+    ///
+    /// On a buffer of more than one segment (see [`IoBuf`]; use
+    /// [`Op::segments`]).
     pub fn buf(&self) -> &[u8] {
         // SAFETY: the owner may touch the buffer while the op is not
         // submitted; `&self` keeps it from being submitted while borrowed.
         unsafe {
             self.shared.desc.with_mut(|p| {
-                let (ptr, cap) = (*p).buf.ptr_cap();
+                let (ptr, cap) = (*p).buf.contiguous();
                 std::slice::from_raw_parts(ptr, cap)
             })
         }
     }
 
-    /// The whole buffer, mutably.
+    /// The whole buffer, contiguous and mutable. Panics as [`Op::buf`].
     pub fn buf_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `buf`, with `&mut self` for exclusivity.
         unsafe {
             self.shared.desc.with_mut(|p| {
-                let (ptr, cap) = (*p).buf.ptr_cap();
+                let (ptr, cap) = (*p).buf.contiguous();
                 std::slice::from_raw_parts_mut(ptr, cap)
             })
         }
     }
 
-    /// Takes the owned buffer back (`None` for a raw or absent one).
-    pub fn into_buf(self) -> Option<Vec<u8>> {
-        // SAFETY: `Op` is the unique owner of a non-submitted op.
-        let old = unsafe {
-            self.shared
-                .desc_mut(|d| std::mem::replace(&mut d.buf, BufStore::None))
-        };
-        match old {
-            BufStore::Owned(v) => Some(v),
-            _ => None,
+    /// The whole buffer as segments (one for a contiguous buffer).
+    pub fn segments(&self) -> Segments<'_> {
+        // SAFETY: as in `buf`; the segments cover the whole buffer.
+        unsafe {
+            self.shared.desc.with_mut(|p| {
+                let b = &mut (*p).buf;
+                let len = b.len();
+                b.segments(len).into_segments()
+            })
         }
+    }
+
+    /// The whole buffer as segments, to fill.
+    pub fn segments_mut(&mut self) -> SegmentsMut<'_> {
+        // SAFETY: as in `buf_mut`; the segments cover the whole buffer.
+        unsafe {
+            self.shared.desc.with_mut(|p| {
+                let b = &mut (*p).buf;
+                let len = b.len();
+                b.segments(len)
+            })
+        }
+    }
+
+    /// The buffer's shape and length, without touching its bytes.
+    pub fn io_buf(&self) -> &IoBuf {
+        // SAFETY: the owner may read its descriptor; `&self` keeps the
+        // buffer from being replaced while borrowed.
+        unsafe { self.shared.desc.with(|p| &(*p).buf) }
+    }
+
+    /// Takes the owned buffer back (`None` for a raw, segmented or absent
+    /// one, which is dropped with its keep-alive).
+    pub fn into_buf(mut self) -> Option<Vec<u8>> {
+        self.set_io_buf(IoBuf::none()).into_vec()
     }
 
     /// Idle, Done or Cancelled (an `Op` is never submitted).

@@ -5,8 +5,8 @@
 //! `available.rs`.
 
 use std::fmt;
-use std::ptr::NonNull;
 
+use super::buf::IoBuf;
 use super::deliver::Callback;
 use super::kind::{OpKey, OpKind, OpState};
 use super::state::StateWord;
@@ -25,33 +25,12 @@ pub(super) enum Notify {
     Ring(Arc<CompletionRing>),
 }
 
-/// Where the data lives.
-pub(super) enum BufStore {
-    /// No buffer (flushes, or a fresh op).
-    None,
-    /// Owned by the op; handed back by [`Op::into_buf`](crate::Op::into_buf).
-    Owned(Vec<u8>),
-    /// Borrowed from a C caller, valid as promised to [`Op::from_raw_parts`](crate::Op::from_raw_parts).
-    Raw { ptr: NonNull<u8>, cap: usize },
-}
-
-impl BufStore {
-    #[inline]
-    pub(super) fn ptr_cap(&mut self) -> (*mut u8, usize) {
-        match self {
-            BufStore::None => (NonNull::dangling().as_ptr(), 0),
-            BufStore::Owned(v) => (v.as_mut_ptr(), v.len()),
-            BufStore::Raw { ptr, cap } => (ptr.as_ptr(), *cap),
-        }
-    }
-}
-
 /// The descriptor: what to do. Field mark `o` (see the module legend).
 pub(super) struct Desc {
     pub(super) kind: OpKind,
     pub(super) offset: u64,
     pub(super) len: usize,
-    pub(super) buf: BufStore,
+    pub(super) buf: IoBuf,
     pub(super) target: Arc<dyn Target>,
     pub(super) notify: Notify,
     pub(super) private: usize,
@@ -150,18 +129,30 @@ impl OpShared {
     #[inline]
     pub(super) unsafe fn execute(&self) -> Attempt<Result<usize>> {
         // SAFETY: the caller's right to the op covers the descriptor and the
-        // buffer; `ptr_cap` points at `cap >= len` valid bytes (checked by
-        // `Op::prepare`, promised by `from_raw_parts`).
+        // buffer; `contiguous` points at `len >= d.len` valid bytes
+        // (checked by `Op::prepare`, promised by the raw constructors), and
+        // a segmented buffer's segments carry exactly `d.len` bytes.
         self.desc.with_mut(|p| unsafe {
             let d = &mut *p;
-            let (ptr, _) = d.buf.ptr_cap();
             match d.kind {
-                OpKind::Read => d
-                    .target
-                    .read_at(std::slice::from_raw_parts_mut(ptr, d.len), d.offset),
-                OpKind::Write => d
-                    .target
-                    .write_at(std::slice::from_raw_parts(ptr, d.len), d.offset),
+                OpKind::Read if d.buf.is_segmented() => {
+                    let mut segs = d.buf.segments(d.len);
+                    d.target.read_vectored_at(&mut segs, d.offset)
+                }
+                OpKind::Write if d.buf.is_segmented() => {
+                    let segs = d.buf.segments(d.len);
+                    d.target.write_vectored_at(&segs.as_segments(), d.offset)
+                }
+                OpKind::Read => {
+                    let (ptr, _) = d.buf.contiguous();
+                    d.target
+                        .read_at(std::slice::from_raw_parts_mut(ptr, d.len), d.offset)
+                }
+                OpKind::Write => {
+                    let (ptr, _) = d.buf.contiguous();
+                    d.target
+                        .write_at(std::slice::from_raw_parts(ptr, d.len), d.offset)
+                }
                 OpKind::Fsync => match d.target.flush(FlushKind::Full) {
                     Attempt::Ready(r) => Attempt::Ready(r.map(|()| 0)),
                     Attempt::Busy => Attempt::Busy,

@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::buf::{Segments, SegmentsMut};
 use super::cancel::{CancelOutcome, cancel_shared};
 use super::kind::{OpKey, OpKind};
 use super::record::{Desc, OpShared};
@@ -266,26 +267,58 @@ impl InFlight {
     }
 
     /// The transfer's bytes (`len` of them), to write from.
+    ///
+    /// # Panics
+    ///
+    /// On a buffer of more than one segment (see
+    /// [`IoBuf`](crate::IoBuf#how-a-device-serves-a-segmented-buffer); use
+    /// [`InFlight::segments`]).
     pub fn buf(&self) -> &[u8] {
         // SAFETY: the token gives exclusive use of the buffer until
         // completion; `len <= cap` was checked by `prepare`.
         unsafe {
             self.shared.desc.with_mut(|p| {
                 let d = &mut *p;
-                let (ptr, _) = d.buf.ptr_cap();
+                let (ptr, _) = d.buf.contiguous();
                 std::slice::from_raw_parts(ptr, d.len)
             })
         }
     }
 
-    /// The transfer's bytes (`len` of them), to read into.
+    /// The transfer's bytes (`len` of them), to read into. Panics as
+    /// [`InFlight::buf`].
     pub fn buf_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `buf`.
         unsafe {
             self.shared.desc.with_mut(|p| {
                 let d = &mut *p;
-                let (ptr, _) = d.buf.ptr_cap();
+                let (ptr, _) = d.buf.contiguous();
                 std::slice::from_raw_parts_mut(ptr, d.len)
+            })
+        }
+    }
+
+    /// The transfer's segments (`len` bytes in all; one segment for a
+    /// contiguous buffer), to write from: one request, scatter/gather (see
+    /// [`IoBuf`](crate::IoBuf#how-a-device-serves-a-segmented-buffer)).
+    pub fn segments(&self) -> Segments<'_> {
+        // SAFETY: the token gives exclusive use of the buffer until
+        // completion; `prepare` checked `len` against the buffer.
+        unsafe {
+            self.shared.desc.with_mut(|p| {
+                let d = &mut *p;
+                d.buf.segments(d.len).into_segments()
+            })
+        }
+    }
+
+    /// The transfer's segments, to read into. See [`InFlight::segments`].
+    pub fn segments_mut(&mut self) -> SegmentsMut<'_> {
+        // SAFETY: as in `segments`, with `&mut self` for exclusivity.
+        unsafe {
+            self.shared.desc.with_mut(|p| {
+                let d = &mut *p;
+                d.buf.segments(d.len)
             })
         }
     }
