@@ -1,27 +1,16 @@
-//! Delivery: completing an op (C1–C4) and waiting for it (W1–W3), the
-//! [`Callback`] and the [`Completion`] view it receives. The narration, the
+//! Delivery: completing an op (C1–C4) and waiting for it (W1–W3). The narration, the
 //! lost wake-up and the early free, is in
 //! [the op module's docs](super#delivery); the models are in
 //! `src/tests/loom_delivery.rs`.
 
-use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-use super::kind::OpKind;
-use super::record::{Notify, OpShared, Signals};
+use super::notify::{Completion, Notify};
+use super::record::{OpShared, Signals};
 use crate::error::{Error, Result};
 use crate::ring::CqEntry;
 use crate::sync::Arc;
-
-/// A completion callback: the proposal's `int (*callback)(struct aio_ops *)`.
-///
-/// It runs on whichever thread completed the op, with no lock held, after
-/// the result is stored and before the op counts as delivered. It must not
-/// block for long, must not wait for its own op, and must not touch the
-/// op's buffer except through the [`Completion`] it is given. A panic is
-/// caught: the op is then delivered with `EIO`.
-pub type Callback = fn(&Completion<'_>);
 
 impl OpShared {
     /// Completes the op: stores the result, notifies, delivers. The caller
@@ -38,16 +27,19 @@ impl OpShared {
             let notify = unsafe {
                 this.desc(|d| match &d.notify {
                     Notify::Wait => None,
-                    Notify::Callback(cb) => Some(Ok(*cb)),
+                    Notify::Callback(cb) => Some(Ok((*cb, d.id, d.private, d.kind))),
                     Notify::Ring(ring) => Some(Err((Arc::clone(ring), d.id, d.private))),
                 })
             };
             match notify {
                 None => {}
-                Some(Ok(cb)) => {
+                Some(Ok((cb, id, private, kind))) => {
                     let c = Completion {
-                        op: this,
+                        id,
+                        private,
+                        kind,
                         result: Error::check_res(*res),
+                        _call: std::marker::PhantomData,
                     };
                     if catch_unwind(AssertUnwindSafe(|| cb(&c))).is_err() {
                         crate::stats::count_callback_panic();
@@ -143,45 +135,5 @@ impl OpShared {
                 }
             }
         }
-    }
-}
-
-/// The view of a finished op that a [`Callback`] receives.
-pub struct Completion<'a> {
-    pub(super) op: &'a OpShared,
-    pub(super) result: Result<usize>,
-}
-
-impl Completion<'_> {
-    /// The op's result: bytes transferred (0 for a flush) or the error.
-    pub fn result(&self) -> Result<usize> {
-        self.result
-    }
-
-    /// The op's id.
-    pub fn id(&self) -> u64 {
-        // SAFETY: before delivery the descriptor is read-only and alive.
-        unsafe { self.op.desc(|d| d.id) }
-    }
-
-    /// The op's private data (the proposal's `void *private`).
-    pub fn private(&self) -> usize {
-        // SAFETY: as in `id`.
-        unsafe { self.op.desc(|d| d.private) }
-    }
-
-    /// The op's kind.
-    pub fn kind(&self) -> OpKind {
-        // SAFETY: as in `id`.
-        unsafe { self.op.desc(|d| d.kind) }
-    }
-}
-
-impl fmt::Debug for Completion<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Completion")
-            .field("id", &self.id())
-            .field("result", &self.result)
-            .finish()
     }
 }

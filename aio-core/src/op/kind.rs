@@ -38,7 +38,8 @@ pub enum OpState {
 }
 
 /// The identity of one execution of one op: which record, and which of its
-/// generations (see `op/README.md`, "States").
+/// generations (see [the op module's docs](super#states), "States", and
+/// "Identity: `OpKey`").
 ///
 /// The protocol owns it: the record half is a serial fixed when the record
 /// is made, the generation is the state word's, and neither can be set by a

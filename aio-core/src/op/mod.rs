@@ -10,6 +10,8 @@ mod buf;
 mod kind;
 // The state word and its named transitions: the only code that writes it.
 mod state;
+// How a completion is announced: callback, ring, or nobody.
+mod notify;
 // The shared record (`OpShared`) and its field accessors.
 mod record;
 // Completing an op and waiting for the delivery (C1–C4, W1–W3).
@@ -26,7 +28,7 @@ mod servicer;
 pub use available::Availability;
 pub use buf::{IoBuf, Segments, SegmentsMut};
 pub use cancel::CancelOutcome;
-pub use deliver::{Callback, Completion};
 pub use kind::{OpKey, OpKind, OpState};
+pub use notify::{Callback, Completion};
 pub use owner::{Op, Pending};
 pub use servicer::{InFlight, OpWatch, Queued};

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use super::buf::{IoBuf, Segments, SegmentsMut};
 use super::cancel::{CancelOutcome, cancel_shared};
-use super::deliver::Callback;
 use super::kind::{OpKey, OpKind, OpState};
-use super::record::{Desc, Notify, OpShared, Signals, next_id};
+use super::notify::{Callback, Notify};
+use super::record::{Desc, OpShared, Signals, next_id};
 use super::servicer::{Queued, QueuedInfo};
 use super::state::StateWord;
 use crate::error::{Error, Result};
@@ -128,8 +128,9 @@ impl Op {
     /// From this call until the op is dropped or given another buffer,
     /// whenever the op is submitted or run, `ptr` must be valid for reads
     /// and writes of `len` bytes, and nothing else may access those bytes
-    /// between submission and delivery. After delivery (see the module
-    /// WARNING) the caller may free them.
+    /// between submission and delivery. After delivery (see
+    /// [the early-free rule](crate::op#the-early-free-rayons-latch-warning))
+    /// the caller may free them.
     pub unsafe fn from_raw_parts(target: Arc<dyn Target>, ptr: *mut u8, len: usize) -> Op {
         // SAFETY: the caller makes `IoBuf::from_raw_parts`'s promise, which
         // is this function's.

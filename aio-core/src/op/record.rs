@@ -7,25 +7,14 @@
 use std::fmt;
 
 use super::buf::IoBuf;
-use super::deliver::Callback;
 use super::kind::{OpKey, OpKind, OpState};
+use super::notify::Notify;
 use super::state::StateWord;
 use crate::error::{Error, Result};
-use crate::ring::CompletionRing;
 use crate::sync::{Arc, Condvar, Mutex, UnsafeCell};
 use crate::target::{Attempt, FlushKind, Target};
 
-/// How a completion is announced, besides waking waiters.
-pub(super) enum Notify {
-    /// Nobody is called; the owner polls or waits (`delivered`).
-    Wait,
-    /// A function is called with the completion.
-    Callback(Callback),
-    /// An entry is pushed to a completion ring.
-    Ring(Arc<CompletionRing>),
-}
-
-/// The descriptor: what to do. Field mark `o` (see the module legend).
+/// The descriptor: what to do. Field mark `o` (see [the legend](super#field-legend)).
 pub(super) struct Desc {
     pub(super) kind: OpKind,
     pub(super) offset: u64,
@@ -65,7 +54,7 @@ pub(crate) struct OpShared {
 }
 
 // SAFETY: the raw buffer pointer and the cells are only accessed under the
-// state protocol described in the module docs: `desc` by the unique owner
+// state protocol described in the op module's docs (`README.md`): `desc` by the unique owner
 // handle while the op is not submitted and read-only otherwise, `result` by
 // the unique in-flight token and then read after an Acquire of the terminal
 // state. The target is `Send + Sync` by its trait bound.
@@ -166,7 +155,7 @@ impl OpShared {
     }
 
     /// The key of the current generation. Stable for the holder of a
-    /// `Pending`, `Queued` (which uses its own epoch instead) or `InFlight`:
+    /// `Pending`, `Queued` (which keeps its own generation instead) or `InFlight`:
     /// only the owner's `Op` starts a new generation.
     pub(super) fn key(&self) -> OpKey {
         OpKey {

@@ -163,7 +163,7 @@ impl Drop for Queued {
 /// (a device that completes off the servicing thread rings the engine
 /// *after* delivering, through its [`EngineTicket`](crate::EngineTicket)).
 /// It never reads the descriptor or the buffer, so holding one after the
-/// delivery is harmless (see the module's WARNING): it only keeps the
+/// delivery is harmless (see [the early-free rule](crate::op#the-early-free-rayons-latch-warning)): it only keeps the
 /// record's memory, not the owner's use of it.
 pub struct OpWatch {
     shared: Arc<OpShared>,
