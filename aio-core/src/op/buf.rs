@@ -73,11 +73,13 @@ enum Mem {
     },
 }
 
-// SAFETY: an `IoBuf` is only ever reached through an op, whose protocol
-// gives one party at a time the use of the memory (the owner while the op
-// is not submitted, the holder of the in-flight right while it is); the
-// raw constructors' callers promise the memory stays valid and unaliased
-// for that use. The keep-alive is `Send + Sync` by its bound.
+// SAFETY: an `IoBuf` by itself gives no access to foreign memory (its
+// public methods read only lengths, or hand back an owned `Vec`); the bytes
+// are reached only through an op, whose protocol gives one party at a time
+// the use of them (the owner while the op is not submitted, the holder of
+// the in-flight right while it is), and the raw constructors' callers
+// promise the memory stays valid and unaliased for that use. The owned
+// `Vec` and the keep-alive (`Send + Sync` by its bound) are thread-safe.
 unsafe impl Send for IoBuf {}
 // SAFETY: as for `Send`; `&IoBuf` gives no access to the memory that the
 // op's protocol does not order.
