@@ -16,14 +16,20 @@
 //!
 //! * [`sync`]: the shim (std normally, loom under `cfg(loom)`).
 //! * [`Op`], [`Pending`], [`Queued`], [`InFlight`]: the op record and the
-//!   handles that encode who may do what in each state (`src/op/README.md`
-//!   is the protocol's prose description); [`OpKey`], the identity of one
-//!   submission that cancellation keys on.
+//!   handles that encode who may do what in each state; [`OpKey`], the
+//!   identity of one submission that cancellation keys on; [`IoBuf`], the
+//!   op's buffer (owned, raw, or segments). The protocol, its one state
+//!   diagram and the crate's lock order are narrated once, in [`op`].
 //! * [`Target`], [`Attempt`], [`Availability`]: what an op runs against,
-//!   and how a synchronous caller waits for a busy resource.
+//!   and how a synchronous caller waits for a busy resource
+//!   ([the op docs](op#waiting-for-a-busy-target-available)).
 //! * [`Strategy`], [`Engine`], [`EngineTicket`]: the asynchronous side of a
 //!   target (NetBSD's strategy routine) and the per-thread engine that lets
-//!   one servicing thread keep many ops in flight.
+//!   one servicing thread keep many ops in flight. Words: a *ticket* is only
+//!   ever an [`EngineTicket`] (a ring's reservations are *credits*, an
+//!   availability's counter is its *release count*); a *ring* is only ever a
+//!   [`CompletionRing`] (a [`Doorbell`] is *signalled*); a *generation*
+//!   counts an op's executions (there is no *epoch*).
 //! * [`CompletionRing`], [`Reaper`]: the lock-free completion ring, whose
 //!   credits, taken at submission, keep completers from ever sleeping.
 //! * [`Error`]: POSIX errno values, converted in one place.
@@ -64,8 +70,8 @@ mod tests;
 pub use error::{Error, Result};
 pub use mem::MemTarget;
 pub use op::{
-    Callback, CancelOutcome, Completion, InFlight, Op, OpKey, OpKind, OpState, OpWatch, Pending,
-    Queued,
+    Callback, CancelOutcome, Completion, InFlight, IoBuf, Op, OpKey, OpKind, OpState, OpWatch,
+    Pending, Queued, Segments, SegmentsMut,
 };
 pub use ring::{CompletionRing, CqEntry, Reaper};
 pub use strategy::{

@@ -4,6 +4,7 @@
 //! can run against, plus a gate that makes it answer `Busy`.
 
 use crate::error::{Error, Result};
+use crate::op::{Segments, SegmentsMut};
 use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::target::{Attempt, Availability, FlushKind, Target};
@@ -94,6 +95,49 @@ impl Target for MemTarget {
             }
             _ => Attempt::Ready(Err(Error::ENOSPC)),
         }
+    }
+
+    /// One transfer under one lock: the segments are filled in order from
+    /// `offset`, cut short at the end of the target.
+    fn read_vectored_at(&self, segs: &mut SegmentsMut<'_>, offset: u64) -> Attempt<Result<usize>> {
+        if self.is_closed() {
+            return Attempt::Busy;
+        }
+        let data = self.data.lock();
+        let Ok(mut off) = usize::try_from(offset) else {
+            return Attempt::Ready(Ok(0));
+        };
+        let mut done = 0;
+        for seg in segs.iter_mut() {
+            if off >= data.len() {
+                break;
+            }
+            let n = seg.len().min(data.len() - off);
+            seg[..n].copy_from_slice(&data[off..off + n]);
+            done += n;
+            off += n;
+        }
+        Attempt::Ready(Ok(done))
+    }
+
+    /// One transfer under one lock: all the segments fit, or nothing is
+    /// written (`ENOSPC`), as for a contiguous write.
+    fn write_vectored_at(&self, segs: &Segments<'_>, offset: u64) -> Attempt<Result<usize>> {
+        if self.is_closed() {
+            return Attempt::Busy;
+        }
+        let mut data = self.data.lock();
+        let total = segs.total_len();
+        let start = match usize::try_from(offset).ok() {
+            Some(o) if o.checked_add(total).is_some_and(|end| end <= data.len()) => o,
+            _ => return Attempt::Ready(Err(Error::ENOSPC)),
+        };
+        let mut off = start;
+        for seg in segs.iter() {
+            data[off..off + seg.len()].copy_from_slice(seg);
+            off += seg.len();
+        }
+        Attempt::Ready(Ok(total))
     }
 
     fn flush(&self, _kind: FlushKind) -> Attempt<Result<()>> {

@@ -6,7 +6,7 @@
 //! [`Target::strategy`](crate::Target::strategy). A servicing thread (a pool
 //! worker) owns one [`Engine`] and hands it to every `submit`: for a
 //! `blockdev::FileDevice` the engine is the thread's io_uring, so a fixed
-//! number of threads and rings serve any number of devices; for devices that
+//! number of threads and io_urings serve any number of devices; for devices that
 //! complete on threads of their own (NBD's reader, a delay wheel) the engine
 //! only counts the op and is woken when it completes.
 //!
@@ -92,7 +92,7 @@ pub trait EngineWaker: Send + Sync {
 /// The count of ops completed elsewhere, and how to wake the engine's
 /// thread when one is. Shared by an engine and its tickets.
 ///
-/// A ring is counted under the mutex and signals the condvar (for an
+/// A signal is counted under the mutex and notifies the condvar (for an
 /// engine that sleeps in [`Doorbell::sleep`]); a doorbell made with
 /// [`Doorbell::with_waker`] also calls that waker after unlocking, for an
 /// engine that sleeps where a condvar cannot reach it (io_uring's
@@ -100,10 +100,11 @@ pub trait EngineWaker: Send + Sync {
 pub struct Doorbell {
     /// Tickets issued and not yet returned.
     outstanding: AtomicUsize,
-    /// Rings since the last `sleep` consumed them. (lock: this mutex)
-    rung: Mutex<u64>,
+    /// Signals since the last `sleep` consumed them. (lock: this mutex; a
+    /// leaf lock, see the op module's lock order)
+    signals: Mutex<u64>,
     cv: Condvar,
-    /// Called after every ring, with no lock held. Must be sticky: a wake
+    /// Called after every signal, with no lock held. Must be sticky: a wake
     /// that comes before the engine sleeps must end its next sleep.
     waker: Option<Box<dyn EngineWaker>>,
 }
@@ -121,7 +122,7 @@ impl Doorbell {
     fn make(waker: Option<Box<dyn EngineWaker>>) -> Arc<Doorbell> {
         Arc::new(Doorbell {
             outstanding: AtomicUsize::new(0),
-            rung: Mutex::new(0),
+            signals: Mutex::new(0),
             cv: Condvar::new(),
             waker,
         })
@@ -132,7 +133,7 @@ impl Doorbell {
         Doorbell::make(None)
     }
 
-    /// A doorbell that also calls `waker` on every ring, after the count is
+    /// A doorbell that also calls `waker` on every signal, after the count is
     /// updated and the lock released. `waker` must be sticky, as
     /// [`EngineWaker::wake`] requires.
     pub fn with_waker(waker: Box<dyn EngineWaker>) -> Arc<Doorbell> {
@@ -152,11 +153,11 @@ impl Doorbell {
         }
     }
 
-    /// Rings: the sleeper (if any) wakes, and the next `sleep` returns at
-    /// once; then the waker, if any, is called.
-    pub fn ring(&self) {
+    /// Signals the doorbell: the sleeper (if any) wakes, and the next
+    /// `sleep` returns at once; then the waker, if any, is called.
+    pub fn signal(&self) {
         {
-            let mut g = self.rung.lock();
+            let mut g = self.signals.lock();
             *g += 1;
             if !crate::sync::mutant("doorbell-no-notify") {
                 self.cv.notify_one();
@@ -169,10 +170,10 @@ impl Doorbell {
         }
     }
 
-    /// Sleeps until rung (a ring since the last `sleep` counts) or until
-    /// `deadline`. Returns whether it was rung.
+    /// Sleeps until signalled (a signal since the last `sleep` counts) or
+    /// until `deadline`. Returns whether it was signalled.
     pub fn sleep(&self, deadline: Option<Instant>) -> bool {
-        let mut g = self.rung.lock();
+        let mut g = self.signals.lock();
         loop {
             if *g > 0 {
                 *g = 0;
@@ -184,9 +185,9 @@ impl Doorbell {
                     let (g2, timed_out) = self.cv.wait_until(g, d);
                     g = g2;
                     if timed_out {
-                        let rung = *g > 0;
+                        let signalled = *g > 0;
                         *g = 0;
-                        return rung;
+                        return signalled;
                     }
                 }
             }
@@ -200,7 +201,7 @@ pub struct DoorbellWaker(pub Arc<Doorbell>);
 
 impl EngineWaker for DoorbellWaker {
     fn wake(&self) {
-        self.0.ring();
+        self.0.signal();
     }
 }
 
@@ -232,12 +233,12 @@ impl Drop for EngineTicket {
             // Release: the op's completion happens before the engine's
             // thread sees the count go down (its Acquire load).
             bell.outstanding.fetch_sub(1, Ordering::Release);
-            bell.ring();
+            bell.signal();
         }
     }
 }
 
-/// The engine of a thread that has no kernel ring: it only counts ops
+/// The engine of a thread that has no kernel queue (no io_uring): it only counts ops
 /// completed by device threads and sleeps on a [`Doorbell`]. Devices that
 /// complete inside `submit` (RAM disk, synchronous targets) need nothing
 /// more.

@@ -8,33 +8,15 @@
 //! implements this trait for its devices and adds the asynchronous
 //! strategy-style interface on top.
 //!
-//! # The availability protocol
-//!
-//! ```text
-//!   sync caller                               releaser (whoever frees the resource)
-//!   t = avail.ticket()      (epoch, Acquire)
-//!   target.attempt() -> Busy
-//!   avail.wait(op, t):
-//!     lock(avail.waiters)                     avail.release():
-//!     if epoch != t: unlock, retry   <-------     epoch += 1               (AcqRel RMW)
-//!     push op; unlock                           lock(avail.waiters)
-//!     lock(op.mtx)                              for each op drained: lock(op.mtx);
-//!     while !op.available_flag: wait              available_flag = true; notify; unlock
-//!                                               unlock(avail.waiters)
-//! ```
-//!
-//! The generation is read under the waiter-list lock, and the releaser bumps
-//! it before taking that lock, so either the caller sees the new generation
-//! (and retries instead of sleeping), or it registered before the releaser
-//! emptied the list (and is woken). The flag lives under the op's own mutex,
-//! so a notification that arrives before the caller sleeps is not lost. Lock
-//! order: `avail.waiters` before `op.mtx`; the waiter never holds both.
-//! Model: `loom_available` in `src/tests`, mutant `available-no-gen-check`.
+//! The availability protocol (how a caller sleeps on a busy target and how
+//! a release wakes it) is one module, `op/available.rs`, narrated in
+//! [the op module's docs](crate::op#waiting-for-a-busy-target-available);
+//! [`Availability`] is re-exported here, where targets name it.
 
 use crate::error::Result;
-use crate::op::OpShared;
-use crate::sync::atomic::{AtomicU64, Ordering};
-use crate::sync::{Arc, Mutex};
+pub use crate::op::Availability;
+use crate::op::{Segments, SegmentsMut};
+use crate::sync::Arc;
 
 /// The outcome of asking a target to do something now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +53,60 @@ pub trait Target: Send + Sync {
     /// Writes `buf` at `offset`. Returns the number of bytes written.
     fn write_at(&self, buf: &[u8], offset: u64) -> Attempt<Result<usize>>;
 
+    /// Reads into `segs`, in order, from `offset`: one transfer of
+    /// `segs.total_len()` bytes (`preadv(2)`). Returns the bytes read.
+    ///
+    /// The default reads segment by segment with [`Target::read_at`] and
+    /// stops at the first short read. If a later segment answers `Busy` or
+    /// fails, it returns the bytes already read (a short read), since it
+    /// cannot undo them. A target that can do better (one lock, one
+    /// syscall) overrides it; see
+    /// [`IoBuf`](crate::IoBuf#how-a-device-serves-a-segmented-buffer).
+    fn read_vectored_at(&self, segs: &mut SegmentsMut<'_>, offset: u64) -> Attempt<Result<usize>> {
+        let mut done = 0usize;
+        for seg in segs.iter_mut() {
+            if seg.is_empty() {
+                continue;
+            }
+            let want = seg.len();
+            match self.read_at(seg, offset + done as u64) {
+                Attempt::Ready(Ok(n)) => {
+                    done += n;
+                    if n < want {
+                        break;
+                    }
+                }
+                r if done == 0 => return r,
+                _ => break,
+            }
+        }
+        Attempt::Ready(Ok(done))
+    }
+
+    /// Writes `segs`, in order, at `offset`: one transfer of
+    /// `segs.total_len()` bytes (`pwritev(2)`). Returns the bytes written.
+    /// The default works as [`Target::read_vectored_at`]'s, with
+    /// [`Target::write_at`].
+    fn write_vectored_at(&self, segs: &Segments<'_>, offset: u64) -> Attempt<Result<usize>> {
+        let mut done = 0usize;
+        for seg in segs.iter() {
+            if seg.is_empty() {
+                continue;
+            }
+            match self.write_at(seg, offset + done as u64) {
+                Attempt::Ready(Ok(n)) => {
+                    done += n;
+                    if n < seg.len() {
+                        break;
+                    }
+                }
+                r if done == 0 => return r,
+                _ => break,
+            }
+        }
+        Attempt::Ready(Ok(done))
+    }
+
     /// Makes earlier writes durable.
     fn flush(&self, kind: FlushKind) -> Attempt<Result<()>>;
 
@@ -95,78 +131,4 @@ pub trait Target: Send + Sync {
 #[allow(clippy::disallowed_types)]
 pub fn into_dyn<T: Target + 'static>(t: T) -> Arc<dyn Target> {
     crate::sync::arc_from_std(std::sync::Arc::new(t) as std::sync::Arc<dyn Target>)
-}
-
-/// A target's "resource is available again" event, which ops sleep on after
-/// [`Attempt::Busy`]. See the module docs for the protocol.
-#[derive(Debug)]
-pub struct Availability {
-    /// Bumped by every [`Availability::release`]; read with the list locked.
-    epoch: AtomicU64,
-    /// Ops sleeping on their `available` condvar. (lock: this mutex)
-    waiters: Mutex<Vec<Arc<OpShared>>>,
-}
-
-impl Default for Availability {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Availability {
-    /// An availability event with no waiters.
-    pub fn new() -> Self {
-        Availability {
-            epoch: AtomicU64::new(0),
-            waiters: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Reads the generation. Take a ticket *before* the attempt that may
-    /// answer `Busy`, and pass it to the wait.
-    #[inline]
-    pub fn ticket(&self) -> u64 {
-        // Acquire: pairs with the AcqRel bump in `release`, so anything the
-        // releaser freed before bumping is visible to our next attempt.
-        self.epoch.load(Ordering::Acquire)
-    }
-
-    /// Signals that the resource may be available: wakes every op that is
-    /// waiting and makes every caller holding an older ticket retry.
-    pub fn release(&self) {
-        // The bump comes before we take the list lock; see the module docs.
-        self.epoch.fetch_add(1, Ordering::AcqRel);
-        let mut w = self.waiters.lock();
-        // Drained under the list lock (lock order: list, then op.mtx) so the
-        // vector keeps its capacity and the slow path allocates nothing.
-        for op in w.drain(..) {
-            op.signal_available();
-        }
-    }
-
-    /// Number of ops currently asleep on this event.
-    pub fn waiters(&self) -> usize {
-        self.waiters.lock().len()
-    }
-
-    /// Registers `op` and sleeps on its `available` condvar until released.
-    /// Returns at once if a release happened since `ticket`.
-    pub(crate) fn wait(&self, op: &Arc<OpShared>, ticket: u64) {
-        op.arm_available();
-        {
-            let mut w = self.waiters.lock();
-            let stale = if crate::sync::mutant("available-no-gen-check") {
-                false
-            } else {
-                // Relaxed is enough: the list lock orders us against the
-                // releaser's lock, which it takes after its bump.
-                self.epoch.load(Ordering::Relaxed) != ticket
-            };
-            if stale {
-                return;
-            }
-            w.push(Arc::clone(op));
-        }
-        op.sleep_available();
-    }
 }

@@ -50,7 +50,7 @@ fn a_dropped_ticket_still_counts_down_and_wakes() {
     assert_eq!(engine.in_flight(), 1);
     drop(t);
     assert_eq!(engine.in_flight(), 0);
-    // The ring from the dropped ticket is remembered: no sleep.
+    // The signal from the dropped ticket is remembered: no sleep.
     let start = Instant::now();
     engine.wait(Some(Duration::from_secs(10))).unwrap();
     assert!(start.elapsed() < Duration::from_secs(10));

@@ -27,7 +27,7 @@
 //! Life of a slot: `alloc` (pop `free`) → the submitter fills `info` and
 //! `st`, submits → the callback pushes the index on `done` and completes
 //! the aiocb → `reclaim` (next time `free` runs dry) takes the `Pending` back
-//! with `try_complete`, which succeeds only once aio-core has delivered
+//! with `try_wait`, which succeeds only once aio-core has delivered
 //! the op, and pushes the index on `free`. Nothing is kept per completed
 //! op beyond the slot itself.
 
@@ -175,7 +175,7 @@ impl Slab {
             let Some(p) = st.pending.take() else {
                 return true; // the submitter has not stored it yet
             };
-            match p.try_complete() {
+            match p.try_wait() {
                 Ok((op, _)) => {
                     st.op = Some(op);
                     st.generation = st.generation.wrapping_add(1);

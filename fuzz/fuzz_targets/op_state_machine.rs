@@ -159,7 +159,7 @@ fuzz_target!(|data: &[u8]| {
             // Wait (non-blocking): take the op back iff delivered.
             7 => {
                 if let Some(p) = s.pending.take() {
-                    match (p.try_complete(), s.model) {
+                    match (p.try_wait(), s.model) {
                         (Ok((op, r)), Model::Done(want)) => {
                             assert_eq!(res(r), want);
                             assert_eq!(op.result(), Some(r));

@@ -175,7 +175,7 @@ fn submitter(
         let mut outstanding = 0;
         for (i, s) in slots.iter_mut().enumerate() {
             if let Some(p) = s.pending.take() {
-                match p.try_complete() {
+                match p.try_wait() {
                     Err(p) => {
                         s.pending = Some(p);
                         outstanding += 1;

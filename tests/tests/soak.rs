@@ -190,7 +190,7 @@ fn submitter(
         let mut harvested = 0;
         for s in slots.iter_mut() {
             let Some(p) = s.pending.take() else { continue };
-            let p = match p.try_complete() {
+            let p = match p.try_wait() {
                 Ok(done) => Ok(done),
                 Err(p) if harvested == 0 && s.id % DEPTH as u64 == 0 => {
                     assert!(p.wait_timeout(HANG), "op {} never completed: a hang", s.id);

@@ -5,7 +5,7 @@ use super::{model, nop};
 use crate::sync::thread;
 use crate::{BasicEngine, Engine, Op};
 
-/// Fails with a deadlock if the ring can be missed (mutant
+/// Fails with a deadlock if the signal can be missed (mutant
 /// `doorbell-no-notify`), or with an assertion if the in-flight count is
 /// seen to drop before the op is delivered.
 #[test]
