@@ -34,7 +34,7 @@
 //!   idle sibling so that it can steal. All submitters on one CPU still
 //!   spread over every pool of the class.
 //! * **Ordering** (`order.rs`): an fsync waits for the writes submitted to
-//!   its target before it; [`SubmitFlags::ORDERED`] ops run FIFO, one at a
+//!   its target before it; [`SubmitFlags::TARGET_FIFO`] ops run FIFO, one at a
 //!   time, per target; everything else runs in parallel.
 //! * **Cancellation**: queued or parked ops are removed and completed with
 //!   `ECANCELED` exactly once; in-flight ones go to the device's
@@ -133,8 +133,8 @@
 //! let mut op = Op::new(target, b"appended".to_vec());
 //! op.prepare(OpKind::Write, 0, 8).unwrap();
 //! op.set_callback(done);
-//! // O_APPEND: FIFO per target.
-//! match pools.submit(op, SubmitFlags::ORDERED) {
+//! // FIFO per target: one at a time, in submission order.
+//! match pools.submit(op, SubmitFlags::TARGET_FIFO) {
 //!     Ok(Submitted::Pending(p)) => assert_eq!(p.wait().1, Ok(8)),
 //!     Ok(Submitted::Done(..)) => unreachable!("the op has a callback"),
 //!     Err(e) => panic!("refused: {}", e.error),

@@ -52,8 +52,8 @@ pub(crate) struct Meta {
     pub(crate) op: OpKey,
     pub(crate) key: usize,
     pub(crate) kind: OpKind,
-    /// FIFO with the other ordered ops of its target.
-    pub(crate) ordered: bool,
+    /// FIFO with the other `TARGET_FIFO` ops of its target.
+    pub(crate) fifo: bool,
     /// Counted in the order table as an unfinished write of epoch `epoch`.
     pub(crate) tracked: bool,
     pub(crate) epoch: u64,

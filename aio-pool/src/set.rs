@@ -195,10 +195,10 @@ impl Shared {
     /// The pool is done with `m` without a worker having run it (cancelled
     /// or completed inline): the order table learns it.
     fn retire(&self, m: Meta) {
-        if m.tracked || m.ordered {
+        if m.tracked || m.fifo {
             let mut out = Vec::new();
             self.order
-                .finished(m.key, m.tracked, m.epoch, m.ordered, &mut out);
+                .finished(m.key, m.tracked, m.epoch, m.fifo, &mut out);
             self.push_all(&mut out);
         }
     }
@@ -502,8 +502,8 @@ impl PoolSet {
     ///   write on a target with a strategy is first tried inline
     ///   ([`Strategy::try_nowait`](aio_core::Strategy::try_nowait)) and
     ///   queued only if that would block. An fsync is parked until the
-    ///   target's earlier writes complete; an [`SubmitFlags::ORDERED`] op
-    ///   waits for the target's earlier ordered ops.
+    ///   target's earlier writes complete; an [`SubmitFlags::TARGET_FIFO`] op
+    ///   waits for the target's earlier `TARGET_FIFO` ops.
     ///
     /// Errors give the op back untouched: `EAGAIN` if the queues are full
     /// (unless [`SubmitFlags::WAIT`], which sleeps for room instead, or
@@ -575,7 +575,7 @@ impl PoolSet {
                 error: Error::EAGAIN,
             });
         }
-        let ordered = flags.contains(SubmitFlags::ORDERED) && kind.is_transfer();
+        let fifo = flags.contains(SubmitFlags::TARGET_FIFO) && kind.is_transfer();
         let pref = crate::cpu::current_cpu() % sh.lim.per_class;
         let home = loop {
             if flags.contains(SubmitFlags::ADMITTED) {
@@ -605,7 +605,7 @@ impl PoolSet {
         let pool = &sh.pools[home];
         let try_inline = sh.lim.inline
             && !flags.contains(SubmitFlags::NO_INLINE)
-            && !ordered
+            && !fifo
             && kind.is_transfer()
             && op.target().strategy().is_some();
         // An op that completes to a ring takes a ring credit here, so that
@@ -631,7 +631,7 @@ impl PoolSet {
             op: queued.key(),
             key: queued.target_key(),
             kind,
-            ordered,
+            fifo,
             tracked: false,
             epoch: 0,
             home,
@@ -653,7 +653,7 @@ impl PoolSet {
                 Err(back) => w = back,
             }
         }
-        if OrderTable::involved(kind, ordered) {
+        if OrderTable::involved(kind, fifo) {
             match sh.order.admit(w) {
                 Admit::Run(back) => w = back,
                 Admit::Parked => return Ok(Submitted::Pending(pending)),

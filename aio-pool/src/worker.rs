@@ -44,7 +44,7 @@ pub(crate) struct Worker {
     batch: Vec<Work>,
     /// Work the order table released, to push after unlocking. (w)
     released: Vec<Work>,
-    /// Tracked or ordered ops handed to the device and not yet seen
+    /// Tracked or target-FIFO ops handed to the device and not yet seen
     /// complete, each with its watch (order.rs, "How completion is
     /// known"). (w)
     confirm: Vec<(Meta, OpWatch)>,
@@ -295,7 +295,7 @@ impl Worker {
             Some(s) => {
                 // Taken before the token goes to the device, which may
                 // complete and drop it at once.
-                let watch = (m.tracked || m.ordered).then(|| f.watch());
+                let watch = (m.tracked || m.fifo).then(|| f.watch());
                 if catch_unwind(AssertUnwindSafe(|| s.submit(f, &mut *self.engine))).is_err() {
                     // If the device dropped the token while unwinding, the
                     // op was completed with EIO by aio-core.
@@ -351,7 +351,7 @@ impl Worker {
             if watch.is_complete() {
                 self.sh
                     .order
-                    .finished(m.key, m.tracked, m.epoch, m.ordered, &mut self.released);
+                    .finished(m.key, m.tracked, m.epoch, m.fifo, &mut self.released);
                 false
             } else {
                 true
@@ -389,7 +389,7 @@ impl Worker {
     fn finished(&mut self, m: Meta) {
         self.sh
             .order
-            .finished(m.key, m.tracked, m.epoch, m.ordered, &mut self.released);
+            .finished(m.key, m.tracked, m.epoch, m.fifo, &mut self.released);
     }
 
     fn answer_cancels(&mut self) {
