@@ -54,14 +54,16 @@
 //! everything (3) before it sleeps on `pending`. Model:
 //! `tests/loom_watch.rs`.
 //!
-//! **Hold-back.** A worker stops taking new work until its engine drains
-//! when its confirm list is full (`confirm_cap`), or when a barrier or a
-//! FIFO op waits (`parked > 0`) while it has unconfirmed ops and has handed
-//! `confirm_cap` ops to devices since its last drain: a detached op can be
-//! confirmed only by a drain, and this bounds how long a barrier can wait
-//! for one under a steady stream of other work (`Worker::room`). The cost:
-//! an op that never completes (while a barrier waits) stops its worker
-//! after `confirm_cap` more submissions.
+//! **Hold-back.** A worker with a non-empty confirm list stops taking new
+//! work when that list is full (`confirm_cap`), or when a barrier or a
+//! FIFO op waits (`parked > 0`) and it has handed `confirm_cap` ops to
+//! devices since its engine last drained (`Worker::room`). It takes work
+//! again once its confirm list is below the cap (its watches completed)
+//! or empty, or its engine drains (which resets the count): a detached op
+//! can be confirmed only by a drain, and this bounds how long a barrier
+//! can wait for one under a steady stream of other work. The cost: an op
+//! that never completes (while a barrier waits) stops its worker after
+//! `confirm_cap` more submissions.
 //!
 //! # Epochs
 //!
@@ -77,11 +79,11 @@
 //! # Locking
 //!
 //! ```text
-//!   Lock order:  OrderShard::mtx  ->  Pool::q
+//!   Lock order:  an OrderTable shard  ->  Pool::q  (crate docs, "Locking")
 //!   (in practice released work is collected under the shard lock and
 //!    pushed to pools after unlocking, so the two are never nested)
 //!
-//!   m   under the OrderShard mutex
+//!   m   under the shard's mutex
 //!   a   atomic
 //! ```
 
