@@ -112,8 +112,8 @@ pub struct PoolConfig {
     /// process may run on (`sched_getaffinity`).
     pub cpus: Vec<usize>,
     /// Pin each worker to its CPU (`sched_setaffinity`). A failure is
-    /// logged and counted in [`PoolStats::pinned`](crate::PoolStats), not
-    /// fatal. Default: true.
+    /// logged and shows as [`PoolStats::pinned`](crate::PoolStats::pinned)
+    /// `false`; it is not fatal. Default: true.
     pub pin: bool,
     /// Ops one worker keeps in flight through its engine at most. Default 32.
     pub max_in_flight: usize,

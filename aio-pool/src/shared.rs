@@ -74,7 +74,7 @@ pub(crate) struct Shared {
     pub(crate) space_cv: Condvar,
     /// Per class: every pool of the class has its worker (see "Lazy
     /// start" in `sleep/README.md`). Set with Release under
-    /// `PoolSet::start`, after the workers were spawned; read with
+    /// `Workers::start` (start.rs), after the workers were spawned; read with
     /// Acquire by submitters, lock-free. (a)
     pub(crate) started: [AtomicBool; 3],
 }

@@ -7,9 +7,11 @@
 //! # Locking
 //!
 //! ```text
-//!   Workers::start  ->  Workers::joins, Pool::q   (each taken alone
-//!                                                  under start)
-//!   Pool::waker's slot is installed by the worker on its own thread.
+//!   Workers::start  ->  Workers::joins, Pool::q, CancelReply::m
+//!                       (each taken alone under start; crate docs,
+//!                        "Locking")
+//!   The engine waker's slot (`sleep::Wakeup`) is filled by the worker on
+//!   its own thread, under no other lock.
 //! ```
 //!
 //! # Field markings

@@ -11,6 +11,16 @@
 //!   queue;
 //! * the engine waker's slot: [`Wakeup::install`].
 //!
+//! Where the rest of the protocol lives: the producers
+//! [`Pool::push`](crate::pool::Pool::push),
+//! [`Pool::wake_if_idle`](crate::pool::Pool::wake_if_idle) and
+//! [`Pool::request_cancel`](crate::pool::Pool::request_cancel); the
+//! worker's loop [`Worker::run_loop`](crate::worker::Worker::run_loop) and
+//! its [`Worker::steal`](crate::worker::Worker::steal); lazy start
+//! [`Workers::ensure_started`](crate::start::Workers::ensure_started) and
+//! [`Workers::start_class`](crate::start::Workers::start_class); shutdown
+//! step 4 in [`PoolSet::shutdown`](crate::PoolSet::shutdown).
+//!
 //! This module imports nothing of the crate: `pool.rs` (the producers)
 //! and `worker.rs` (the sleeper) both use it.
 
