@@ -226,8 +226,9 @@ impl Pool {
     /// Steals up to half of this pool's queue (at least one, at most `n`)
     /// into `out`, for an idle sibling. Never waits for this pool's lock:
     /// a contended lock is [`Steal::Retry`] (the owner or a submitter is in
-    /// there; the stealer tries another sibling rather than queueing up
-    /// behind them). The caller must hold no pool lock.
+    /// there; in its first round the stealer tries another sibling rather
+    /// than queueing up behind them, and only its second round waits, with
+    /// [`Pool::steal_into_blocking`]). The caller must hold no pool lock.
     pub(crate) fn steal_into(&self, n: usize, out: &mut Vec<Work>) -> Steal {
         let Some(g) = self.q.try_lock() else {
             return Steal::Retry;
