@@ -45,10 +45,24 @@ impl SubmitFlags {
     /// No flag: a positional transfer that may run in parallel with any
     /// other, inline if the target can do it without blocking.
     pub const NONE: SubmitFlags = SubmitFlags(0);
-    /// Run FIFO with every other `ORDERED` op on the same target, one at a
-    /// time (`O_APPEND`, non-seekable targets; io-wq's hashed work). Never
-    /// run inline.
-    pub const ORDERED: SubmitFlags = SubmitFlags(1);
+    /// FIFO per target: run one at a time, in submission order, with every
+    /// other `TARGET_FIFO` op on the same target (io-wq's hashed work).
+    /// Never run inline. This is *not* NetBSD's `B_ORDERED` barrier: ops
+    /// submitted without the flag are not held back by it, and it does not
+    /// wait for them.
+    ///
+    /// The next op starts when the pools *confirm* the previous one
+    /// (`order.rs`, "How completion is known"). For an op the device
+    /// completes through the worker's engine that is its completion; a
+    /// *detached* op (blockdev's stream transfers, which wait on the
+    /// readiness waiter) is confirmed only when its worker's engine next
+    /// drains, and on a stream device the order is kept within each
+    /// direction only (`blockdev/src/README.md`). So the flag suits
+    /// devices that complete through the engine; aio-posix does not use it
+    /// for `O_APPEND` or streams, but keeps its own per-descriptor FIFO
+    /// queues (`aio-posix/src/README.md`, "Streams"). An op with the flag
+    /// that never completes holds up every later one of its target.
+    pub const TARGET_FIFO: SubmitFlags = SubmitFlags(1);
     /// When the queues are full, wait for room instead of failing with
     /// `EAGAIN`.
     pub const WAIT: SubmitFlags = SubmitFlags(2);
@@ -98,8 +112,8 @@ pub struct PoolConfig {
     /// process may run on (`sched_getaffinity`).
     pub cpus: Vec<usize>,
     /// Pin each worker to its CPU (`sched_setaffinity`). A failure is
-    /// logged and counted in [`PoolStats::pinned`](crate::PoolStats), not
-    /// fatal. Default: true.
+    /// logged and shows as [`PoolStats::pinned`](crate::PoolStats::pinned)
+    /// `false`; it is not fatal. Default: true.
     pub pin: bool,
     /// Ops one worker keeps in flight through its engine at most. Default 32.
     pub max_in_flight: usize,

@@ -34,8 +34,9 @@
 //!   idle sibling so that it can steal. All submitters on one CPU still
 //!   spread over every pool of the class.
 //! * **Ordering** (`order.rs`): an fsync waits for the writes submitted to
-//!   its target before it; [`SubmitFlags::ORDERED`] ops run FIFO, one at a
-//!   time, per target; everything else runs in parallel.
+//!   its target before it; [`SubmitFlags::TARGET_FIFO`] ops run FIFO, one
+//!   at a time, per target (not a barrier like NetBSD's `B_ORDERED`: other
+//!   ops pass them); everything else runs in parallel.
 //! * **Cancellation**: queued or parked ops are removed and completed with
 //!   `ECANCELED` exactly once; in-flight ones go to the device's
 //!   `Strategy::cancel` through the worker that owns their engine.
@@ -58,8 +59,10 @@
 //! The device's completion is thus one more producer, with its own sticky
 //! wake-up (the engine's doorbell or eventfd), and the waker is sticky
 //! too ("wakes the current or next wait"), so producers call it after
-//! dropping the pool lock. `sleep/README.md` is the protocol's prose
-//! description with the lost-wake-up race and a proof sketch.
+//! dropping the pool lock. The protocol, its code and its proof sketch
+//! (the lost-wake-up race) are the crate's `sleep` module
+//! (`src/sleep/mod.rs`, documented by `src/sleep/README.md`); build the
+//! private docs (`cargo doc --document-private-items`) to read it linked.
 //!
 //! # Shutdown ([`PoolSet::shutdown`])
 //!
@@ -107,13 +110,36 @@
 //!
 //! # Locking (whole crate)
 //!
+//! The one lock-order table of aio-pool; every file's own notes refer
+//! here. `A -> B` means B may be taken while A is held; a lock not listed
+//! under another is never taken under it.
+//!
 //! ```text
-//!   Lock order:   OrderShard::mtx  ->  Pool::q
-//!                 Shared::space, CancelReply::m: leaves, taken alone
-//!   Never two Pool::q at once. No pool lock across a device, target,
-//!   engine or callback. aio-core's op locks (taken inside enqueue, start,
-//!   complete, cancel) are never taken under a pool or order lock: removal
-//!   collects under the lock and cancels after unlocking.
+//!   lock (file)                        may hold while taking
+//!   ---------------------------------  ----------------------------------
+//!   Workers::start      (start.rs)     Pool::q, Workers::joins,
+//!                                      CancelReply::m (a failed spawn
+//!                                      answers queued cancel requests);
+//!                                      runs PoolConfig::spawn_with
+//!   OrderTable shard    (order.rs)     Pool::q is allowed, never done:
+//!                                      released work is collected under
+//!                                      the shard and pushed after unlocking
+//!   Pool::q             (pool.rs)      nothing (waits on `pending`)
+//!   Wakeup's waker slot (sleep/)       nothing (a leaf; a ring is called
+//!                                      after Pool::q is dropped)
+//!   Shared::space       (shared.rs)    nothing (waits on `space_cv`)
+//!   CancelReply::m      (pool.rs)      nothing (waits on its `cv`)
+//!   Workers::joins      (start.rs)     nothing
+//!
+//!   Never two Pool::q at once: a stealer has dropped its own before it
+//!   locks a sibling's (try_lock, then in its second round a waiting
+//!   lock); the sibling-wake hint only try_locks.
+//!   No aio-pool lock is held across a call into a device, a target, an
+//!   engine or a callback, nor across Pool::push. aio-core's op locks
+//!   (taken inside enqueue, start, complete, cancel) are never taken under
+//!   an aio-pool lock: removal collects under the lock and cancels after
+//!   unlocking; Pending::is_complete/state (read under CancelReply::m)
+//!   are lock-free loads.
 //! ```
 //!
 //! # Example: what the POSIX layer does
@@ -133,8 +159,8 @@
 //! let mut op = Op::new(target, b"appended".to_vec());
 //! op.prepare(OpKind::Write, 0, 8).unwrap();
 //! op.set_callback(done);
-//! // O_APPEND: FIFO per target.
-//! match pools.submit(op, SubmitFlags::ORDERED) {
+//! // FIFO per target: one at a time, in submission order.
+//! match pools.submit(op, SubmitFlags::TARGET_FIFO) {
 //!     Ok(Submitted::Pending(p)) => assert_eq!(p.wait().1, Ok(8)),
 //!     Ok(Submitted::Done(..)) => unreachable!("the op has a callback"),
 //!     Err(e) => panic!("refused: {}", e.error),
@@ -150,6 +176,9 @@ mod cpu;
 mod order;
 mod pool;
 mod set;
+mod shared;
+mod sleep;
+mod start;
 mod stats;
 mod worker;
 

@@ -1,10 +1,11 @@
-//! Per-target ordering: the fsync barrier and FIFO ("ordered") ops.
+//! Per-target ordering: the fsync barrier and FIFO per target
+//! ([`SubmitFlags::TARGET_FIFO`](crate::SubmitFlags::TARGET_FIFO)).
 //!
 //! # What is guaranteed
 //!
 //! * An fsync/fdatasync on a target is dispatched only after every write to
 //!   that target that was submitted (queued) before it has completed.
-//! * Ops submitted with [`SubmitFlags::ORDERED`](crate::SubmitFlags) run one
+//! * Ops submitted with [`SubmitFlags::TARGET_FIFO`](crate::SubmitFlags) run one
 //!   at a time per target, in submission order (io-wq's hashed work): the
 //!   next starts only after the previous has completed.
 //! * Everything else (plain positional reads and writes) is not tracked
@@ -18,7 +19,7 @@
 //!
 //! Once a worker hands an op's [`InFlight`](aio_core::InFlight) token to a
 //! device, the op is the device's. So before it does, the worker takes an
-//! [`OpWatch`](aio_core::OpWatch) on each tracked or ordered op and keeps
+//! [`OpWatch`](aio_core::OpWatch) on each tracked or target-FIFO op and keeps
 //! `(meta, watch)` in its *confirm list*; the watch answers "delivered?"
 //! for exactly that submission (aio-core's `op/README.md`, "Watching a
 //! submission"). The worker *confirms* an op (calls `finished` below,
@@ -53,14 +54,16 @@
 //! everything (3) before it sleeps on `pending`. Model:
 //! `tests/loom_watch.rs`.
 //!
-//! **Hold-back.** A worker stops taking new work until its engine drains
-//! when its confirm list is full (`confirm_cap`), or when a barrier or a
-//! FIFO op waits (`parked > 0`) while it has unconfirmed ops and has handed
-//! `confirm_cap` ops to devices since its last drain: a detached op can be
-//! confirmed only by a drain, and this bounds how long a barrier can wait
-//! for one under a steady stream of other work (`Worker::room`). The cost:
-//! an op that never completes (while a barrier waits) stops its worker
-//! after `confirm_cap` more submissions.
+//! **Hold-back.** A worker with a non-empty confirm list stops taking new
+//! work when that list is full (`confirm_cap`), or when a barrier or a
+//! FIFO op waits (`parked > 0`) and it has handed `confirm_cap` ops to
+//! devices since its engine last drained (`Worker::room`). It takes work
+//! again once its confirm list is below the cap (its watches completed)
+//! or empty, or its engine drains (which resets the count): a detached op
+//! can be confirmed only by a drain, and this bounds how long a barrier
+//! can wait for one under a steady stream of other work. The cost: an op
+//! that never completes (while a barrier waits) stops its worker after
+//! `confirm_cap` more submissions.
 //!
 //! # Epochs
 //!
@@ -76,11 +79,11 @@
 //! # Locking
 //!
 //! ```text
-//!   Lock order:  OrderShard::mtx  ->  Pool::q
+//!   Lock order:  an OrderTable shard  ->  Pool::q  (crate docs, "Locking")
 //!   (in practice released work is collected under the shard lock and
 //!    pushed to pools after unlocking, so the two are never nested)
 //!
-//!   m   under the OrderShard mutex
+//!   m   under the shard's mutex
 //!   a   atomic
 //! ```
 
@@ -108,9 +111,9 @@ struct TargetOrder {
     cur: usize,
     /// Fsyncs waiting for `old` to reach 0, oldest first.
     held: VecDeque<Work>,
-    /// An ordered op of this target is running (or queued to run).
+    /// A target-FIFO op of this target is running (or queued to run).
     fifo_active: bool,
-    /// Ordered ops waiting for the active one, oldest first.
+    /// Target-FIFO ops waiting for the active one, oldest first.
     fifo: VecDeque<Work>,
 }
 
@@ -165,10 +168,10 @@ impl OrderTable {
         &self.shards[(key >> 4) % SHARDS]
     }
 
-    /// Whether an op needs the table at all: ordered ops, queued writes
+    /// Whether an op needs the table at all: target-FIFO ops, queued writes
     /// (an fsync may follow) and flushes.
-    pub(crate) fn involved(kind: OpKind, ordered: bool) -> bool {
-        ordered || !matches!(kind, OpKind::Read)
+    pub(crate) fn involved(kind: OpKind, fifo: bool) -> bool {
+        fifo || !matches!(kind, OpKind::Read)
     }
 
     /// Registers a submitted op; may park it.
@@ -203,7 +206,7 @@ impl OrderTable {
                 return Admit::Parked;
             }
         }
-        if w.m.ordered {
+        if w.m.fifo {
             if t.fifo_active {
                 t.fifo.push_back(w);
                 self.parked.fetch_add(1, Ordering::SeqCst);
@@ -223,10 +226,10 @@ impl OrderTable {
         key: usize,
         tracked: bool,
         epoch: u64,
-        ordered: bool,
+        fifo: bool,
         out: &mut Vec<Work>,
     ) {
-        if !tracked && !ordered {
+        if !tracked && !fifo {
             return;
         }
         let mut map = self.shard(key).lock();
@@ -247,7 +250,7 @@ impl OrderTable {
                 t.cur -= 1;
             }
         }
-        if ordered {
+        if fifo {
             match t.fifo.pop_front() {
                 Some(next) => out.push(next),
                 None => t.fifo_active = false,
@@ -260,9 +263,9 @@ impl OrderTable {
 
     /// Removes the parked ops that `pick` selects (cancellation, shutdown)
     /// into `out`, fully accounted for: their metadata comes back with
-    /// `tracked` and `ordered` cleared, so `finished` must not (and,
+    /// `tracked` and `fifo` cleared, so `finished` must not (and,
     /// through `Shared::retire`, does not) see them again. A removed
-    /// ordered op leaves the running one (if any) active.
+    /// target-FIFO op leaves the running one (if any) active.
     pub(crate) fn remove_parked(&self, mut pick: impl FnMut(&Work) -> bool, out: &mut Vec<Work>) {
         for shard in self.shards.iter() {
             let mut map = shard.lock();
@@ -290,7 +293,7 @@ impl OrderTable {
                         // Accounted for here: the caller must not report
                         // it `finished` (it never became the active one).
                         w.m.tracked = false;
-                        w.m.ordered = false;
+                        w.m.fifo = false;
                         out.push(w);
                     } else {
                         i += 1;

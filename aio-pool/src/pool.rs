@@ -1,21 +1,23 @@
 //! One service pool: the proposal's `struct aio_service_pool`, for one
-//! (CPU, class) pair. Its queue, its `pending` condvar, the sleep state of
-//! its one worker, and the engine waker that reaches that worker while it
-//! sleeps in `Engine::wait`.
+//! (CPU, class) pair. Its queue, the sleep state of its one worker and
+//! the two channels that wake that worker (`sleep::Wakeup`: the `pending`
+//! condvar, and the engine waker that reaches it in `Engine::wait`);
+//! pushing, stealing, the sibling-wake hint and cancel requests.
 //!
-//! The sleep/wake protocol is described in `sleep/README.md` (beside this
-//! file); read it before changing anything marked (q) below.
+//! The sleep/wake protocol is the `sleep` module's (`sleep/README.md`);
+//! read it before changing anything marked (q) below.
 //!
 //! # Locking
 //!
 //! ```text
-//!   Lock order:  OrderShard::mtx  ->  Pool::q  ->  (engine waker's own lock)
-//!
+//!   Pool::q is taken alone (crate docs, "Locking"):
 //!   * No thread ever holds two `Pool::q` locks: a stealer drops its own
-//!     pool's lock before it `try_lock`s a sibling's, and the sibling-wake
-//!     hint uses `try_lock` too.
+//!     pool's lock before it locks a sibling's (`steal_into` try_locks;
+//!     `steal_into_blocking`, the stealer's second round, waits), and the
+//!     sibling-wake hint uses `try_lock`.
 //!   * `Pool::q` is never held across a call into a device, a target, an
-//!     engine or a callback; the engine waker is called after unlocking.
+//!     engine or a callback; the engine waker (its slot's own leaf lock)
+//!     is called after unlocking.
 //! ```
 //!
 //! # Field markings (after NetBSD's `buf.h`)
@@ -23,7 +25,8 @@
 //! ```text
 //!   c   constant after construction
 //!   q   under Pool::q (the pool mutex)
-//!   a   atomic, Relaxed: admission accounting (exact, but orders nothing)
+//!   a   atomic, SeqCst: admission accounting (shared.rs, `try_reserve`
+//!       and `dequeued`)
 //!   s   statistics, Relaxed
 //! ```
 
@@ -34,6 +37,7 @@ use aio_core::sync::{Arc, Condvar, Mutex, MutexGuard};
 use aio_core::{CancelOutcome, EngineWaker, Error, InFlight, OpKey, OpKind, Queued, Target};
 
 use crate::config::Class;
+use crate::sleep::{Sleep, Wake, Wakeup};
 use crate::stats::Counters;
 
 /// The pool's claim on an op: started or not.
@@ -52,8 +56,8 @@ pub(crate) struct Meta {
     pub(crate) op: OpKey,
     pub(crate) key: usize,
     pub(crate) kind: OpKind,
-    /// FIFO with the other ordered ops of its target.
-    pub(crate) ordered: bool,
+    /// FIFO with the other `TARGET_FIFO` ops of its target.
+    pub(crate) fifo: bool,
     /// Counted in the order table as an unfinished write of epoch `epoch`.
     pub(crate) tracked: bool,
     pub(crate) epoch: u64,
@@ -79,25 +83,6 @@ impl Work {
             }
         }
     }
-}
-
-/// What the worker is doing, as far as producers need to know. (q)
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Sleep {
-    /// Running, or about to look at the queue: a producer needs to do
-    /// nothing, the worker will see its work.
-    Awake,
-    /// Asleep on `pending`, nothing in flight: a producer sets `Awake` and
-    /// notifies `pending`.
-    Idle,
-    /// Asleep in `Engine::wait` with room for more: a producer sets `Awake`
-    /// and calls the engine waker (after unlocking).
-    EngineOpen,
-    /// Asleep in `Engine::wait` with no room (in-flight depth reached, or
-    /// held back by an ordering barrier): new work cannot be taken anyway,
-    /// so only a completion (the device rings the engine itself), a cancel
-    /// request or shutdown wakes it.
-    EngineFull,
 }
 
 /// A request for the worker to pass a cancel to its device (only the
@@ -152,18 +137,6 @@ pub(crate) enum Steal {
     Retry,
 }
 
-/// What a producer must do after unlocking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use]
-pub(crate) enum Wake {
-    /// The worker is awake (or cannot take the work): nothing.
-    Nothing,
-    /// Notify `pending`.
-    Notify,
-    /// Call the engine waker.
-    Ring,
-}
-
 /// One (CPU, class) pool.
 pub(crate) struct Pool {
     /// (c)
@@ -174,19 +147,12 @@ pub(crate) struct Pool {
     pub(crate) cpu: usize,
     /// The pool mutex.
     pub(crate) q: Mutex<PoolQ>,
-    /// The worker sleeps here when it has nothing in flight. (q: waited on
-    /// with `q` held)
-    pub(crate) pending: Condvar,
+    /// The worker's two wake-up channels: the `pending` condvar (waited
+    /// on with `q` held) and the engine waker's slot (its own leaf lock).
+    pub(crate) wakeup: Wakeup,
     /// Ops admitted to this pool and not yet taken off its queue (includes
     /// ops being pushed and ops parked in the order table). (a)
     pub(crate) reserved: AtomicUsize,
-    /// Wakes the worker's `Engine::wait`: installed by the worker, from
-    /// its own engine, before it first sleeps there (a worker and its
-    /// engine are made on first use; see `set.rs`, "Lazy start"). A ring
-    /// is only decided under `q` after the worker published an engine
-    /// sleep state, which it does after installing, so a ring always finds
-    /// it. (lock: this mutex, a leaf)
-    pub(crate) waker: Mutex<Option<Box<dyn EngineWaker>>>,
     /// (s)
     pub(crate) stats: Counters,
 }
@@ -209,50 +175,23 @@ impl Pool {
                 exit: false,
                 cancels: Vec::new(),
             }),
-            pending: Condvar::new(),
             reserved: AtomicUsize::new(0),
-            waker: Mutex::new(waker),
+            wakeup: Wakeup::new(waker),
             stats: Counters::default(),
         }
     }
 
     /// Decides, with the pool locked, whether the worker must be woken, and
-    /// marks it awake if so. `force` also wakes a worker that cannot take
-    /// new work (for cancel requests and shutdown).
+    /// marks it awake if so ([`Sleep::wake`]). `force` also wakes a worker
+    /// that cannot take new work (for cancel requests and shutdown).
     pub(crate) fn wake_locked(g: &mut MutexGuard<'_, PoolQ>, force: bool) -> Wake {
-        let w = match g.sleep {
-            Sleep::Awake => Wake::Nothing,
-            Sleep::Idle => Wake::Notify,
-            Sleep::EngineOpen => Wake::Ring,
-            Sleep::EngineFull if force => Wake::Ring,
-            Sleep::EngineFull => Wake::Nothing,
-        };
-        if w != Wake::Nothing {
-            g.sleep = Sleep::Awake;
-        }
-        w
+        g.sleep.wake(force)
     }
 
-    /// Carries out a [`Wake`] decided under the lock (call it unlocked).
+    /// Carries out a [`Wake`] decided under the lock (call it unlocked):
+    /// [`Wakeup::wake`].
     pub(crate) fn wake(&self, w: Wake) {
-        match w {
-            Wake::Nothing => {}
-            Wake::Notify => {
-                if !aio_core::sync::mutant("pool-no-notify") {
-                    self.pending.notify_one();
-                }
-            }
-            // The waker is sticky ("wakes the current or next wait"), so it
-            // may be called after unlocking: if the worker has not reached
-            // `Engine::wait` yet, that wait returns at once.
-            Wake::Ring => {
-                if !aio_core::sync::mutant("pool-no-ring")
-                    && let Some(w) = &*self.waker.lock()
-                {
-                    w.wake();
-                }
-            }
-        }
+        self.wakeup.wake(w);
     }
 
     /// Appends `w` to the queue and wakes the worker if it sleeps. Returns
@@ -287,8 +226,9 @@ impl Pool {
     /// Steals up to half of this pool's queue (at least one, at most `n`)
     /// into `out`, for an idle sibling. Never waits for this pool's lock:
     /// a contended lock is [`Steal::Retry`] (the owner or a submitter is in
-    /// there; the stealer tries another sibling rather than queueing up
-    /// behind them). The caller must hold no pool lock.
+    /// there; in its first round the stealer tries another sibling rather
+    /// than queueing up behind them, and only its second round waits, with
+    /// [`Pool::steal_into_blocking`]). The caller must hold no pool lock.
     pub(crate) fn steal_into(&self, n: usize, out: &mut Vec<Work>) -> Steal {
         let Some(g) = self.q.try_lock() else {
             return Steal::Retry;

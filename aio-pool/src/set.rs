@@ -1,240 +1,27 @@
-//! The set of all pools: admission, submission, cancellation, shutdown.
+//! The set of all pools, the public face of the crate: construction,
+//! submission (the gate, admission, the inline attempt, the order table),
+//! cancellation and shutdown. What the workers share with it is in
+//! `shared.rs`, starting the workers in `start.rs`.
 //!
-//! # Locking
-//!
-//! ```text
-//!   Lock order:  Shared::space  (alone)
-//!                OrderShard::mtx  ->  Pool::q
-//!                CancelReply::m   (alone)
-//!
-//!   No lock of this file is held across a call into a target, a device,
-//!   an engine or a callback, and none across `Pool::push`.
-//! ```
-//!
-//! # Field markings
-//!
-//! ```text
-//!   c   constant after construction
-//!   a   atomic; the ordering is given at each use
-//!   s   under Shared::space
-//!   j   under Shared::joins
-//! ```
+//! Lock order: see the crate docs ("Locking"). This file takes
+//! `CancelReply::m` (alone, to wait for the workers' answers) and, through
+//! `shared.rs`, `Shared::space` and each `Pool::q` alone; none is held
+//! across a call into a target, a device, an engine or a callback.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use aio_core::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
-use aio_core::sync::thread::{self, JoinHandle};
+use aio_core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use aio_core::sync::thread;
 use aio_core::sync::{Arc, Condvar, Mutex};
 use aio_core::{CancelOutcome, Error, Op, Pending, Queued, Result, Target};
 use crossbeam_utils::CachePadded;
 
-use crate::config::{Class, EngineFactory, PoolConfig, SpawnWrapper, SubmitFlags};
+use crate::config::{Class, PoolConfig, SubmitFlags};
 use crate::order::{Admit, OrderTable};
 use crate::pool::{CancelReply, CancelReq, Meta, Pool, Token, Work};
+use crate::shared::{CLOSED, Limits, Shared};
+use crate::start::Workers;
 use crate::stats::PoolStats;
-use crate::worker::Worker;
-
-/// A busy pool's queue must be longer than this before a submitter wakes
-/// an idle sibling to steal (measured with `examples/pool_scaling.rs`: 4
-/// keeps the skewed-load shares near 50% without waking a sibling for
-/// every burst).
-const STEAL_HINT_BACKLOG: usize = 4;
-
-/// The gate's "closed" bit; the rest counts submitters inside `submit`.
-const CLOSED: usize = 1 << (usize::BITS - 1);
-
-/// The numbers of the configuration that the running pools need. (c)
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) per_class: usize,
-    pub(crate) max_in_flight: usize,
-    pub(crate) batch: usize,
-    pub(crate) cap_pool: usize,
-    pub(crate) cap_total: usize,
-    pub(crate) inline: bool,
-    pub(crate) steal: bool,
-}
-
-/// Everything the workers and submitters share.
-pub(crate) struct Shared {
-    /// (c)
-    pub(crate) lim: Limits,
-    /// Pool `class * per_class + i`. (c; each pool has its own legend)
-    pub(crate) pools: Box<[CachePadded<Pool>]>,
-    /// Per-target ordering. (its own legend)
-    pub(crate) order: OrderTable,
-    /// Ops admitted and not yet taken off a queue, in all pools (parked
-    /// ones included). (a, SeqCst: pairs with `space_waiters`)
-    queued: AtomicUsize,
-    /// CLOSED | number of threads inside `submit`. (a, SeqCst)
-    gate: AtomicUsize,
-    /// Threads sleeping on `space_cv` (WAIT submitters, a draining
-    /// shutdown). (a, SeqCst)
-    space_waiters: AtomicUsize,
-    /// Protects nothing but the sleep on `space_cv`. (s)
-    space: Mutex<()>,
-    space_cv: Condvar,
-    /// Per class: every pool of the class has its worker (see "Lazy
-    /// start" in `sleep/README.md`). Set with Release under
-    /// `PoolSet::start`, after the workers were spawned; read with
-    /// Acquire by submitters, lock-free. (a)
-    started: [AtomicBool; 3],
-}
-
-impl Shared {
-    fn class_range(&self, class: Class) -> std::ops::Range<usize> {
-        let s = class.index() * self.lim.per_class;
-        s..s + self.lim.per_class
-    }
-
-    /// Reserves room for one op of `class`, preferring pool `pref` (index
-    /// within the class). Returns the pool's global index.
-    fn try_reserve(&self, class: Class, pref: usize) -> Option<usize> {
-        // SeqCst: a space waiter's check and this RMW must be totally
-        // ordered with the dequeuer's decrement (see `wait_space`).
-        if self.queued.fetch_add(1, Ordering::SeqCst) >= self.lim.cap_total {
-            self.queued.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        let r = self.class_range(class);
-        for k in 0..self.lim.per_class {
-            let idx = r.start + (pref + k) % self.lim.per_class;
-            let p = &self.pools[idx];
-            if p.reserved.fetch_add(1, Ordering::SeqCst) < self.lim.cap_pool {
-                return Some(idx);
-            }
-            p.reserved.fetch_sub(1, Ordering::SeqCst);
-        }
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        None
-    }
-
-    /// Charges one op of `class` to pool `pref` (index within the class)
-    /// without looking at the caps: [`SubmitFlags::ADMITTED`]. The counts
-    /// go down in `dequeued` as for any other op.
-    fn force_reserve(&self, class: Class, pref: usize) -> usize {
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        let idx = self.class_range(class).start + pref % self.lim.per_class;
-        self.pools[idx].reserved.fetch_add(1, Ordering::SeqCst);
-        idx
-    }
-
-    fn has_room(&self, class: Class) -> bool {
-        self.queued.load(Ordering::SeqCst) < self.lim.cap_total
-            && self
-                .class_range(class)
-                .any(|i| self.pools[i].reserved.load(Ordering::SeqCst) < self.lim.cap_pool)
-    }
-
-    /// An op charged to pool `home` left the queues (taken, stolen,
-    /// removed, or completed inline). Wakes space waiters.
-    pub(crate) fn dequeued(&self, home: usize) {
-        self.pools[home].reserved.fetch_sub(1, Ordering::SeqCst);
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        // Store-buffering (Dekker) pair with `wait_space`: decrement; fence;
-        // read waiters  vs  register; fence; read counts. The two SeqCst
-        // fences are totally ordered, so either we see the waiter's
-        // registration (and notify under the lock it sleeps with), or its
-        // check sees our decrement. SeqCst *accesses* alone would also do
-        // in C11, but the fences say it plainly (and loom models fences,
-        // while it treats SeqCst accesses as AcqRel).
-        fence(Ordering::SeqCst);
-        if self.space_waiters.load(Ordering::SeqCst) > 0 {
-            let _g = self.space.lock();
-            self.space_cv.notify_all();
-        }
-    }
-
-    /// Sleeps until `done()` holds, re-checking after every dequeue.
-    fn wait_space(&self, mut done: impl FnMut() -> bool) {
-        let mut g = self.space.lock();
-        self.space_waiters.fetch_add(1, Ordering::SeqCst);
-        // Pairs with the fence in `dequeued`.
-        fence(Ordering::SeqCst);
-        while !done() {
-            g = self.space_cv.wait(g);
-        }
-        self.space_waiters.fetch_sub(1, Ordering::SeqCst);
-        drop(g);
-    }
-
-    fn wake_space_waiters(&self) {
-        let _g = self.space.lock();
-        self.space_cv.notify_all();
-    }
-
-    /// Queues `w` on its home pool; if that pool's worker is busy, wakes an
-    /// idle sibling so it can steal.
-    pub(crate) fn push(&self, w: Work) {
-        let home = w.m.home;
-        let (woke, len) = self.pools[home].push(w);
-        // Only a backlog is worth a sibling's wake-up; waking one for every
-        // push makes two workers ping-pong over single ops.
-        if !woke && len > STEAL_HINT_BACKLOG && self.lim.steal && self.lim.per_class > 1 {
-            let p = &self.pools[home];
-            let r = self.class_range(p.class);
-            for k in 1..self.lim.per_class {
-                let s = r.start + (p.index + k) % self.lim.per_class;
-                if self.pools[s].wake_if_idle() {
-                    break;
-                }
-            }
-        }
-    }
-
-    /// Queues ops the order table released, and only then uncounts each
-    /// from `OrderTable::parked` (SeqCst: a shutdown that reads 0 there
-    /// also sees the push).
-    pub(crate) fn push_all(&self, ws: &mut Vec<Work>) {
-        for w in ws.drain(..) {
-            self.push(w);
-            self.order.parked.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
-    /// The pool is done with `m` without a worker having run it (cancelled
-    /// or completed inline): the order table learns it.
-    fn retire(&self, m: Meta) {
-        if m.tracked || m.ordered {
-            let mut out = Vec::new();
-            self.order
-                .finished(m.key, m.tracked, m.epoch, m.ordered, &mut out);
-            self.push_all(&mut out);
-        }
-    }
-
-    /// Removes every queued or parked op that `pick` selects and cancels
-    /// it. Returns how many this call cancelled.
-    fn remove_and_cancel(&self, pick: impl Fn(&Meta) -> bool) -> usize {
-        let mut out = Vec::new();
-        self.order.remove_parked(|w| pick(&w.m), &mut out);
-        for p in self.pools.iter() {
-            let mut g = p.q.lock();
-            let mut i = 0;
-            while i < g.queue.len() {
-                if pick(&g.queue[i].m) {
-                    out.extend(g.queue.remove(i));
-                } else {
-                    i += 1;
-                }
-            }
-        }
-        let mut n = 0;
-        for w in out {
-            let m = w.m;
-            self.dequeued(m.home);
-            if w.cancel() {
-                n += 1;
-                self.pools[m.home].stats.cancelled.inc();
-            }
-            self.retire(m);
-        }
-        let mut rel = Vec::new();
-        self.order.release_ready(&mut rel);
-        self.push_all(&mut rel);
-        n
-    }
-}
 
 /// What [`PoolSet::submit`] did with an op.
 #[derive(Debug)]
@@ -288,27 +75,14 @@ pub struct ShutdownReport {
     pub worker_panics: usize,
 }
 
-/// How workers are started (constant after construction, except
-/// `spawned`, under `PoolSet::start`).
-struct Starter {
-    factory: Arc<EngineFactory>,
-    wrap: Option<SpawnWrapper>,
-    pin: bool,
-    mask: u8,
-    /// Per pool: its worker was spawned.
-    spawned: Vec<bool>,
-}
-
 /// The per-(CPU, class) service pools and their workers.
 ///
 /// Created once (by the POSIX layer, typically one per process) and shared
 /// by reference or `Arc`; every method takes `&self`.
 pub struct PoolSet {
     sh: Arc<Shared>,
-    /// Worker threads, taken by the first shutdown. (j)
-    joins: Mutex<Vec<JoinHandle<()>>>,
-    /// Starting workers. (lock order: `start` -> `joins`, `Pool::q`)
-    start: Mutex<Starter>,
+    /// Starting and joining the worker threads (`start.rs`).
+    workers: Workers,
 }
 
 impl std::fmt::Debug for PoolSet {
@@ -376,18 +150,17 @@ impl PoolSet {
         let n = sh.pools.len();
         let set = PoolSet {
             sh,
-            joins: Mutex::new(Vec::new()),
-            start: Mutex::new(Starter {
-                factory: Arc::new(config.engine_factory),
-                wrap: config.spawn_with,
-                pin: config.pin,
-                mask: config.spawn_mask,
-                spawned: vec![false; n],
-            }),
+            workers: Workers::new(
+                config.engine_factory,
+                config.spawn_with,
+                config.pin,
+                config.spawn_mask,
+                n,
+            ),
         };
         if !config.lazy {
             for class in Class::ALL {
-                if set.start_class(class).is_err() {
+                if set.workers.start_class(&set.sh, class).is_err() {
                     set.shutdown(ShutdownMode::Cancel);
                     return Err(Error::EAGAIN);
                 }
@@ -398,98 +171,7 @@ impl PoolSet {
 
     /// Worker threads started so far.
     pub fn workers(&self) -> usize {
-        self.joins.lock().len()
-    }
-
-    /// Makes sure every pool of `class` has its worker: one Acquire load
-    /// once they do. `EAGAIN` if a thread cannot be started (the next
-    /// submission tries again).
-    fn ensure_started(&self, class: Class) -> Result<()> {
-        if self.sh.started[class.index()].load(Ordering::Acquire) {
-            return Ok(());
-        }
-        self.start_class(class)
-    }
-
-    /// Starts the missing workers of `class`, under `start`: the check of
-    /// `spawned` and the spawn are one critical section, so two
-    /// submitters racing here start each worker once.
-    fn start_class(&self, class: Class) -> Result<()> {
-        let mut st = self.start.lock();
-        // Mutant: no re-check under the lock (the unlocked `started` load
-        // in `ensure_started` is taken as the decision), so two racing
-        // submitters both spawn every worker of the class.
-        let recheck = !aio_core::sync::mutant("pool-start-unlocked");
-        if recheck && self.sh.started[class.index()].load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        let mut ok = true;
-        let sh = &self.sh;
-        let Starter {
-            factory,
-            wrap,
-            pin,
-            mask,
-            spawned,
-        } = &mut *st;
-        let mut spawn_all = || {
-            for idx in sh.class_range(class) {
-                if spawned[idx] && recheck {
-                    continue;
-                }
-                if *mask & (1 << class.index()) == 0 {
-                    // No worker (models only): the pool stays exited.
-                    continue;
-                }
-                match self.spawn_worker(idx, Arc::clone(factory), *pin) {
-                    Ok(()) => spawned[idx] = true,
-                    Err(_) => ok = false,
-                }
-            }
-        };
-        match wrap {
-            Some(w) => w(&mut spawn_all),
-            None => spawn_all(),
-        }
-        if !ok {
-            return Err(Error::EAGAIN);
-        }
-        // Release: pairs with `ensure_started`'s Acquire, so a submitter
-        // that skips the lock sees every pool's `exit` cleared.
-        sh.started[class.index()].store(true, Ordering::Release);
-        Ok(())
-    }
-
-    /// Spawns the worker of pool `idx`; it makes its engine on its own
-    /// thread and installs the engine's waker before it first sleeps.
-    fn spawn_worker(&self, idx: usize, factory: Arc<EngineFactory>, pin: bool) -> Result<()> {
-        let p = &self.sh.pools[idx];
-        p.q.lock().exit = false;
-        let sh = Arc::clone(&self.sh);
-        let name = format!("aio-{:?}-{}", p.class, p.index).to_lowercase();
-        let r = thread::spawn_named(name, move || {
-            let engine = (factory)();
-            *sh.pools[idx].waker.lock() = Some(engine.waker());
-            Worker::new(sh, idx, engine, pin).run();
-        });
-        match r {
-            Ok(h) => {
-                self.joins.lock().push(h);
-                Ok(())
-            }
-            Err(_) => {
-                // No worker: the pool is exited again, and any cancel
-                // request queued meanwhile is answered (not cancelled).
-                let mut g = p.q.lock();
-                g.exit = true;
-                let reqs = std::mem::take(&mut g.cancels);
-                drop(g);
-                for r in reqs {
-                    r.reply.answer(None);
-                }
-                Err(Error::EAGAIN)
-            }
-        }
+        self.workers.count()
     }
 
     /// Submits `op`.
@@ -502,8 +184,8 @@ impl PoolSet {
     ///   write on a target with a strategy is first tried inline
     ///   ([`Strategy::try_nowait`](aio_core::Strategy::try_nowait)) and
     ///   queued only if that would block. An fsync is parked until the
-    ///   target's earlier writes complete; an [`SubmitFlags::ORDERED`] op
-    ///   waits for the target's earlier ordered ops.
+    ///   target's earlier writes complete; an [`SubmitFlags::TARGET_FIFO`] op
+    ///   waits for the target's earlier `TARGET_FIFO` ops.
     ///
     /// Errors give the op back untouched: `EAGAIN` if the queues are full
     /// (unless [`SubmitFlags::WAIT`], which sleeps for room instead, or
@@ -569,13 +251,13 @@ impl PoolSet {
         let sh = &*self.sh;
         let kind = op.kind();
         let class = Class::of(kind);
-        if self.ensure_started(class).is_err() {
+        if self.workers.ensure_started(&self.sh, class).is_err() {
             return Err(SubmitError {
                 op,
                 error: Error::EAGAIN,
             });
         }
-        let ordered = flags.contains(SubmitFlags::ORDERED) && kind.is_transfer();
+        let fifo = flags.contains(SubmitFlags::TARGET_FIFO) && kind.is_transfer();
         let pref = crate::cpu::current_cpu() % sh.lim.per_class;
         let home = loop {
             if flags.contains(SubmitFlags::ADMITTED) {
@@ -605,7 +287,7 @@ impl PoolSet {
         let pool = &sh.pools[home];
         let try_inline = sh.lim.inline
             && !flags.contains(SubmitFlags::NO_INLINE)
-            && !ordered
+            && !fifo
             && kind.is_transfer()
             && op.target().strategy().is_some();
         // An op that completes to a ring takes a ring credit here, so that
@@ -631,7 +313,7 @@ impl PoolSet {
             op: queued.key(),
             key: queued.target_key(),
             kind,
-            ordered,
+            fifo,
             tracked: false,
             epoch: 0,
             home,
@@ -653,7 +335,7 @@ impl PoolSet {
                 Err(back) => w = back,
             }
         }
-        if OrderTable::involved(kind, ordered) {
+        if OrderTable::involved(kind, fifo) {
             match sh.order.admit(w) {
                 Admit::Run(back) => w = back,
                 Admit::Parked => return Ok(Submitted::Pending(pending)),
@@ -828,7 +510,7 @@ impl PoolSet {
             p.wake(w);
         }
         // Step 5: join them.
-        let joins = std::mem::take(&mut *self.joins.lock());
+        let joins = self.workers.take_joins();
         for h in joins {
             report.joined += 1;
             if h.join().is_err() {

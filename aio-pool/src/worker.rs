@@ -3,16 +3,17 @@
 //! to their device's strategy routine, keeps up to `max_in_flight` of them
 //! in flight, and sleeps only when it has nothing to start, either on the
 //! pool's `pending` condvar (nothing in flight) or in `Engine::wait`
-//! (something in flight). See `sleep/README.md` for the protocol.
+//! (something in flight). The sleep itself is the `sleep` module's
+//! (`Wakeup::fall_asleep`, and `sleep/README.md` for the protocol).
 //!
 //! # Locking
 //!
 //! ```text
-//!   Lock order: Pool::q alone (see pool.rs). The worker holds its own
+//!   Pool::q alone (crate docs, "Locking"). The worker holds its own
 //!   pool's lock only to take work, read cancel requests and decide to
-//!   sleep; it drops it before stealing (taking a sibling's lock), before
-//!   calling any device, target, engine or callback, and before pushing
-//!   released work.
+//!   sleep; it drops it before stealing (taking a sibling's lock: try_lock
+//!   first, then a waiting lock in the second round), before calling any
+//!   device, target, engine or callback, and before pushing released work.
 //! ```
 //!
 //! # Field markings
@@ -27,8 +28,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use aio_core::sync::Arc;
 use aio_core::{Attempt, Engine, Error, OpWatch};
 
-use crate::pool::{CancelReq, Meta, Pool, Sleep, Steal, Token, Work};
-use crate::set::Shared;
+use crate::pool::{CancelReq, Meta, Pool, Steal, Token, Work};
+use crate::shared::Shared;
+use crate::sleep::Sleep;
 
 /// Ops completed per `Engine::poll` call at most.
 const POLL_BUDGET: usize = 64;
@@ -44,7 +46,7 @@ pub(crate) struct Worker {
     batch: Vec<Work>,
     /// Work the order table released, to push after unlocking. (w)
     released: Vec<Work>,
-    /// Tracked or ordered ops handed to the device and not yet seen
+    /// Tracked or target-FIFO ops handed to the device and not yet seen
     /// complete, each with its watch (order.rs, "How completion is
     /// known"). (w)
     confirm: Vec<(Meta, OpWatch)>,
@@ -185,33 +187,17 @@ impl Worker {
             // Nothing to start. Fall asleep with the lock still held since
             // the checks above, so a producer either saw us Awake before we
             // looked at the queue (we saw its work), or sees our sleep
-            // state now (and wakes us). See sleep/README.md.
-            if aio_core::sync::mutant("pool-sleep-unlocked") {
-                // Mutant: decide, unlock, relock, then publish the state; a
-                // push in the gap sees Awake and wakes nobody.
-                drop(g);
-                g = pool.q.lock();
-            }
+            // state now (and wakes us). See sleep/README.md, "Falling
+            // asleep", steps 5 and 6.
             pool.stats.sleeps.inc();
-            if in_flight > 0 {
-                g.sleep = if room > 0 {
-                    Sleep::EngineOpen
-                } else {
-                    Sleep::EngineFull
-                };
-                drop(g);
-                // Returns on a completion (the device rings the engine), on
-                // the waker (a producer, a cancel, shutdown), or spuriously.
-                if let Err(e) = self.engine.wait(None) {
-                    eprintln!("aio-pool: engine wait failed: {e}");
-                }
-            } else {
-                g.sleep = Sleep::Idle;
-                while g.sleep == Sleep::Idle {
-                    g = pool.pending.wait(g);
-                }
-                drop(g);
-            }
+            pool.wakeup.fall_asleep(
+                &pool.q,
+                g,
+                |q| &mut q.sleep,
+                &mut *self.engine,
+                in_flight,
+                room,
+            );
             pool.stats.wakeups.inc();
             woke = true;
         }
@@ -295,7 +281,7 @@ impl Worker {
             Some(s) => {
                 // Taken before the token goes to the device, which may
                 // complete and drop it at once.
-                let watch = (m.tracked || m.ordered).then(|| f.watch());
+                let watch = (m.tracked || m.fifo).then(|| f.watch());
                 if catch_unwind(AssertUnwindSafe(|| s.submit(f, &mut *self.engine))).is_err() {
                     // If the device dropped the token while unwinding, the
                     // op was completed with EIO by aio-core.
@@ -351,7 +337,7 @@ impl Worker {
             if watch.is_complete() {
                 self.sh
                     .order
-                    .finished(m.key, m.tracked, m.epoch, m.ordered, &mut self.released);
+                    .finished(m.key, m.tracked, m.epoch, m.fifo, &mut self.released);
                 false
             } else {
                 true
@@ -389,7 +375,7 @@ impl Worker {
     fn finished(&mut self, m: Meta) {
         self.sh
             .order
-            .finished(m.key, m.tracked, m.epoch, m.ordered, &mut self.released);
+            .finished(m.key, m.tracked, m.epoch, m.fifo, &mut self.released);
     }
 
     fn answer_cancels(&mut self) {

@@ -100,7 +100,7 @@ fn ordered_writes_run_one_at_a_time_in_submission_order() {
         let mut o = op(&target, OpKind::Write, 0, 8);
         o.buf_mut()[..8].copy_from_slice(&i.to_le_bytes());
         ids.push(o.id());
-        ps.push(submit(&pools, o, SubmitFlags::ORDERED));
+        ps.push(submit(&pools, o, SubmitFlags::TARGET_FIFO));
     }
     wait_until("the first ordered write at the device", || {
         dev.queued() == 1
@@ -214,8 +214,16 @@ fn ordered_op_does_not_wait_for_another_targets_op_on_the_same_worker() {
     let held_b = dev_b.hold();
     let long = submit(&pools, op(&b, OpKind::Write, 0, 512), SubmitFlags::NONE);
     wait_until("b's write at its device", || dev_b.queued() == 1);
-    let first = submit(&pools, op(&a, OpKind::Write, 0, 8), SubmitFlags::ORDERED);
-    let second = submit(&pools, op(&a, OpKind::Write, 8, 8), SubmitFlags::ORDERED);
+    let first = submit(
+        &pools,
+        op(&a, OpKind::Write, 0, 8),
+        SubmitFlags::TARGET_FIFO,
+    );
+    let second = submit(
+        &pools,
+        op(&a, OpKind::Write, 8, 8),
+        SubmitFlags::TARGET_FIFO,
+    );
     assert_eq!(wait(first).1, Ok(8));
     assert!(
         second.wait_timeout(TIMEOUT),

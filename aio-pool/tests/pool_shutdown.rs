@@ -65,7 +65,7 @@ fn run(mode: ShutdownMode, slot: usize) {
                     o.set_callback(tally);
                     o.set_private(slot);
                     let flags = if i % 7 == 0 {
-                        SubmitFlags::ORDERED
+                        SubmitFlags::TARGET_FIFO
                     } else {
                         SubmitFlags::NONE
                     };

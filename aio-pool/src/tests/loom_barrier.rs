@@ -14,7 +14,7 @@ fn work(target: &Arc<dyn aio_core::Target>, kind: OpKind) -> Work {
         op: q.key(),
         key: q.target_key(),
         kind,
-        ordered: false,
+        fifo: false,
         tracked: false,
         epoch: 0,
         home: 0,
@@ -55,7 +55,7 @@ fn loom_fsync_barrier_vs_write_completion() {
         let device = thread::spawn(move || {
             wr2.store(true, Ordering::Relaxed);
             let mut out = Vec::new();
-            t2.finished(wm.key, wm.tracked, wm.epoch, wm.ordered, &mut out);
+            t2.finished(wm.key, wm.tracked, wm.epoch, wm.fifo, &mut out);
             for w in out {
                 assert_eq!(w.m.kind, OpKind::Fsync);
                 // The shard lock orders the write's completion before this.

@@ -28,7 +28,7 @@ fn loom_steal_vs_local_pop() {
             op: q.key(),
             key: q.target_key(),
             kind: OpKind::Read,
-            ordered: false,
+            fifo: false,
             tracked: false,
             epoch: 0,
             home: 0,

@@ -133,8 +133,8 @@ fn loom_ordered_op_waits_for_its_predecessor_only() {
             _ => panic!("refused"),
         };
         let long = submit(write_at(&b, 0), SubmitFlags::NONE);
-        let first = submit(write_at(&a, 0), SubmitFlags::ORDERED);
-        let second = submit(write_at(&a, 1), SubmitFlags::ORDERED);
+        let first = submit(write_at(&a, 0), SubmitFlags::TARGET_FIFO);
+        let second = submit(write_at(&a, 1), SubmitFlags::TARGET_FIFO);
         second.wait_ref();
         assert!(!long.is_complete(), "b's op completed while parked");
         // Play b's device: the worker dispatched b's op before a's (one
