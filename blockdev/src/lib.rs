@@ -84,38 +84,31 @@
 #[cfg(all(loom, not(debug_assertions)))]
 compile_error!("loom models need debug assertions: build them with `--profile loom`");
 
-mod delay;
 mod device;
-mod fault;
 mod fdreg;
 #[cfg(not(loom))]
 mod file;
-mod forward;
-#[cfg(not(loom))]
 mod nbd;
 mod pool;
 mod queue;
 mod ramdisk;
 mod ready;
-mod table;
-mod timer;
-#[cfg(not(loom))]
-mod uring;
+mod wrap;
 
 #[cfg(all(test, loom))]
 mod tests;
 
-pub use delay::{DelayDevice, Latency};
 pub use device::{AlignedBuf, Device, Geometry, XorShift};
-pub use fault::{Fault, FaultDevice, FaultPolicy};
 #[cfg(not(loom))]
 pub use fdreg::{fork_child, fork_parent, fork_prepare};
 #[cfg(not(loom))]
+pub use file::UringEngine;
+#[cfg(not(loom))]
 pub use file::{FileDevice, FileOptions, default_pool, new_engine, stream_ops_waiting};
-pub use forward::SharedDevice;
 #[cfg(not(loom))]
 pub use nbd::NbdDevice;
 pub use pool::BlockingPool;
 pub use ramdisk::{RamDisk, RamDiskOptions};
-#[cfg(not(loom))]
-pub use uring::UringEngine;
+pub use wrap::delay::{DelayDevice, Latency};
+pub use wrap::fault::{Fault, FaultDevice, FaultPolicy};
+pub use wrap::forward::SharedDevice;

@@ -2,7 +2,7 @@
 //! reader thread noticing the connection is gone.
 
 use super::{model, nop};
-use crate::table::InflightTable;
+use crate::nbd::table::InflightTable;
 use aio_core::sync::{Arc, thread};
 use aio_core::{Error, InFlight, Op};
 

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::{Flag, Keep, model};
-use crate::timer::{Runner, Timer};
+use crate::wrap::timer::{Runner, Timer};
 use aio_core::sync::{Arc, thread};
 
 /// A submitter schedules a due item while the timer loop (run on the

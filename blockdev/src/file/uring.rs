@@ -51,13 +51,12 @@ use aio_core::{
 };
 use io_uring::{IoUring, opcode, squeue, types};
 
+use super::blocking::retry_blocking;
+use super::shared::FileShared;
 use crate::fdreg::FdReg;
-use crate::file::FileShared;
 
 const EVENTFD_UD: u64 = u64::MAX;
 const CANCEL_UD: u64 = u64::MAX - 1;
-/// The largest single transfer the kernel does (Linux's `MAX_RW_COUNT`).
-pub(crate) const MAX_RW: usize = 0x7fff_f000;
 
 /// An eventfd (blocking mode, so that the ring waits on its read),
 /// registered for closing in a fork child (`fdreg`).
@@ -408,7 +407,7 @@ impl UringEngine {
             && let Some(sh) = keep
         {
             let ticket = Doorbell::ticket(&self.bell);
-            crate::file::retry_blocking(sh, op, ticket, kind, offset, len as usize);
+            retry_blocking(sh, op, ticket, kind, offset, len as usize);
             return true;
         }
         // The CQE is posted: the kernel is done with the buffer, so the op
