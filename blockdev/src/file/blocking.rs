@@ -117,7 +117,7 @@ fn blocking_io(sh: &FileShared, op: &mut InFlight, plan: Plan) -> Result<usize> 
     }
 }
 
-/// The process-wide blocking pool that [`FileDevice`]s use by default: at
+/// The process-wide blocking pool that [`FileDevice`](super::FileDevice)s use by default: at
 /// least 4 threads, or twice the available parallelism. Made on first use;
 /// its threads are started on demand and live for the rest of the process.
 pub fn default_pool() -> Arc<BlockingPool> {

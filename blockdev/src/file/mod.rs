@@ -1,46 +1,4 @@
-//! [`FileDevice`]: a host file, block device or any open descriptor,
-//! asynchronous through the servicing thread's [`UringEngine`], or through
-//! a [`BlockingPool`] when the thread has no ring.
-//!
-//! # Paths an op can take
-//!
-//! ```text
-//!   submit(op, engine)
-//!     closed / empty / out of bounds / misaligned direct I/O
-//!         -> completed inside submit (ECANCELED, 0, ENOSPC, EINVAL)
-//!     engine is a UringEngine (and the fallback is not forced)
-//!         -> SQE in the engine's ring; completed by that engine's poll()
-//!     any other engine (BasicEngine, ...), or forced fallback
-//!         -> job on the BlockingPool with engine.ticket(); completed by a
-//!            pool thread with pread/pwrite/fsync, then the ticket returns
-//!   try_nowait(op)
-//!     a read of a regular file or block device: preadv2(RWF_NOWAIT);
-//!     completed inline on a page-cache hit, given back on EAGAIN
-//! ```
-//!
-//! # Bounds
-//!
-//! A device opened by path has the size of the file (or block device) at
-//! open time and behaves like a Linux block device: reads at or past the
-//! end return 0, reads crossing it are cut short, writes at or past it
-//! fail with `ENOSPC`, writes crossing it are cut short. A device made over
-//! a borrowed descriptor ([`FileDevice::from_raw_fd`]) has POSIX file
-//! semantics instead: nothing is clamped, a regular file grows when written
-//! past its end, and the kernel decides every result.
-//!
-//! # Streams
-//!
-//! Pipes, FIFOs, sockets and ptys have no offset: their transfers use the
-//! descriptor's current position, and in both engines they go to the
-//! process's readiness waiter (`ready.rs`; `src/README.md`, "Streams wait
-//! for readiness"): tried at once without blocking, parked on epoll if
-//! they would block, costing no engine slot, worker budget or thread while
-//! they wait. A write on a blocking descriptor completes with its full
-//! count; on an `O_NONBLOCK` descriptor (read at submission) ops keep
-//! `read(2)`/`write(2)`'s partial counts and `EAGAIN`. A parked op can be
-//! cancelled with [`Strategy::cancel`] on any engine. A descriptor that
-//! epoll or `RWF_NOWAIT` refuses falls back to the engine's path (the ring
-//! waits for it; the pool path holds a pool thread).
+#![doc = include_str!("README.md")]
 
 use std::ffi::CString;
 use std::fmt;
@@ -477,8 +435,8 @@ impl Strategy for FileDevice {
     }
 
     /// A stream op parked on the readiness waiter is taken out on any
-    /// engine (`Cancelled`, or `AlreadyDone` with the count written if a
-    /// write had moved bytes). On a [`UringEngine`]: cancels an op still in
+    /// engine (`Cancelled`; or, if a write had moved bytes, it ends with
+    /// the count written and the answer is `InFlight`: not cancelled). On a [`UringEngine`]: cancels an op still in
     /// the backlog at once, or one waiting in the kernel with
     /// `IORING_OP_ASYNC_CANCEL`. A transfer the kernel has already started
     /// on a regular file cannot be cancelled (`InFlight`). On the pool path
@@ -584,7 +542,8 @@ impl AsRawFd for FileDevice {
 
 /// Stream ops (pipes, FIFOs, sockets, ptys) waiting for their peer on the
 /// process's readiness waiter right now: they hold no worker budget, ring
-/// slot or thread (see `src/README.md`, "Streams wait for readiness").
+/// slot or thread (the [`ready`](crate::ready) module docs, "Why ops are
+/// detached from the engine").
 pub fn stream_ops_waiting() -> usize {
     stream::waiting()
 }

@@ -31,10 +31,8 @@
 //!
 //! Whoever notices the connection is gone shuts the socket down, which
 //! makes the reader's next read fail; the reader then closes the in-flight
-//! table with `EIO` and fails every request in it. A request is inserted
-//! into the table only while the table is open (one critical section), so
-//! it is either failed by that drain or refused by `insert`: nothing hangs.
-//! `README.md` has the races and the loom model (`loom_nbd_*`).
+//! table and fails every request in it. Why nothing hangs, thread by
+//! thread: [`crate::nbd`]'s module docs.
 //!
 //! # Errors
 //!

@@ -1,5 +1,6 @@
 //! The NBD in-flight table: a submitter registering a request races the
-//! reader thread noticing the connection is gone.
+//! reader thread noticing the connection is gone. Narration: the `nbd`
+//! module docs (`src/nbd/README.md`).
 
 use super::{model, nop};
 use crate::nbd::table::InflightTable;

@@ -1,5 +1,6 @@
 //! The timer's sleep and wake: scheduling an item that is already due while
-//! the timer thread goes to sleep on an empty heap.
+//! the timer thread goes to sleep on an empty heap. Narration:
+//! `src/wrap/README.md`, "The timer".
 
 use std::time::Instant;
 

@@ -1,6 +1,6 @@
 //! [`DelayDevice`]: adds latency to any device.
 //!
-//! Each op is forwarded to the inner device at once (see `forward.rs`);
+//! Each op is forwarded to the inner device at once ([`crate::wrap`], "Forwarding");
 //! when the inner device completes it, the result is held on a [`Timer`]
 //! thread for a latency drawn from a seeded distribution, and the timer
 //! thread completes the op. The submitter never sleeps: it draws a number,
