@@ -57,7 +57,7 @@ impl SubmitFlags {
     /// *detached* op (blockdev's stream transfers, which wait on the
     /// readiness waiter) is confirmed only when its worker's engine next
     /// drains, and on a stream device the order is kept within each
-    /// direction only (`blockdev/src/README.md`). So the flag suits
+    /// direction only (`blockdev/src/ready/README.md`). So the flag suits
     /// devices that complete through the engine; aio-posix does not use it
     /// for `O_APPEND` or streams, but keeps its own per-descriptor FIFO
     /// queues (`aio-posix/src/README.md`, "Streams"). An op with the flag

@@ -34,7 +34,7 @@
 //!    *detached* ops alone (blockdev's stream transfers), which the device
 //!    completes on a thread of its own without an engine ticket: nothing
 //!    wakes the worker when they complete, so a drain confirms them, as
-//!    before per-op watches (`blockdev/src/README.md` says what that means
+//!    before per-op watches (`blockdev/src/ready/README.md` says what that means
 //!    for a pool user).
 //!
 //! So an fsync or a FIFO op waits for exactly the ops it depends on, not

@@ -34,13 +34,13 @@ pub struct Geometry {
 ///
 /// | device | completing thread |
 /// |---|---|
-/// | [`RamDisk`](crate::RamDisk) | the submitter, inside `submit` |
-/// | [`FileDevice`](crate::FileDevice) on a [`UringEngine`](crate::UringEngine) | the servicing thread, inside [`Engine::poll`](aio_core::Engine::poll) (or inside `submit` for an op rejected before it reaches the ring) |
-/// | `FileDevice` on any other engine | a thread of its [`BlockingPool`](crate::BlockingPool) (the process-wide one by default) |
-/// | `FileDevice` on a stream (pipe, socket, ...), any engine | the submitter inside `submit` if the transfer could be done at once, else the readiness thread |
-/// | [`NbdDevice`](crate::NbdDevice) | the device's reader thread |
-/// | [`DelayDevice`](crate::DelayDevice) | the device's timer thread |
-/// | [`FaultDevice`](crate::FaultDevice) | the inner device's thread, or the submitter for injected errors, or the timer thread for reordered ops |
+/// | [`RamDisk`](crate::RamDisk) | the submitter, inside `submit` / `try_nowait` |
+/// | [`FileDevice`](crate::FileDevice) on a [`UringEngine`](crate::UringEngine) | the servicing thread, inside [`Engine::poll`](aio_core::Engine::poll) (or inside `submit` for an op rejected up front, or inside `Strategy::cancel` for an op cancelled in the backlog, or when the engine is dropped) |
+/// | `FileDevice` on any other engine | a thread of its [`BlockingPool`](crate::BlockingPool) (the process-wide one by default), then its `EngineTicket` returns |
+/// | `FileDevice` on a stream (pipe, FIFO, socket, pty), any engine | the submitter inside `submit` if the transfer could be done at once, else the readiness thread (or the canceller, inside `Strategy::cancel`); no engine ticket: the op is detached from the engine |
+/// | [`NbdDevice`](crate::NbdDevice) | the device's reader thread (or the submitter for a refused request, or the caller of `shutdown`) |
+/// | [`DelayDevice`](crate::DelayDevice) | the device's timer thread (or the inner device's thread once shut down) |
+/// | [`FaultDevice`](crate::FaultDevice) | the submitter (injected errors), the inner device's thread (short transfers, no fault), the timer thread (reordered) |
 ///
 /// No lock of the device is held while a callback runs (the devices call
 /// out after unlocking, as NetBSD's `biodone2` does). A callback may run on

@@ -1,8 +1,9 @@
 //! [`BlockingPool`]: a bounded set of threads that run blocking system
 //! calls (`pread`, `pwrite`, `fsync`) for a [`FileDevice`](crate::FileDevice)
 //! whose servicing thread has no io_uring. Workers are started on demand up
-//! to the bound and sleep on a [`WorkQueue`] when idle (the dormancy
-//! protocol is the queue's; see `README.md`, "The work queue").
+//! to the bound and sleep on a [`WorkQueue`] when idle. The protocol (the
+//! queue's dormancy, and when [`BlockingPool::execute`] starts a worker)
+//! is narrated once, in [`crate::queue`]'s module docs ("The pool").
 
 use std::fmt;
 

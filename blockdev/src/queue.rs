@@ -1,8 +1,6 @@
-//! [`WorkQueue`]: the hand-off between submitters and a device's own
-//! threads (the fallback pool's workers, the NBD writer), with dormant
-//! consumers. See `README.md` beside this file, section "The work queue".
+#![doc = include_str!("queue.md")]
 //!
-//! # Field legend and lock order
+//! # Field legend
 //!
 //! ```text
 //!   m   under WorkQueue::state
@@ -10,9 +8,6 @@
 //!   items      m   jobs not yet taken
 //!   sleeping   m   consumers blocked on `cv`
 //!   closed     m   no more pushes; consumers drain and exit
-//!
-//!   Lock order: WorkQueue::state is a leaf lock: nothing is locked while
-//!   holding it, and no job runs under it.
 //! ```
 
 use std::collections::VecDeque;

@@ -7,7 +7,7 @@
 //! to a concurrent overlapping transfer: like a real disk, the device only
 //! promises that each region is written or read whole.
 //!
-//! # Field legend and lock order
+//! # Field legend
 //!
 //! ```text
 //!   m   under that shard's mutex
@@ -17,7 +17,7 @@
 //!   flushes     a   statistics
 //!   closed      a   set by shutdown (Release), read by every request (Acquire)
 //!
-//!   Lock order: shard mutexes are leaves, taken one at a time.
+//!   Shard mutexes are taken one at a time (lock order: the crate docs).
 //! ```
 //!
 //! Every op completes inside `submit` (and inside `try_nowait`), on the

@@ -2,7 +2,7 @@
 //! engines (io_uring workers, and the fallback: `BasicEngine` workers with
 //! a 4-thread blocking pool, as aio-posix builds it when io_uring is
 //! refused). The rows, each of which failed before the readiness
-//! waiter (blockdev `ready.rs`) and passes now:
+//! waiter (blockdev `ready/`) and passes now:
 //!
 //! * row 1: a write waiting on a full pipe stalled an unrelated file's
 //!   fsync, its writes and an O_DIRECT read of a third file (the waiting

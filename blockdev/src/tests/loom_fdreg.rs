@@ -1,4 +1,4 @@
-//! The fork gate (`fdreg.rs`, "The fork gate").
+//! The fork gate. Narration: `fdreg.rs`'s module docs.
 
 use aio_core::sync::Arc;
 use aio_core::sync::atomic::{AtomicBool, Ordering};

@@ -1,8 +1,9 @@
 //! The NBD in-flight table: a submitter registering a request races the
-//! reader thread noticing the connection is gone.
+//! reader thread noticing the connection is gone. Narration: the `nbd`
+//! module docs (`src/nbd/README.md`).
 
 use super::{model, nop};
-use crate::table::InflightTable;
+use crate::nbd::table::InflightTable;
 use aio_core::sync::{Arc, thread};
 use aio_core::{Error, InFlight, Op};
 

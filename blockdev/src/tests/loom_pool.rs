@@ -1,6 +1,6 @@
 //! The fallback pool: jobs submitted from two threads to a pool of one
 //! lazily started worker all run, and dropping the pool runs what is
-//! queued before joining.
+//! queued before joining. Narration: `src/queue.md`, "The pool".
 
 use super::model;
 use crate::pool::BlockingPool;

@@ -1,5 +1,5 @@
 //! The work queue's dormancy: a consumer asleep on an empty queue must wake
-//! for a push and for a close.
+//! for a push and for a close. Narration: `src/queue.md`.
 
 use super::{Keep, model};
 use crate::queue::WorkQueue;

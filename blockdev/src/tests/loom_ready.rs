@@ -1,4 +1,4 @@
-//! The readiness waiter (`ready.rs`): a submitter parking a stream read
+//! The readiness waiter (narration: `src/ready/README.md`, "The protocol"): a submitter parking a stream read
 //! races the peer making the file readable and the readiness thread
 //! handling the event. The epoll set and the pipe are a loom-visible fake
 //! with the kernel's one-shot semantics: an arm reports readiness that is

@@ -1,10 +1,11 @@
 //! The timer's sleep and wake: scheduling an item that is already due while
-//! the timer thread goes to sleep on an empty heap.
+//! the timer thread goes to sleep on an empty heap. Narration:
+//! `src/wrap/README.md`, "The timer".
 
 use std::time::Instant;
 
 use super::{Flag, Keep, model};
-use crate::timer::{Runner, Timer};
+use crate::wrap::timer::{Runner, Timer};
 use aio_core::sync::{Arc, thread};
 
 /// A submitter schedules a due item while the timer loop (run on the

@@ -1,7 +1,9 @@
 //! Loom models of the protocols blockdev adds. Compiled only under
 //! `cfg(loom)`; run by `scripts/loom.sh` (every model) and
 //! `scripts/loom.sh --mutants` (each mutant in `scripts/mutants/blockdev.txt`
-//! must make its model fail). `src/README.md` describes each protocol.
+//! must make its model fail). Each protocol is narrated in the module docs
+//! of its code; the crate docs' table (`src/README.md`) maps model to
+//! narration.
 //!
 //! Each model is one small scenario with two or three threads. A comment on
 //! each says what a failure looks like.

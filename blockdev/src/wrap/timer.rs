@@ -1,8 +1,9 @@
 //! [`Timer`]: one thread that fires items at their deadlines (the delay
 //! device's latency, the fault device's reordering). Submitters only lock,
-//! push and maybe notify: they never sleep. See `README.md`, "The timer".
+//! push and maybe notify: they never sleep. The protocol: [`crate::wrap`]'s
+//! module docs, "The timer".
 //!
-//! # Field legend and lock order
+//! # Field legend
 //!
 //! ```text
 //!   m   under TimerShared::state
@@ -10,9 +11,9 @@
 //!   heap     m   pending items, earliest deadline on top
 //!   seq      m   insertion counter (FIFO among equal deadlines)
 //!   closed   m   no more items; the thread fires what is left at once and exits
-//!
-//!   Lock order: `state` is a leaf lock; items are fired after unlocking.
 //! ```
+//!
+//! Items are fired after unlocking.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;

@@ -9,11 +9,8 @@
 //! outer op, the outer op's engine ticket and the inner result to `then`,
 //! which completes the outer op now or later (on a timer).
 //!
-//! Order of events for one op, which is what makes reusing the buffer safe:
-//! the inner device finishes with the buffer, then completes the shadow op,
-//! whose callback runs `then`, which (eventually) completes the outer op.
-//! Only after that can the owner reuse the buffer; the shadow op's own
-//! delivery touches nothing but the shadow record.
+//! Why reusing the buffer is safe, and why a cancel never reaches the
+//! shadow op: [`crate::wrap`]'s module docs, "Forwarding".
 
 use aio_core::sync::Arc;
 use aio_core::{

@@ -1,8 +1,8 @@
 //! [`InflightTable`]: the requests an NBD connection has sent and not yet
 //! seen answered, keyed by cookie, and the one place where "the connection
-//! is gone" is decided. See `README.md`, "The NBD in-flight table".
+//! is gone" is decided. The protocol: [`crate::nbd`]'s module docs.
 //!
-//! # Field legend and lock order
+//! # Field legend
 //!
 //! ```text
 //!   m   under InflightTable::state
@@ -10,11 +10,11 @@
 //!   ops      m   cookie -> request (the op, its engine ticket)
 //!   next     m   the next cookie
 //!   closed   m   Some(error) once the connection is gone; set once, never cleared
-//!
-//!   Lock order: `state` is a leaf lock. No op is completed under it:
-//!   `insert` gives the request back and `close` returns the drained ones,
-//!   and the caller completes them after unlocking.
 //! ```
+//!
+//! No op is completed under `state`: `insert` gives the request back and
+//! `close` returns the drained ones, and the caller completes them after
+//! unlocking.
 
 use std::collections::HashMap;
 

@@ -1,44 +1,4 @@
-//! [`UringEngine`]: one io_uring per servicing thread.
-//!
-//! The ring belongs to the thread, not to a device: a pool worker creates
-//! one engine and hands it to every `submit`, so a fixed number of threads
-//! and rings serves any number of [`FileDevice`](crate::FileDevice)s (each
-//! `submit` finds the ring by downcasting the engine).
-//!
-//! # How it works
-//!
-//! * `submit` (through [`UringEngine::push`]) puts the op in a slab slot and
-//!   its SQE in a backlog; SQEs move from the backlog into the submission
-//!   queue while fewer than `depth` ops are in the kernel. Nothing enters
-//!   the kernel until [`Engine::poll`] or [`Engine::wait`]: submissions are
-//!   batched, one `io_uring_enter` for many ops.
-//! * `poll(budget)` submits (entering the kernel only if there is something
-//!   to submit, or the ring flags completions waiting to be run: the ring
-//!   is set up with `COOP_TASKRUN`, so the kernel never interrupts the
-//!   thread to post them), then reaps up to `budget` CQEs without blocking,
-//!   completing each op from its slot (callbacks run here, on the servicing
-//!   thread, with no lock held).
-//! * `wait(timeout)` blocks in `io_uring_enter` until a CQE arrives. An
-//!   8-byte read of an eventfd is kept armed in the ring, so writing the
-//!   eventfd ([`Engine::waker`]) ends the wait; the engine re-arms it when
-//!   its CQE is reaped.
-//! * Ops completed by other threads carry an [`EngineTicket`] from
-//!   [`Engine::ticket`]. A ticket rings the engine's [`Doorbell`], which
-//!   was made with the engine's eventfd as its waker
-//!   ([`Doorbell::with_waker`]), so tickets wake `wait` through the same
-//!   path.
-//! * A slot's user_data is `generation << 32 | index`, so an
-//!   `IORING_OP_ASYNC_CANCEL` aimed at a finished op can never hit the op
-//!   that reused its slot.
-//!
-//! # Memory safety
-//!
-//! The kernel writes into (or reads from) an op's buffer until its CQE is
-//! posted. The op's [`InFlight`] token, which keeps the buffer alive and
-//! away from its owner, stays in the slot until then; the slot also keeps
-//! the device's descriptor open. Dropping the engine cancels every op in the
-//! kernel and waits for all their CQEs before returning, so no buffer is
-//! handed back while the kernel may still touch it.
+#![doc = include_str!("uring.md")]
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -51,13 +11,12 @@ use aio_core::{
 };
 use io_uring::{IoUring, opcode, squeue, types};
 
+use super::blocking::retry_blocking;
+use super::shared::FileShared;
 use crate::fdreg::FdReg;
-use crate::file::FileShared;
 
 const EVENTFD_UD: u64 = u64::MAX;
 const CANCEL_UD: u64 = u64::MAX - 1;
-/// The largest single transfer the kernel does (Linux's `MAX_RW_COUNT`).
-pub(crate) const MAX_RW: usize = 0x7fff_f000;
 
 /// An eventfd (blocking mode, so that the ring waits on its read),
 /// registered for closing in a fork child (`fdreg`).
@@ -408,7 +367,7 @@ impl UringEngine {
             && let Some(sh) = keep
         {
             let ticket = Doorbell::ticket(&self.bell);
-            crate::file::retry_blocking(sh, op, ticket, kind, offset, len as usize);
+            retry_blocking(sh, op, ticket, kind, offset, len as usize);
             return true;
         }
         // The CQE is posted: the kernel is done with the buffer, so the op
@@ -578,10 +537,15 @@ impl Drop for UringEngine {
                 Ok(_) => {}
                 Err(e) if is_transient(&e) => {}
                 Err(e) => {
-                    // The ring is unusable. Leaking the ring (and with it the
-                    // buffers' owners' right to reuse them) is the only safe
+                    // The ring is unusable. Leaking the slots (every op's
+                    // in-flight token, so its owner never gets the buffer
+                    // back, and the device state keeping the descriptor
+                    // open) and the eventfd's read buffer is the only safe
                     // way out: never hand back a buffer the kernel may touch.
-                    eprintln!("blockdev: io_uring teardown failed ({e}); leaking the ring");
+                    // The ring itself is dropped as usual below.
+                    eprintln!(
+                        "blockdev: io_uring teardown failed ({e}); leaking its in-flight ops"
+                    );
                     let slots = std::mem::take(&mut self.slots);
                     std::mem::forget(slots);
                     let buf = std::mem::replace(&mut self.efd_buf, Box::new(0));

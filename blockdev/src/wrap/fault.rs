@@ -22,10 +22,10 @@ use std::time::Duration;
 use aio_core::sync::{Arc, Mutex};
 use aio_core::{Attempt, Engine, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target};
 
-use crate::delay::{Held, fire, hold_on_timer};
+use super::forward::{SharedDevice, forward};
+use super::hold::{Held, fire, hold_on_timer};
+use super::timer::Timer;
 use crate::device::{Device, Geometry, XorShift};
-use crate::forward::{SharedDevice, forward};
-use crate::timer::Timer;
 
 /// Which faults to inject, each with a probability in `[0, 1]`.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,46 +1,4 @@
-//! [`FileDevice`]: a host file, block device or any open descriptor,
-//! asynchronous through the servicing thread's [`UringEngine`], or through
-//! a [`BlockingPool`] when the thread has no ring.
-//!
-//! # Paths an op can take
-//!
-//! ```text
-//!   submit(op, engine)
-//!     closed / empty / out of bounds / misaligned direct I/O
-//!         -> completed inside submit (ECANCELED, 0, ENOSPC, EINVAL)
-//!     engine is a UringEngine (and the fallback is not forced)
-//!         -> SQE in the engine's ring; completed by that engine's poll()
-//!     any other engine (BasicEngine, ...), or forced fallback
-//!         -> job on the BlockingPool with engine.ticket(); completed by a
-//!            pool thread with pread/pwrite/fsync, then the ticket returns
-//!   try_nowait(op)
-//!     a read of a regular file or block device: preadv2(RWF_NOWAIT);
-//!     completed inline on a page-cache hit, given back on EAGAIN
-//! ```
-//!
-//! # Bounds
-//!
-//! A device opened by path has the size of the file (or block device) at
-//! open time and behaves like a Linux block device: reads at or past the
-//! end return 0, reads crossing it are cut short, writes at or past it
-//! fail with `ENOSPC`, writes crossing it are cut short. A device made over
-//! a borrowed descriptor ([`FileDevice::from_raw_fd`]) has POSIX file
-//! semantics instead: nothing is clamped, a regular file grows when written
-//! past its end, and the kernel decides every result.
-//!
-//! # Streams
-//!
-//! Pipes, FIFOs, sockets and ptys have no offset: their transfers use the
-//! descriptor's current position, and in both engines they go to the
-//! process's readiness waiter (`ready.rs`; `src/README.md`, "Streams wait
-//! for readiness"): tried at once without blocking, parked on epoll if
-//! they would block, costing no engine slot, worker budget or thread while
-//! they wait. A write on a blocking descriptor completes with its full
-//! count; on an `O_NONBLOCK` descriptor (read at submission) ops keep
-//! `read(2)`/`write(2)`'s partial counts and `EAGAIN`. A parked op can be
-//! cancelled with [`Strategy::cancel`] on any engine. A descriptor that
-//! epoll or `RWF_NOWAIT` refuses falls back to the engine's path (the ring
-//! waits for it; the pool path holds a pool thread).
+#![doc = include_str!("README.md")]
 
 use std::ffi::CString;
 use std::fmt;
@@ -55,10 +13,21 @@ use aio_core::{
     Strategy, Target,
 };
 
-use crate::device::{Device, Geometry, clamp_transfer};
+use crate::device::{Device, Geometry};
 use crate::pool::BlockingPool;
-use crate::ready::{self, Waiter};
-use crate::uring::{MAX_RW, Sqe, UringEngine};
+
+mod blocking;
+mod plan;
+mod shared;
+mod stream;
+mod uring;
+
+pub use blocking::default_pool;
+pub use uring::UringEngine;
+
+use blocking::fallback_job;
+use shared::{FileShared, Plan};
+use uring::Sqe;
 
 /// How a [`FileDevice`] is opened. The default: buffered, read-write, an
 /// existing file, io_uring when the engine has it, the process-wide pool
@@ -132,34 +101,6 @@ impl FileOptions {
     }
 }
 
-/// The state shared by a device and its in-flight ops (which keep the
-/// descriptor open until their completion).
-pub(crate) struct FileShared {
-    fd: RawFd,
-    /// `Some` when the device opened the file; `None` for a borrowed fd.
-    _owned: Option<OwnedFd>,
-    seekable: bool,
-    /// Enforce `capacity` (devices opened by path).
-    bounded: bool,
-    capacity: u64,
-    block_size: u32,
-    /// Direct-I/O alignment of the file (offset/length, memory), known
-    /// whether or not `O_DIRECT` is set now: a borrowed descriptor's flag
-    /// can change at any time.
-    dio_block: u32,
-    dio_mem: u32,
-    /// `Some(direct)` for a descriptor the device opened (nobody else can
-    /// change its flags); `None` for a borrowed one, whose status flags
-    /// are read at each submission (see [`FileShared::status`]).
-    fixed_direct: Option<bool>,
-    force_fallback: bool,
-    fallback_threads: Option<usize>,
-    /// (lock: this mutex, taken alone)
-    pool: Mutex<Option<Arc<BlockingPool>>>,
-    closed: AtomicBool,
-    nowait_ok: AtomicBool,
-}
-
 /// A host file, block device or open descriptor; see the module docs.
 pub struct FileDevice {
     sh: Arc<FileShared>,
@@ -174,65 +115,6 @@ impl fmt::Debug for FileDevice {
             .field("capacity", &self.sh.capacity)
             .field("direct", &self.sh.fixed_direct)
             .finish()
-    }
-}
-
-/// What `submit` decided for a transfer.
-#[derive(Clone, Copy)]
-struct Plan {
-    kind: OpKind,
-    offset: u64,
-    len: usize,
-    /// The descriptor's status flags at submission.
-    status: Status,
-}
-
-/// The status flags of a descriptor that matter to an op, read when the
-/// op is submitted (never cached: `fcntl(F_SETFL)` and a close/reopen of
-/// the same number change them under us).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Status {
-    /// `O_DIRECT` (seekable descriptors only).
-    pub(crate) direct: bool,
-    /// `O_NONBLOCK`: a stream op that would block answers `EAGAIN` (and
-    /// a write may come back short), as `read(2)`/`write(2)` do.
-    pub(crate) nonblock: bool,
-}
-
-impl FileShared {
-    /// Whether the descriptor has offsets (a regular file or block device).
-    pub(crate) fn is_seekable(&self) -> bool {
-        self.seekable
-    }
-
-    /// The fallback pool, made on first use.
-    fn pool(&self) -> Arc<BlockingPool> {
-        let mut g = self.pool.lock();
-        Arc::clone(g.get_or_insert_with(|| match self.fallback_threads {
-            Some(n) => BlockingPool::new(n),
-            None => default_pool(),
-        }))
-    }
-
-    /// The descriptor's status flags now: fixed for a descriptor the
-    /// device opened, one `fcntl(F_GETFL)` for a borrowed one (`EBADF` if
-    /// it was closed).
-    pub(crate) fn status(&self) -> Result<Status> {
-        if let Some(direct) = self.fixed_direct {
-            return Ok(Status {
-                direct,
-                nonblock: false,
-            });
-        }
-        // SAFETY: plain syscall.
-        let fl = unsafe { libc::fcntl(self.fd, libc::F_GETFL) };
-        if fl < 0 {
-            return Err(Error::last_os_error());
-        }
-        Ok(Status {
-            direct: self.seekable && fl & libc::O_DIRECT != 0,
-            nonblock: fl & libc::O_NONBLOCK != 0,
-        })
     }
 }
 
@@ -425,188 +307,17 @@ impl FileDevice {
         self.sh.seekable
     }
 
-    /// Decides what a transfer does, or the result to complete it with now.
-    fn plan(
-        &self,
-        kind: OpKind,
-        offset: u64,
-        len: usize,
-        addr: usize,
-    ) -> std::result::Result<Plan, Result<usize>> {
-        let sh = &*self.sh;
-        if sh.closed.load(Ordering::Acquire) {
-            return Err(Err(Error::ECANCELED));
-        }
-        let status = sh.status().map_err(Err)?;
-        if !kind.is_transfer() {
-            return Ok(Plan {
-                kind,
-                offset: 0,
-                len: 0,
-                status,
-            });
-        }
-        let mut len = len.min(MAX_RW);
-        if len == 0 {
-            if sh.bounded {
-                // A device of ours over a regular file: nothing to do.
-                return Err(Ok(0));
-            }
-            // A caller's descriptor gets read(2)'s or write(2)'s own answer
-            // (EBADF on the wrong mode, EISDIR for a directory; io_uring
-            // says 0 for both). A zero-length transfer never blocks.
-            // SAFETY: zero bytes at `addr`: nothing is read or written.
-            let r = unsafe {
-                match (kind, sh.seekable) {
-                    (OpKind::Read, true) => libc::pread(sh.fd, addr as *mut _, 0, offset as i64),
-                    (OpKind::Read, false) => libc::read(sh.fd, addr as *mut _, 0),
-                    (_, true) => libc::pwrite(sh.fd, addr as *const _, 0, offset as i64),
-                    (_, false) => libc::write(sh.fd, addr as *const _, 0),
-                }
-            };
-            return Err(if r < 0 {
-                Err(Error::last_os_error())
-            } else {
-                Ok(0)
-            });
-        }
-        if status.direct {
-            let bs = u64::from(sh.dio_block);
-            if !addr.is_multiple_of(sh.dio_mem as usize)
-                || !offset.is_multiple_of(bs)
-                || !(len as u64).is_multiple_of(bs)
-            {
-                return Err(Err(Error::EINVAL));
-            }
-        }
-        if sh.bounded {
-            len = clamp_transfer(kind == OpKind::Write, offset, len, sh.capacity)?;
-            if status.direct
-                && kind == OpKind::Write
-                && !(len as u64).is_multiple_of(u64::from(sh.dio_block))
-            {
-                return Err(Err(Error::EINVAL));
-            }
-        }
-        let offset = if sh.seekable { offset } else { u64::MAX };
-        Ok(Plan {
-            kind,
-            offset,
-            len,
-            status,
-        })
-    }
-
-    fn plan_op(&self, op: &mut InFlight) -> std::result::Result<(Plan, *mut u8), Result<usize>> {
-        let kind = op.kind();
-        let ptr = if kind.is_transfer() {
-            op.buf_mut().as_mut_ptr()
-        } else {
-            std::ptr::null_mut()
-        };
-        let plan = self.plan(kind, op.offset(), op.len(), ptr as usize)?;
-        Ok((plan, ptr))
-    }
-
     fn fallback(&self, op: InFlight, ticket: EngineTicket, plan: Plan) {
         fallback_job(Arc::clone(&self.sh), op, ticket, plan);
     }
 }
 
-/// Runs `plan` for `op` on the device's blocking pool; `ticket` returns
-/// when it completes.
-fn fallback_job(sh: Arc<FileShared>, mut op: InFlight, ticket: EngineTicket, plan: Plan) {
-    let pool = sh.pool();
-    let job = Box::new(move || {
-        let r = blocking_io(&sh, &mut op, plan);
-        ticket.complete(op, r);
-    });
-    if let Err(job) = pool.execute(job) {
-        // The pool is shutting down (cannot happen while we hold it, but
-        // never lose an op): run it here.
-        job();
-    }
-}
-
-/// Redoes on the blocking pool an op that the ring gave back for reasons
-/// of its own (io-wq could not start a worker: `-ECANCELED` or `-EAGAIN`
-/// with no cancel asked for). The SQE's kind, offset and (already
-/// clamped) length are reused; `ticket` keeps the engine counting it. If
-/// the pool cannot start a thread either, it runs the op on this thread
-/// (a bounded file transfer or flush).
-pub(crate) fn retry_blocking(
-    sh: Arc<FileShared>,
-    op: InFlight,
-    ticket: EngineTicket,
-    kind: OpKind,
-    offset: u64,
-    len: usize,
-) {
-    let plan = Plan {
-        kind,
-        offset,
-        len,
-        status: Status::default(),
-    };
-    fallback_job(sh, op, ticket, plan);
-}
-
-/// Runs one transfer or flush with blocking system calls (the pool path).
-fn blocking_io(sh: &FileShared, op: &mut InFlight, plan: Plan) -> Result<usize> {
-    let fd = sh.fd;
-    loop {
-        let r: isize = match plan.kind {
-            OpKind::Read => {
-                let buf = &mut op.buf_mut()[..plan.len];
-                // SAFETY: `buf` is valid for `plan.len` bytes, owned through
-                // the in-flight token.
-                unsafe {
-                    if sh.seekable {
-                        libc::pread(
-                            fd,
-                            buf.as_mut_ptr().cast(),
-                            plan.len,
-                            plan.offset as libc::off_t,
-                        )
-                    } else {
-                        libc::read(fd, buf.as_mut_ptr().cast(), plan.len)
-                    }
-                }
-            }
-            OpKind::Write => {
-                let buf = &op.buf()[..plan.len];
-                // SAFETY: as above, for reading.
-                unsafe {
-                    if sh.seekable {
-                        libc::pwrite(
-                            fd,
-                            buf.as_ptr().cast(),
-                            plan.len,
-                            plan.offset as libc::off_t,
-                        )
-                    } else {
-                        libc::write(fd, buf.as_ptr().cast(), plan.len)
-                    }
-                }
-            }
-            // SAFETY: plain syscalls.
-            OpKind::Fsync => unsafe { libc::fsync(fd) as isize },
-            // SAFETY: plain syscall.
-            OpKind::Fdatasync => unsafe { libc::fdatasync(fd) as isize },
-        };
-        if r >= 0 {
-            return Ok(r as usize);
-        }
-        let e = Error::last_os_error();
-        if e != Error::EINTR {
-            return Err(e);
-        }
-    }
-}
-
 impl Target for FileDevice {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Attempt<Result<usize>> {
-        let plan = match self.plan(OpKind::Read, offset, buf.len(), buf.as_ptr() as usize) {
+        let plan = match self
+            .sh
+            .plan(OpKind::Read, offset, buf.len(), buf.as_ptr() as usize)
+        {
             Ok(p) => p,
             Err(r) => return Attempt::Ready(r),
         };
@@ -635,7 +346,10 @@ impl Target for FileDevice {
     }
 
     fn write_at(&self, buf: &[u8], offset: u64) -> Attempt<Result<usize>> {
-        let plan = match self.plan(OpKind::Write, offset, buf.len(), buf.as_ptr() as usize) {
+        let plan = match self
+            .sh
+            .plan(OpKind::Write, offset, buf.len(), buf.as_ptr() as usize)
+        {
             Ok(p) => p,
             Err(r) => return Attempt::Ready(r),
         };
@@ -688,48 +402,17 @@ impl Target for FileDevice {
 
 impl Strategy for FileDevice {
     fn submit(&self, mut op: InFlight, engine: &mut dyn Engine) {
-        let (plan, ptr) = match self.plan_op(&mut op) {
+        let (plan, ptr) = match self.sh.plan_op(&mut op) {
             Ok(p) => p,
             Err(r) => return op.complete(r),
         };
         // A stream transfer waits for its peer on the readiness waiter, in
         // both engines: detached from this engine (no ticket), it costs
-        // the worker nothing while it waits (ready.rs).
+        // the worker nothing while it waits (`stream.rs`).
         if !self.sh.seekable && plan.kind.is_transfer() {
-            let mut w = Waiter {
-                op,
-                keep: Some(Box::new(Arc::clone(&self.sh))),
-                len: plan.len,
-                done: 0,
-                nonblock: plan.status.nonblock,
-                attempt: ready::os::attempt,
-                plain: false,
-                fd: self.sh.fd,
-                key: Arc::as_ptr(&self.sh) as usize,
-            };
-            // Until some op has had to wait, there is no waiter (no
-            // thread, no epoll descriptor) and nothing queued to keep
-            // order with: try the transfer here first.
-            let r = match ready::os::global(false) {
-                Some(r) => Some(r),
-                None => match w.try_now() {
-                    Some(res) => {
-                        w.op.complete(res);
-                        return;
-                    }
-                    None => ready::os::global(true),
-                },
-            };
-            match r {
-                Some(r) => match r.submit(w) {
-                    Ok(()) => return,
-                    Err(w) => op = w.op,
-                },
-                // No waiter can be made (no thread or descriptor left): a
-                // write that moved bytes ends with its count, anything
-                // else takes the engine's path.
-                None if w.done > 0 => return w.op.complete(Ok(w.done)),
-                None => op = w.op,
+            match stream::park(&self.sh, op, &plan) {
+                Some(back) => op = back,
+                None => return,
             }
         }
         if !self.sh.force_fallback
@@ -752,16 +435,15 @@ impl Strategy for FileDevice {
     }
 
     /// A stream op parked on the readiness waiter is taken out on any
-    /// engine (`Cancelled`, or `AlreadyDone` with the count written if a
-    /// write had moved bytes). On a [`UringEngine`]: cancels an op still in
+    /// engine (`Cancelled`; or, if a write had moved bytes, it ends with
+    /// the count written and the answer is `InFlight`: not cancelled). On a [`UringEngine`]: cancels an op still in
     /// the backlog at once, or one waiting in the kernel with
     /// `IORING_OP_ASYNC_CANCEL`. A transfer the kernel has already started
     /// on a regular file cannot be cancelled (`InFlight`). On the pool path
     /// ops cannot be cancelled.
     fn cancel(&self, op: aio_core::OpKey, engine: &mut dyn Engine) -> CancelOutcome {
         if !self.sh.seekable
-            && let Some(r) = ready::os::global(false)
-            && let Some(o) = r.cancel(Arc::as_ptr(&self.sh) as usize, op)
+            && let Some(o) = stream::cancel(&self.sh, op)
         {
             return o;
         }
@@ -783,7 +465,7 @@ impl Strategy for FileDevice {
         if op.kind() != OpKind::Read || !sh.seekable || !sh.nowait_ok.load(Ordering::Relaxed) {
             return Err(op);
         }
-        let (plan, ptr) = match self.plan_op(&mut op) {
+        let (plan, ptr) = match self.sh.plan_op(&mut op) {
             Ok(p) => p,
             Err(r) => {
                 op.complete(r);
@@ -858,22 +540,12 @@ impl AsRawFd for FileDevice {
     }
 }
 
-/// The process-wide blocking pool that [`FileDevice`]s use by default: at
-/// least 4 threads, or twice the available parallelism. Made on first use;
-/// its threads are started on demand and live for the rest of the process.
-pub fn default_pool() -> Arc<BlockingPool> {
-    static POOL: std::sync::OnceLock<Arc<BlockingPool>> = std::sync::OnceLock::new();
-    Arc::clone(POOL.get_or_init(|| {
-        let n = std::thread::available_parallelism().map_or(2, |n| n.get());
-        BlockingPool::new((2 * n).max(4))
-    }))
-}
-
 /// Stream ops (pipes, FIFOs, sockets, ptys) waiting for their peer on the
 /// process's readiness waiter right now: they hold no worker budget, ring
-/// slot or thread (see `src/README.md`, "Streams wait for readiness").
+/// slot or thread (the [`ready`](crate::ready) module docs, "Why ops are
+/// detached from the engine").
 pub fn stream_ops_waiting() -> usize {
-    ready::os::global(false).map_or(0, |r| r.parked())
+    stream::waiting()
 }
 
 /// Makes an engine for a servicing thread: a [`UringEngine`] of `depth`,

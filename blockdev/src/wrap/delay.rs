@@ -1,23 +1,22 @@
 //! [`DelayDevice`]: adds latency to any device.
 //!
-//! Each op is forwarded to the inner device at once (see `forward.rs`);
+//! Each op is forwarded to the inner device at once ([`crate::wrap`], "Forwarding");
 //! when the inner device completes it, the result is held on a [`Timer`]
 //! thread for a latency drawn from a seeded distribution, and the timer
 //! thread completes the op. The submitter never sleeps: it draws a number,
 //! forwards the op, and returns.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aio_core::sync::atomic::{AtomicBool, Ordering};
 use aio_core::sync::{Arc, Mutex};
-use aio_core::{
-    Attempt, Engine, EngineTicket, Error, FlushKind, InFlight, Result, Strategy, Target,
-};
+use aio_core::{Attempt, Engine, Error, FlushKind, InFlight, Result, Strategy, Target};
 
+use super::forward::{SharedDevice, forward};
+use super::hold::{Held, fire, hold_on_timer};
+use super::timer::Timer;
 use crate::device::{Device, Geometry, XorShift};
-use crate::forward::{SharedDevice, Then, forward};
-use crate::timer::{Timer, TimerHandle};
 
 /// A latency distribution.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,38 +56,6 @@ impl Latency {
             }
         }
     }
-}
-
-/// An op whose inner result waits for its deadline.
-pub(crate) struct Held {
-    pub(crate) op: InFlight,
-    pub(crate) ticket: EngineTicket,
-    pub(crate) result: Result<usize>,
-}
-
-/// `now + d`, saturating far in the future instead of overflowing.
-pub(crate) fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
-        .unwrap_or(now)
-}
-
-pub(crate) fn fire(h: Held) {
-    h.ticket.complete(h.op, h.result);
-}
-
-/// The `then` of a forwarded op that holds its inner result on `timer` for
-/// `delay` (completing it at once if the timer is shut down). Shared by
-/// `DelayDevice` and `FaultDevice`'s reordering.
-pub(crate) fn hold_on_timer(timer: TimerHandle<Held>, delay: Duration) -> Then {
-    Box::new(move |op, ticket, result| {
-        let held = Held { op, ticket, result };
-        if let Err(h) = timer.schedule(deadline_after(delay), held) {
-            // Shut down: no more waiting.
-            fire(h);
-        }
-    })
 }
 
 /// A device that adds latency to another; see the module docs.

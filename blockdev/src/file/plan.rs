@@ -1,0 +1,99 @@
+//! What `submit` (and the synchronous `read_at`/`write_at`) decides for
+//! one transfer before any path runs it: completed now (closed, empty, out
+//! of bounds, misaligned direct I/O), or a [`Plan`] with the clamped
+//! length and the descriptor's status flags read now. The bounds it
+//! enforces are the module docs' ([`super`], "Bounds").
+
+use aio_core::sync::atomic::Ordering;
+use aio_core::{Error, InFlight, OpKind, Result};
+
+use super::shared::{FileShared, MAX_RW, Plan};
+use crate::device::clamp_transfer;
+
+impl FileShared {
+    /// Decides what a transfer does, or the result to complete it with now.
+    pub(super) fn plan(
+        &self,
+        kind: OpKind,
+        offset: u64,
+        len: usize,
+        addr: usize,
+    ) -> std::result::Result<Plan, Result<usize>> {
+        let sh = self;
+        if sh.closed.load(Ordering::Acquire) {
+            return Err(Err(Error::ECANCELED));
+        }
+        let status = sh.status().map_err(Err)?;
+        if !kind.is_transfer() {
+            return Ok(Plan {
+                kind,
+                offset: 0,
+                len: 0,
+                status,
+            });
+        }
+        let mut len = len.min(MAX_RW);
+        if len == 0 {
+            if sh.bounded {
+                // A device of ours over a regular file: nothing to do.
+                return Err(Ok(0));
+            }
+            // A caller's descriptor gets read(2)'s or write(2)'s own answer
+            // (EBADF on the wrong mode, EISDIR for a directory; io_uring
+            // says 0 for both). A zero-length transfer never blocks.
+            // SAFETY: zero bytes at `addr`: nothing is read or written.
+            let r = unsafe {
+                match (kind, sh.seekable) {
+                    (OpKind::Read, true) => libc::pread(sh.fd, addr as *mut _, 0, offset as i64),
+                    (OpKind::Read, false) => libc::read(sh.fd, addr as *mut _, 0),
+                    (_, true) => libc::pwrite(sh.fd, addr as *const _, 0, offset as i64),
+                    (_, false) => libc::write(sh.fd, addr as *const _, 0),
+                }
+            };
+            return Err(if r < 0 {
+                Err(Error::last_os_error())
+            } else {
+                Ok(0)
+            });
+        }
+        if status.direct {
+            let bs = u64::from(sh.dio_block);
+            if !addr.is_multiple_of(sh.dio_mem as usize)
+                || !offset.is_multiple_of(bs)
+                || !(len as u64).is_multiple_of(bs)
+            {
+                return Err(Err(Error::EINVAL));
+            }
+        }
+        if sh.bounded {
+            len = clamp_transfer(kind == OpKind::Write, offset, len, sh.capacity)?;
+            if status.direct
+                && kind == OpKind::Write
+                && !(len as u64).is_multiple_of(u64::from(sh.dio_block))
+            {
+                return Err(Err(Error::EINVAL));
+            }
+        }
+        let offset = if sh.seekable { offset } else { u64::MAX };
+        Ok(Plan {
+            kind,
+            offset,
+            len,
+            status,
+        })
+    }
+
+    pub(super) fn plan_op(
+        &self,
+        op: &mut InFlight,
+    ) -> std::result::Result<(Plan, *mut u8), Result<usize>> {
+        let kind = op.kind();
+        let ptr = if kind.is_transfer() {
+            op.buf_mut().as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        };
+        let plan = self.plan(kind, op.offset(), op.len(), ptr as usize)?;
+        Ok((plan, ptr))
+    }
+}
