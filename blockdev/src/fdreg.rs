@@ -1,5 +1,6 @@
 //! The descriptors the library opens for itself (io_uring instances,
-//! eventfds), so that a fork child can close its inherited copies.
+//! eventfds, the readiness waiter's epoll instance and the duplicates it
+//! watches), so that a fork child can close its inherited copies.
 //!
 //! A child of `fork` inherits every descriptor, but none of the threads
 //! that serve the library's rings; it builds a fresh instance on first use,

@@ -436,11 +436,11 @@ impl Strategy for FileDevice {
 
     /// A stream op parked on the readiness waiter is taken out on any
     /// engine (`Cancelled`; or, if a write had moved bytes, it ends with
-    /// the count written and the answer is `InFlight`: not cancelled). On a [`UringEngine`]: cancels an op still in
-    /// the backlog at once, or one waiting in the kernel with
-    /// `IORING_OP_ASYNC_CANCEL`. A transfer the kernel has already started
-    /// on a regular file cannot be cancelled (`InFlight`). On the pool path
-    /// ops cannot be cancelled.
+    /// the count written and the answer is `InFlight`: not cancelled). On
+    /// a [`UringEngine`]: cancels an op still in the backlog at once, or
+    /// one waiting in the kernel with `IORING_OP_ASYNC_CANCEL`. A transfer
+    /// the kernel has already started on a regular file cannot be
+    /// cancelled (`InFlight`). On the pool path ops cannot be cancelled.
     fn cancel(&self, op: aio_core::OpKey, engine: &mut dyn Engine) -> CancelOutcome {
         if !self.sh.seekable
             && let Some(o) = stream::cancel(&self.sh, op)

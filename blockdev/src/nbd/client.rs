@@ -25,7 +25,9 @@
 //! network; write payloads are copied into the message so the writer never
 //! reads an op's buffer (the op belongs to the reader from the moment it is
 //! in the table). Every op is completed by the reader thread (or inside
-//! `submit` when it is refused), callbacks included, with no lock held.
+//! `submit` when it is refused, or by the caller of
+//! [`Device::shutdown`], which fails what is in flight), callbacks
+//! included, with no lock held.
 //!
 //! # Disconnection
 //!

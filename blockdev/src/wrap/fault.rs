@@ -239,7 +239,10 @@ impl<D: Device + 'static> Target for FaultDevice<D> {
 impl<D: Device + 'static> Strategy for FaultDevice<D> {
     /// An op whose completion is being held back ([`Fault::Reorder`]) is
     /// taken off the timer and completed with `ECANCELED`; others answer
-    /// `InFlight` (the inner device holds a shadow op, a record of its own).
+    /// `InFlight`. A reordered or short op still at the inner device is
+    /// there as a shadow op, a record of its own that this key does not
+    /// name; an op without a fault went to the inner device as it is, and
+    /// the cancel is not passed on to it.
     fn cancel(&self, key: aio_core::OpKey, _engine: &mut dyn Engine) -> aio_core::CancelOutcome {
         match self.timer.handle().take(|h| h.op.key() == key) {
             Some(h) => {
