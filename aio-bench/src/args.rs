@@ -1,8 +1,15 @@
-//! Command-line options. Hand-parsed so that every bad option or value is
-//! exactly one line on stderr and exit status 2.
+//! Command-line options, parsed by clap's derive API ([`Cli`]) and checked
+//! into an [`Args`]. Every bad option or value is exactly one line on
+//! stderr and exit status 2: [`parse`] turns each clap error into one line
+//! ([`one_line`]) instead of clap's multi-line usage report, and `--help`
+//! prints [`USAGE`].
 
+use std::error::Error as _;
 use std::fmt;
 use std::time::Duration;
+
+use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 /// Where the I/O goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,22 +81,35 @@ pub enum Stop {
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct Args {
+    /// `--device`: where the I/O goes.
     pub device: DeviceSpec,
+    /// `--rw`: the access pattern.
     pub pattern: Pattern,
+    /// `--bs`: bytes per op.
     pub bs: usize,
+    /// `--iodepth`: ops in flight per job.
     pub iodepth: usize,
+    /// `--jobs`: submitter threads.
     pub jobs: usize,
+    /// `--runtime` or `--ops`.
     pub stop: Stop,
+    /// `--seed`: offsets and mix.
     pub seed: u64,
+    /// `--mode`: how ops are issued and delivered.
     pub mode: Mode,
+    /// `--pools`: pools per class (0: one per CPU).
     pub pools: usize,
     /// Stream reads left waiting (on empty pipes) through the library
     /// during the run (`--mode posix`): they must cost the file load
     /// nothing.
     pub blocked_streams: usize,
+    /// `--inline`: try ops inline on the submitter first.
     pub inline: bool,
+    /// `--json`: one JSON object on stdout instead of the summary.
     pub json: bool,
+    /// `--plot`: where to write the latency SVG.
     pub plot: Option<String>,
+    /// Not `--no-progress`: show a progress bar on a terminal.
     pub progress: bool,
 }
 
@@ -117,6 +137,7 @@ impl Default for Args {
     }
 }
 
+/// What `--help` prints.
 pub const USAGE: &str = "\
 usage: aio-bench [options]
   --device ram[:SIZE] | file:PATH[,direct][,size=SIZE] | nbd:unix:PATH[,export=NAME]
@@ -178,6 +199,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Parses a whole number from 1 to `max` for option `opt`.
 fn parse_count(opt: &str, s: &str, max: u64) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(n) if n >= 1 && n <= max => Ok(n),
@@ -187,6 +209,7 @@ fn parse_count(opt: &str, s: &str, max: u64) -> Result<u64, String> {
     }
 }
 
+/// Parses `--device`.
 fn parse_device(s: &str) -> Result<DeviceSpec, String> {
     let bad = || format!("bad --device '{s}' (see --help)");
     if s == "ram" {
@@ -263,6 +286,7 @@ fn parse_device(s: &str) -> Result<DeviceSpec, String> {
     Err(bad())
 }
 
+/// Parses `--rw`.
 fn parse_rw(s: &str) -> Result<Pattern, String> {
     let (name, pct) = match s.split_once(':') {
         Some((n, p)) => (n, Some(p)),
@@ -309,6 +333,164 @@ fn parse_rw(s: &str) -> Result<Pattern, String> {
     Ok(p)
 }
 
+/// Parses `--bs`: a size from 1 byte to 64m.
+fn parse_bs(s: &str) -> Result<usize, String> {
+    let bs = parse_size(s)?;
+    if bs == 0 || bs > (64 << 20) {
+        return Err(format!("--bs must be from 1 byte to 64m, not '{s}'"));
+    }
+    Ok(bs as usize)
+}
+
+/// Parses `--runtime`.
+fn parse_runtime(s: &str) -> Result<Stop, String> {
+    parse_duration(s).map(Stop::Runtime)
+}
+
+/// Parses `--seed`: any u64.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    s.parse().map_err(|_| format!("bad --seed '{s}'"))
+}
+
+/// Parses `--mode`.
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    Ok(match s {
+        "direct" => Mode::Direct,
+        "sync" => Mode::Sync,
+        "callback" => Mode::Callback,
+        "ring" => Mode::Ring,
+        "posix" => Mode::Posix,
+        _ => {
+            return Err(format!(
+                "bad --mode '{s}' (direct, sync, callback, ring, posix)"
+            ));
+        }
+    })
+}
+
+/// Parses `--inline`.
+fn parse_inline(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("bad --inline '{s}' (on or off)")),
+    }
+}
+
+/// Parses `--plot`: a file name ending in `.svg`.
+fn parse_plot(s: &str) -> Result<String, String> {
+    if !s.ends_with(".svg") {
+        return Err(format!("--plot writes SVG: give a FILE.svg, not '{s}'"));
+    }
+    Ok(s.to_string())
+}
+
+/// The command line as clap sees it: every option is optional and an
+/// absent one keeps [`Args::default`]'s value; [`Cli::into_args`] applies
+/// the checks that span options.
+///
+/// Values may start with `-` (`--jobs -1` is a bad count, not a missing
+/// value) and a repeated option's last value wins, as in the hand parser
+/// this replaced. The help text is [`USAGE`], kept by hand in fio's style.
+#[derive(Debug, Parser)]
+#[command(
+    name = "aio-bench",
+    override_help = USAGE,
+    args_override_self = true,
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// `--device`, see [`DeviceSpec`].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_device)]
+    device: Option<DeviceSpec>,
+    /// `--rw`, see [`Pattern`].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_rw)]
+    rw: Option<Pattern>,
+    /// `--bs`.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_bs)]
+    bs: Option<usize>,
+    /// `--iodepth`.
+    #[arg(long, allow_hyphen_values = true,
+          value_parser = |s: &str| parse_count("--iodepth", s, 4096))]
+    iodepth: Option<u64>,
+    /// `--jobs`.
+    #[arg(long, allow_hyphen_values = true,
+          value_parser = |s: &str| parse_count("--jobs", s, 256))]
+    jobs: Option<u64>,
+    /// `--runtime`.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_runtime)]
+    runtime: Option<Stop>,
+    /// `--ops`.
+    #[arg(long, allow_hyphen_values = true,
+          value_parser = |s: &str| parse_count("--ops", s, u64::MAX))]
+    ops: Option<u64>,
+    /// `--seed`.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seed)]
+    seed: Option<u64>,
+    /// `--mode`, see [`Mode`].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_mode)]
+    mode: Option<Mode>,
+    /// `--pools`.
+    #[arg(long, allow_hyphen_values = true,
+          value_parser = |s: &str| parse_count("--pools", s, 64))]
+    pools: Option<u64>,
+    /// `--blocked-streams`.
+    #[arg(long, allow_hyphen_values = true,
+          value_parser = |s: &str| parse_count("--blocked-streams", s, 100_000))]
+    blocked_streams: Option<u64>,
+    /// `--inline on|off`.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_inline)]
+    inline: Option<bool>,
+    /// `--json`.
+    #[arg(long)]
+    json: bool,
+    /// `--plot FILE.svg`.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_plot)]
+    plot: Option<String>,
+    /// `--no-progress`.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+impl Cli {
+    /// Fills [`Args::default`] with the options given and checks the
+    /// rules between options.
+    pub fn into_args(self) -> Result<Args, String> {
+        let d = Args::default();
+        let stop = match (self.runtime, self.ops) {
+            (Some(_), Some(_)) => return Err("give --runtime or --ops, not both".into()),
+            (Some(r), None) => r,
+            (None, Some(n)) => Stop::Ops(n),
+            (None, None) => d.stop,
+        };
+        let a = Args {
+            device: self.device.unwrap_or(d.device),
+            pattern: self.rw.unwrap_or(d.pattern),
+            bs: self.bs.unwrap_or(d.bs),
+            iodepth: self.iodepth.map_or(d.iodepth, |n| n as usize),
+            jobs: self.jobs.map_or(d.jobs, |n| n as usize),
+            stop,
+            seed: self.seed.unwrap_or(d.seed),
+            mode: self.mode.unwrap_or(d.mode),
+            pools: self.pools.map_or(d.pools, |n| n as usize),
+            blocked_streams: self
+                .blocked_streams
+                .map_or(d.blocked_streams, |n| n as usize),
+            inline: self.inline.unwrap_or(d.inline),
+            json: self.json,
+            plot: self.plot,
+            progress: !self.no_progress,
+        };
+        if a.blocked_streams > 0 && a.mode != Mode::Posix {
+            return Err("--blocked-streams needs --mode posix".into());
+        }
+        if a.mode == Mode::Posix && !matches!(a.device, DeviceSpec::File { .. }) {
+            return Err("--mode posix works on a file's descriptor: use --device file:PATH".into());
+        }
+        Ok(a)
+    }
+}
+
 /// What the command line asks for.
 pub enum Parsed {
     /// Run with these.
@@ -317,95 +499,48 @@ pub enum Parsed {
     Help,
 }
 
-/// Parses the arguments (without the program name).
+/// Parses the arguments (without the program name). An error is one line
+/// without the `aio-bench: ` prefix.
 pub fn parse(argv: &[String]) -> Result<Parsed, String> {
-    let mut a = Args::default();
-    let mut it = argv.iter();
-    let (mut saw_runtime, mut saw_ops) = (false, false);
-    while let Some(opt) = it.next() {
-        let (name, inline_val) = match opt.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (opt.as_str(), None),
-        };
-        let takes_value = !matches!(name, "--json" | "--no-progress" | "-h" | "--help");
-        let val = if takes_value {
-            match inline_val {
-                Some(v) => v,
-                None => it
-                    .next()
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value"))?,
-            }
-        } else {
-            if inline_val.is_some() {
-                return Err(format!("{name} takes no value"));
-            }
-            String::new()
-        };
-        match name {
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "--device" => a.device = parse_device(&val)?,
-            "--rw" => a.pattern = parse_rw(&val)?,
-            "--bs" => {
-                let bs = parse_size(&val)?;
-                if bs == 0 || bs > (64 << 20) {
-                    return Err(format!("--bs must be from 1 byte to 64m, not '{val}'"));
-                }
-                a.bs = bs as usize;
-            }
-            "--iodepth" => a.iodepth = parse_count(name, &val, 4096)? as usize,
-            "--jobs" => a.jobs = parse_count(name, &val, 256)? as usize,
-            "--runtime" => {
-                a.stop = Stop::Runtime(parse_duration(&val)?);
-                saw_runtime = true;
-            }
-            "--ops" => {
-                a.stop = Stop::Ops(parse_count(name, &val, u64::MAX)?);
-                saw_ops = true;
-            }
-            "--seed" => a.seed = val.parse().map_err(|_| format!("bad --seed '{val}'"))?,
-            "--mode" => {
-                a.mode = match val.as_str() {
-                    "direct" => Mode::Direct,
-                    "sync" => Mode::Sync,
-                    "callback" => Mode::Callback,
-                    "ring" => Mode::Ring,
-                    "posix" => Mode::Posix,
-                    _ => {
-                        return Err(format!(
-                            "bad --mode '{val}' (direct, sync, callback, ring, posix)"
-                        ));
-                    }
-                }
-            }
-            "--pools" => a.pools = parse_count(name, &val, 64)? as usize,
-            "--blocked-streams" => a.blocked_streams = parse_count(name, &val, 100_000)? as usize,
-            "--inline" => {
-                a.inline = match val.as_str() {
-                    "on" => true,
-                    "off" => false,
-                    _ => return Err(format!("bad --inline '{val}' (on or off)")),
-                }
-            }
-            "--json" => a.json = true,
-            "--no-progress" => a.progress = false,
-            "--plot" => {
-                if !val.ends_with(".svg") {
-                    return Err(format!("--plot writes SVG: give a FILE.svg, not '{val}'"));
-                }
-                a.plot = Some(val);
-            }
-            _ => return Err(format!("unknown option '{opt}' (see --help)")),
+    // clap stops reading options at `--`; nothing here takes operands, so
+    // it is an unknown option like any other word.
+    if let Some(dd) = argv.iter().find(|a| *a == "--") {
+        return Err(format!("unknown option '{dd}' (see --help)"));
+    }
+    let argv = std::iter::once("aio-bench").chain(argv.iter().map(String::as_str));
+    match Cli::try_parse_from(argv) {
+        Ok(cli) => cli.into_args().map(|a| Parsed::Run(Box::new(a))),
+        Err(e) if e.kind() == ErrorKind::DisplayHelp => Ok(Parsed::Help),
+        Err(e) => Err(one_line(&e)),
+    }
+}
+
+/// One line for a clap error: our own parsers' messages as they are, and
+/// clap's own errors (unknown option, missing or unexpected value) in the
+/// words the hand parser used.
+fn one_line(e: &clap::Error) -> String {
+    // `--device <DEVICE>` -> `--device`.
+    let arg = || match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => s.split(['=', ' ']).next().unwrap_or(s).to_string(),
+        _ => String::from("an option"),
+    };
+    match e.kind() {
+        ErrorKind::ValueValidation => match e.source() {
+            Some(inner) => inner.to_string(),
+            None => first_line(e),
+        },
+        ErrorKind::UnknownArgument => format!("unknown option '{}' (see --help)", arg()),
+        ErrorKind::InvalidValue | ErrorKind::NoEquals => format!("{} needs a value", arg()),
+        ErrorKind::TooManyValues => {
+            format!("{} takes no value", arg())
         }
+        _ => first_line(e),
     }
-    if saw_runtime && saw_ops {
-        return Err("give --runtime or --ops, not both".into());
-    }
-    if a.blocked_streams > 0 && a.mode != Mode::Posix {
-        return Err("--blocked-streams needs --mode posix".into());
-    }
-    if a.mode == Mode::Posix && !matches!(a.device, DeviceSpec::File { .. }) {
-        return Err("--mode posix works on a file's descriptor: use --device file:PATH".into());
-    }
-    Ok(Parsed::Run(Box::new(a)))
+}
+
+/// The first line of clap's own report, without its `error: ` prefix.
+fn first_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let line = text.lines().next().unwrap_or("bad command line");
+    line.strip_prefix("error: ").unwrap_or(line).to_string()
 }
