@@ -9,6 +9,12 @@
 //!
 //! **Layering.** Sits on top of aio-core, blockdev, aio-pool and aio-posix; nothing
 //! depends on it.
+//!
+//! **Layout.** [`args`] reads the command line (clap) into an
+//! [`args::Args`]; [`run`] runs it, one file per mode, and returns a
+//! [`run::Outcome`]; [`report`] prints that as text, JSON or SVG. Imports
+//! go one way: this file uses all three, `report` uses `args` and `run`,
+//! `run` uses `args`, `args` uses none of them.
 
 mod args;
 mod report;

@@ -254,6 +254,15 @@ fn bad_options_are_one_line_and_exit_2() {
         &["--inline", "maybe"],
         &["--plot", "out.png"],
         &["--json=yes"],
+        // Cases clap, not our value parsers, reports: each still one line.
+        &["foo"],
+        &["--"],
+        &["-x"],
+        &["--iodepth"],
+        &["--help=x"],
+        &["--no-progress=1"],
+        &["--jobs=-1"],
+        &["--ops", "18446744073709551616"],
     ];
     for args in cases {
         let o = bench(args);
@@ -263,6 +272,37 @@ fn bad_options_are_one_line_and_exit_2() {
         assert!(err.starts_with("aio-bench: "), "{args:?}: {err}");
         assert!(o.stdout.is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn clap_errors_read_like_the_hand_parser() {
+    for (args, msg) in [
+        (
+            &["--bogus", "1"][..],
+            "aio-bench: unknown option '--bogus' (see --help)",
+        ),
+        (&["--device"][..], "aio-bench: --device needs a value"),
+        (&["--json=yes"][..], "aio-bench: --json takes no value"),
+        (
+            &["--jobs", "-1"][..],
+            "aio-bench: --jobs wants a whole number from 1 to 256, not '-1'",
+        ),
+    ] {
+        let o = bench(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stderr).trim_end(),
+            msg,
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn a_repeated_option_takes_its_last_value() {
+    let v = json(&["--ops", "100", "--ops", "300", "--bs", "1k", "--bs=2k"]);
+    assert_eq!(v["ops"], 300, "{v}");
+    assert_eq!(v["bs"], 2048, "{v}");
 }
 
 #[test]
