@@ -26,8 +26,10 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// Nothing claimed or done yet; a `--runtime` deadline counts from now.
-    pub(super) fn new(stop: Stop) -> Shared {
+    /// Nothing claimed or done yet; a `--runtime` deadline counts from
+    /// `t0`, the instant the run's elapsed time is measured from, so a run
+    /// never reports less elapsed time than it was asked to run.
+    pub(super) fn new(stop: Stop, t0: Instant) -> Shared {
         Shared {
             claimed: AtomicU64::new(0),
             done: AtomicU64::new(0),
@@ -37,7 +39,7 @@ impl Shared {
                 Stop::Runtime(_) => None,
             },
             deadline: match stop {
-                Stop::Runtime(d) => Some(Instant::now() + d),
+                Stop::Runtime(d) => Some(t0 + d),
                 Stop::Ops(_) => None,
             },
         }

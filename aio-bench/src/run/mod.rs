@@ -93,12 +93,12 @@ pub fn run(args: &Args, progress: impl Fn(u64, Duration)) -> Result<Outcome, Str
         }
     };
 
-    let sh = Arc::new(Shared::new(args.stop));
-
     let blocked = block_streams(args.blocked_streams)?;
 
     let cpu0 = cpu_time();
     let t0 = Instant::now();
+    // The deadline counts from t0: `elapsed_s` is then never below --runtime.
+    let sh = Arc::new(Shared::new(args.stop, t0));
     let handles: Vec<_> = (0..args.jobs)
         .map(|job| {
             let a = args.clone();
