@@ -20,15 +20,21 @@ mod deliver;
 mod cancel;
 // Waiting for a busy target (A1–A4, R1–R2).
 mod available;
+// The servicer's started token `InFlight` (what a strategy receives) and
+// `OpWatch`.
+mod inflight;
+// The servicer's claim on a queued op: `Queued`.
+mod queued;
+// Running an op against its target; it binds the record's target handle.
+mod execute;
 // The owner's handles: `Op`, `Pending`.
 mod owner;
-// The servicer's handles: `Queued`, `InFlight`, `OpWatch`.
-mod servicer;
 
 pub use available::Availability;
 pub use buf::{IoBuf, Segments, SegmentsMut};
 pub use cancel::CancelOutcome;
+pub use inflight::{InFlight, OpWatch};
 pub use kind::{OpKey, OpKind, OpState};
 pub use notify::{Callback, Completion};
 pub use owner::{Op, Pending};
-pub use servicer::{InFlight, OpWatch, Queued};
+pub use queued::Queued;

@@ -1,7 +1,7 @@
 //! The owner's handles: [`Op`] (not submitted: the descriptor and the buffer
 //! are its to change) and [`Pending`] (submitted: wait, poll or cancel).
 //! Submission ([`Op::enqueue`]) is here; what it hands the servicer is in
-//! `servicer.rs`.
+//! `queued.rs` (and, once started, `inflight.rs`).
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -10,8 +10,8 @@ use super::buf::{IoBuf, Segments, SegmentsMut};
 use super::cancel::{CancelOutcome, cancel_shared};
 use super::kind::{OpKey, OpKind, OpState};
 use super::notify::{Callback, Notify};
+use super::queued::{Queued, QueuedInfo};
 use super::record::{Desc, OpShared, Signals, next_id};
-use super::servicer::{Queued, QueuedInfo};
 use super::state::StateWord;
 use crate::error::{Error, Result};
 use crate::ring::CompletionRing;

@@ -2,7 +2,7 @@
 //! touch each (the legend in [the op module's docs](super#field-legend)),
 //! and the accessors the protocol files build on. The transitions of its
 //! state word are in `state.rs`, delivery in `deliver.rs`, the busy wait in
-//! `available.rs`.
+//! `available.rs`, running the op against its target in `execute.rs`.
 
 use std::fmt;
 
@@ -11,8 +11,30 @@ use super::kind::{OpKey, OpKind, OpState};
 use super::notify::Notify;
 use super::state::StateWord;
 use crate::error::{Error, Result};
-use crate::sync::{Arc, Condvar, Mutex, UnsafeCell};
-use crate::target::{Attempt, FlushKind, Target};
+use crate::sync::{Condvar, Mutex, UnsafeCell};
+
+/// The record's handle on its target, bound in `execute.rs` to
+/// `Arc<dyn Target>`.
+///
+/// The record and the servicer's token ([`InFlight`](crate::InFlight)) only
+/// store this handle and hand it on. The op files that use it as a
+/// [`Target`](crate::Target) are `execute.rs`, which says what it is, and
+/// `owner.rs`, which no file here imports. So this file does not name the
+/// target trait, whose [`strategy`](crate::Target::strategy) names a
+/// [`Strategy`](crate::Strategy), whose `submit` takes an `InFlight`, which
+/// holds this record. The type is fixed at compile time as before (no
+/// erasure, no allocation, the same size); only the file that spells it
+/// moved (see [the file map](super#files-and-imports)).
+pub(super) trait TargetBinding {
+    /// What a record holds to reach its target.
+    type Handle;
+}
+
+/// The one implementor of [`TargetBinding`] (in `execute.rs`).
+pub(super) enum Binding {}
+
+/// The record's target handle: `Arc<dyn Target>`.
+pub(super) type TargetHandle = <Binding as TargetBinding>::Handle;
 
 /// The descriptor: what to do. Field mark `o` (see [the legend](super#field-legend)).
 pub(super) struct Desc {
@@ -20,7 +42,7 @@ pub(super) struct Desc {
     pub(super) offset: u64,
     pub(super) len: usize,
     pub(super) buf: IoBuf,
-    pub(super) target: Arc<dyn Target>,
+    pub(super) target: TargetHandle,
     pub(super) notify: Notify,
     pub(super) private: usize,
     pub(super) id: u64,
@@ -57,7 +79,8 @@ pub(crate) struct OpShared {
 // state protocol described in the op module's docs (`README.md`): `desc` by the unique owner
 // handle while the op is not submitted and read-only otherwise, `result` by
 // the unique in-flight token and then read after an Acquire of the terminal
-// state. The target is `Send + Sync` by its trait bound.
+// state. The target handle (`Arc<dyn Target>`, `execute.rs`) is
+// `Send + Sync` by the trait's bound.
 unsafe impl Send for OpShared {}
 // SAFETY: as for `Send`; every shared access is ordered by the state word or
 // the mutex.
@@ -108,50 +131,6 @@ impl OpShared {
         // before and no other write can follow until the next submission,
         // which only the owner can make.
         Error::check_res(self.result.with(|p| unsafe { *p }))
-    }
-
-    /// Runs the op against its target on the calling thread.
-    ///
-    /// # Safety
-    /// The caller holds the right to the buffer: the owner in synchronous
-    /// mode, or the in-flight token.
-    #[inline]
-    pub(super) unsafe fn execute(&self) -> Attempt<Result<usize>> {
-        // SAFETY: the caller's right to the op covers the descriptor and the
-        // buffer; `contiguous` points at `len >= d.len` valid bytes
-        // (checked by `Op::prepare`, promised by the raw constructors), and
-        // a segmented buffer's segments carry exactly `d.len` bytes.
-        self.desc.with_mut(|p| unsafe {
-            let d = &mut *p;
-            match d.kind {
-                OpKind::Read if d.buf.is_segmented() => {
-                    let mut segs = d.buf.segments(d.len);
-                    d.target.read_vectored_at(&mut segs, d.offset)
-                }
-                OpKind::Write if d.buf.is_segmented() => {
-                    let segs = d.buf.segments(d.len);
-                    d.target.write_vectored_at(&segs.as_segments(), d.offset)
-                }
-                OpKind::Read => {
-                    let (ptr, _) = d.buf.contiguous();
-                    d.target
-                        .read_at(std::slice::from_raw_parts_mut(ptr, d.len), d.offset)
-                }
-                OpKind::Write => {
-                    let (ptr, _) = d.buf.contiguous();
-                    d.target
-                        .write_at(std::slice::from_raw_parts(ptr, d.len), d.offset)
-                }
-                OpKind::Fsync => match d.target.flush(FlushKind::Full) {
-                    Attempt::Ready(r) => Attempt::Ready(r.map(|()| 0)),
-                    Attempt::Busy => Attempt::Busy,
-                },
-                OpKind::Fdatasync => match d.target.flush(FlushKind::Data) {
-                    Attempt::Ready(r) => Attempt::Ready(r.map(|()| 0)),
-                    Attempt::Busy => Attempt::Busy,
-                },
-            }
-        })
     }
 
     /// The key of the current generation. Stable for the holder of a
