@@ -18,37 +18,11 @@ use common::*;
 const T: Duration = Duration::from_secs(180);
 
 fn compile_sanitized(name: &str) -> PathBuf {
-    let out = scratch("c-bin-san").join(name);
-    let lib = lib_path();
-    let libdir = lib.parent().unwrap();
-    let mut cmd = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
-    // -Werror is for the normal build (c_abi.rs); the sanitizers change
-    // what gcc can prove about format lengths.
-    cmd.args(["-std=gnu11", "-Wall", "-Wextra", "-O1", "-g", "-pthread"])
-        .args([
-            "-fsanitize=address,undefined",
-            "-fno-sanitize=nonnull-attribute",
-            "-fno-sanitize-recover=all",
-            "-fno-omit-frame-pointer",
-        ])
-        .arg("-I")
-        .arg(c_dir())
-        .arg("-I")
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
-        .arg("-o")
-        .arg(&out)
-        .arg(c_dir().join(format!("{name}.c")))
-        .arg("-L")
-        .arg(libdir)
-        .arg(format!("-Wl,-rpath,{}", libdir.display()))
-        .arg("-laio_posix");
-    let o = cmd.output().expect("running cc");
-    assert!(
-        o.status.success(),
-        "cc -fsanitize {name}.c failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
+    Cc::new(c_dir().join(format!("{name}.c")), name)
+        .sanitize()
+        .include(c_dir())
+        .link(true)
+        .build()
 }
 
 fn run_sanitized(name: &str, args: &[&str], env: &[(&str, &str)], want: &str) {

@@ -1,7 +1,7 @@
 //! Real POSIX AIO programs, unmodified Debian binaries, run with
 //! `libaio_posix.so` preloaded; `AIO_POSIX_TRACE` proves our library (not
 //! glibc's) served them. fio and stress-ng are installed by `.ci/run`; if
-//! one is missing the test says so loudly and skips.
+//! one is missing the test fails with the install command.
 
 mod common;
 
@@ -9,22 +9,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-
-fn have(bin: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {bin}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!(
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !!! SKIPPED: `{bin}` is not installed (apt-get install -y {bin}) !!!\n\
-             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-        );
-    }
-    found
-}
 
 /// Asserts that processes of the traced program made their first call of
 /// each entry in `entries` through our library.
@@ -41,9 +25,7 @@ fn assert_served(trace: &std::path::Path, entries: &[&str], min_procs: usize) {
 }
 
 fn fio_write_verify(depth: u32) {
-    if !have("fio") {
-        return;
-    }
+    require_tool("fio", "fio");
     let dir = scratch("fio");
     let file = dir.join(format!("verify-{depth}.dat"));
     let _ = std::fs::remove_file(&file);
@@ -100,9 +82,7 @@ fn fio_posixaio_write_verify_iodepth_64() {
 
 #[test]
 fn stress_ng_aio() {
-    if !have("stress-ng") {
-        return;
-    }
+    require_tool("stress-ng", "stress-ng");
     let dir = scratch("stress-ng");
     let trace = trace_file("stress-ng");
     let mut cmd = Command::new("stress-ng");

@@ -10,18 +10,14 @@
 //! Needs `qemu-nbd` (qemu-utils; `.ci/run` installs it): fails loudly
 //! without it.
 
-mod common;
-
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aio_core::sync::atomic::{AtomicU64, Ordering};
 use aio_core::sync::{Arc, thread};
-use aio_core::{Completion, Error, Op, OpKind, Pending, Target};
+use aio_core::{Error, Op, OpKind, Pending, Target};
 use aio_pool::{PoolConfig, PoolSet, SubmitFlags, Submitted};
 use blockdev::{NbdDevice, SharedDevice, XorShift};
-use common::{require_tool, scratch};
+use test_support::{Ledger, QemuNbd};
 
 const BS: usize = 4096;
 const BLOCKS: u64 = 256; // per thread
@@ -32,83 +28,19 @@ const AFTER_DISCONNECT: u64 = 200;
 const HANG: Duration = Duration::from_secs(30);
 const MAX_OPS: usize = 200_000;
 
-/// A `qemu-nbd` serving a fresh image on a Unix socket, killed on drop.
-struct Server {
-    child: Child,
-    image: PathBuf,
-    socket: PathBuf,
-}
-
-impl Server {
-    fn start() -> Server {
-        let qemu_nbd = require_tool("qemu-nbd", "qemu-utils");
-        let dir = scratch("fault-nbd");
-        let image = dir.join(format!("disk-{}.img", std::process::id()));
-        let socket = image.with_extension("sock");
-        let _ = std::fs::remove_file(&socket);
-        let f = std::fs::File::create(&image).unwrap();
-        f.set_len(THREADS * BLOCKS * BS as u64).unwrap();
-        let child = Command::new(qemu_nbd)
-            .args([
-                "--persistent",
-                "--format=raw",
-                "--shared=4",
-                "--cache=writeback",
-            ])
-            .arg("--export-name=disk")
-            .arg(format!("--socket={}", socket.display()))
-            .arg(&image)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start qemu-nbd");
-        Server {
-            child,
-            image,
-            socket,
-        }
-    }
-
-    /// Connects (retrying while the server comes up, at most 10 s).
-    fn connect(&self) -> NbdDevice {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match NbdDevice::connect_unix(&self.socket, "disk") {
-                Ok(d) => return d,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "connect to qemu-nbd: {e}");
-                    std::thread::sleep(Duration::from_millis(20));
-                }
+/// Connects to `server` (retrying while it comes up, at most 10 s).
+fn connect(server: &QemuNbd) -> NbdDevice {
+    let socket = server.socket.as_ref().expect("a Unix-socket server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match NbdDevice::connect_unix(socket, &server.export) {
+            Ok(d) => return d,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "connect to qemu-nbd: {e}");
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
     }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_file(&self.socket);
-        let _ = std::fs::remove_file(&self.image);
-    }
-}
-
-/// Completions per op id.
-struct Ledger {
-    count: Vec<AtomicU64>,
-    done: AtomicU64,
-}
-
-fn on_complete(c: &Completion<'_>) {
-    // SAFETY: private is the address of the test's `Ledger`, which outlives
-    // every op (the pools are shut down before it is dropped).
-    let l = unsafe { &*(c.private() as *const Ledger) };
-    l.count[c.id() as usize].fetch_add(1, Ordering::Relaxed);
-    l.done.fetch_add(1, Ordering::Relaxed);
 }
 
 /// The one content block `b` of thread `t` ever holds (once written).
@@ -152,8 +84,7 @@ fn submitter(
     let mut slots: Vec<Slot> = (0..DEPTH)
         .map(|_| {
             let mut op = Op::new(Arc::clone(&target), vec![0u8; BS]);
-            op.set_callback(on_complete);
-            op.set_private(&*ledger as *const Ledger as usize);
+            ledger.attach(&mut op);
             Slot {
                 op: Some(op),
                 pending: None,
@@ -268,14 +199,11 @@ fn submitter(
 
 #[test]
 fn qemu_nbd_killed_mid_run_every_op_completes() {
-    let mut server = Server::start();
-    let dev = Arc::new(server.connect());
+    let mut server = QemuNbd::unix(THREADS * BLOCKS * BS as u64, "disk");
+    let dev = Arc::new(connect(&server));
     let target = SharedDevice::target(&dev);
     let pools = Arc::new(PoolSet::new(PoolConfig::default()).unwrap());
-    let ledger = Arc::new(Ledger {
-        count: (0..MAX_OPS).map(|_| AtomicU64::new(0)).collect(),
-        done: AtomicU64::new(0),
-    });
+    let ledger = Arc::new(Ledger::new(MAX_OPS));
     let ids = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -291,14 +219,14 @@ fn qemu_nbd_killed_mid_run_every_op_completes() {
         .collect();
     // Kill the server in the middle of the run.
     let deadline = Instant::now() + HANG;
-    while ledger.done.load(Ordering::Relaxed) < KILL_AFTER {
+    while ledger.done() < KILL_AFTER {
         assert!(
             Instant::now() < deadline,
             "the run never reached {KILL_AFTER} ops"
         );
         std::thread::sleep(Duration::from_millis(1));
     }
-    let before_kill = ledger.done.load(Ordering::Relaxed);
+    let before_kill = ledger.done();
     server.kill();
     let tallies: Vec<Tally> = handles
         .into_iter()
@@ -328,7 +256,7 @@ fn qemu_nbd_killed_mid_run_every_op_completes() {
         wrong += t.wrong;
         corrupted += t.corrupted;
         for &id in &t.ids {
-            match ledger.count[id as usize].load(Ordering::Relaxed) {
+            match ledger.count(id) {
                 0 => lost += 1,
                 1 => {}
                 _ => duplicated += 1,
@@ -341,11 +269,7 @@ fn qemu_nbd_killed_mid_run_every_op_completes() {
          ({ok} ok, {eio} EIO, {wrong} wrong; killed after {before_kill} completions)"
     );
     assert_eq!(ops, issued, "every issued op was harvested");
-    assert_eq!(
-        ledger.done.load(Ordering::Relaxed),
-        issued,
-        "callbacks = ops"
-    );
+    assert_eq!(ledger.done(), issued, "callbacks = ops");
     assert_eq!((lost, duplicated, corrupted, wrong), (0, 0, 0, 0));
     assert!(
         eio >= THREADS * AFTER_DISCONNECT,

@@ -15,34 +15,18 @@ use std::time::{Duration, Instant};
 
 use aio_core::sync::atomic::{AtomicU64, Ordering};
 use aio_core::sync::{Arc, thread};
-use aio_core::{CancelOutcome, Completion, Error, Op, OpKind, Pending, Result, Target};
+use aio_core::{CancelOutcome, Error, Op, OpKind, Pending, Result, Target};
 use aio_pool::{PoolConfig, PoolSet, SubmitFlags, Submitted};
 use blockdev::{
     DelayDevice, Fault, FaultDevice, FaultPolicy, Latency, RamDisk, SharedDevice, XorShift,
 };
+use test_support::Ledger;
 
 const THREADS: usize = 4;
 const DEPTH: usize = 8;
 const BLOCKS: u64 = 64; // per thread
 const BS: usize = 4096;
 const HANG: Duration = Duration::from_secs(30);
-
-/// Per op id: how many times it completed, and when (a global sequence).
-struct Ledger {
-    count: Vec<AtomicU64>,
-    seq: Vec<AtomicU64>,
-    next_seq: AtomicU64,
-}
-
-fn on_complete(c: &Completion<'_>) {
-    // SAFETY: private is the address of the test's `Ledger`, which outlives
-    // every op (the pools are shut down before it is dropped).
-    let l = unsafe { &*(c.private() as *const Ledger) };
-    let id = c.id() as usize;
-    let s = l.next_seq.fetch_add(1, Ordering::Relaxed);
-    l.seq[id].store(s, Ordering::Relaxed);
-    l.count[id].fetch_add(1, Ordering::Relaxed);
-}
 
 /// The bytes a write of `version` puts in `block` of thread `t`.
 fn pattern(t: usize, block: u64, version: u64, buf: &mut [u8]) {
@@ -110,8 +94,7 @@ fn submitter(
     let mut slots: Vec<Slot> = (0..DEPTH)
         .map(|_| {
             let mut op = Op::new(Arc::clone(&target), vec![0u8; BS]);
-            op.set_callback(on_complete);
-            op.set_private(&*ledger as *const Ledger as usize);
+            ledger.attach(&mut op);
             Slot {
                 op: Some(op),
                 pending: None,
@@ -293,11 +276,7 @@ fn soak_nothing_lost_duplicated_or_corrupted() {
     // The test keeps a typed handle (for the fault log); ops hold a dyn Target.
     let target = SharedDevice::target(&stack);
     let pools = Arc::new(PoolSet::new(PoolConfig::default()).unwrap());
-    let ledger = Arc::new(Ledger {
-        count: (0..total + 1).map(|_| AtomicU64::new(0)).collect(),
-        seq: (0..total + 1).map(|_| AtomicU64::new(u64::MAX)).collect(),
-        next_seq: AtomicU64::new(0),
-    });
+    let ledger = Arc::new(Ledger::new(total as usize + 1));
     let ids = Arc::new(AtomicU64::new(1));
     let start = Instant::now();
     let per = total / THREADS as u64;
@@ -334,7 +313,7 @@ fn soak_nothing_lost_duplicated_or_corrupted() {
         corrupted += tally.corrupted;
         for r in &tally.records {
             ops += 1;
-            match ledger.count[r.id as usize].load(Ordering::Relaxed) {
+            match ledger.count(r.id) {
                 0 => lost += 1,
                 1 => {}
                 _ => duplicated += 1,
@@ -371,9 +350,9 @@ fn soak_nothing_lost_duplicated_or_corrupted() {
             // An fsync completes after every write its thread submitted
             // before it (cancelled writes never ran and do not count).
             if !r.kind.is_transfer() && !r.cancelled {
-                let fseq = ledger.seq[r.id as usize].load(Ordering::Relaxed);
+                let fseq = ledger.seq(r.id);
                 for w in &r.before {
-                    let wseq = ledger.seq[*w as usize].load(Ordering::Relaxed);
+                    let wseq = ledger.seq(*w);
                     barriers += 1;
                     if wseq > fseq {
                         wrong += 1;

@@ -13,7 +13,7 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aio_core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use aio_core::sync::{Arc, Condvar, Mutex, thread};
@@ -35,12 +35,9 @@ pub fn wait(p: Pending) -> (Op, Result<usize>) {
 }
 
 /// Polls `cond` until it holds or the test timeout passes (then fails).
-pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+/// ([`test_support::wait_until`] with [`TIMEOUT`].)
+pub fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    test_support::wait_until(TIMEOUT, what, cond)
 }
 
 /// An op on `target` with a buffer of `len` bytes.

@@ -1,12 +1,13 @@
 //! Helpers shared by the device tests: submitting through an engine,
-//! draining with a deadline, patterns and checksums, temporary files and a
-//! real `qemu-nbd` server. Every wait has a timeout that fails the test.
+//! draining with a deadline, patterns and checksums. Temporary files and
+//! the real `qemu-nbd` server come from `test-support` (one API for every
+//! crate). Every wait has a timeout that fails the test.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub use test_support::{QemuNbd, TempFile, scratch_dir};
 
 use aio_core::sync::Arc;
 use aio_core::{Engine, Op, OpKind, Pending, Result, Target};
@@ -145,179 +146,9 @@ pub fn integrity(
     let _ = max_in_flight;
 }
 
-/// A file under the target directory's temp area, removed on drop.
-pub struct TempFile {
-    pub path: PathBuf,
-}
-
-impl TempFile {
-    /// A new file of `size` zero bytes. `under_work` puts it next to the
-    /// build (a real disk file system, for O_DIRECT) instead of the system
-    /// temp directory (which may be tmpfs, where O_DIRECT is refused).
-    #[allow(clippy::disallowed_types)]
-    pub fn new(tag: &str, size: u64) -> TempFile {
-        let dir = scratch_dir();
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = dir.join(format!("blockdev-{tag}-{}-{n}.img", std::process::id()));
-        let f = std::fs::File::create(&path).expect("create temp file");
-        f.set_len(size).expect("size temp file");
-        TempFile { path }
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-/// A directory for scratch files on a disk file system: the cargo target
-/// directory's `tmp` (as cargo sets for integration tests), else the system
-/// temp directory.
-pub fn scratch_dir() -> PathBuf {
-    let d = option_env!("CARGO_TARGET_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&d).expect("scratch dir");
-    d
-}
-
-/// A `qemu-nbd` serving a fresh raw image, killed on drop.
-pub struct QemuNbd {
-    child: Child,
-    pub image: TempFile,
-    pub socket: Option<PathBuf>,
-    pub port: Option<u16>,
-    pub export: String,
-}
-
-fn qemu_nbd() -> &'static str {
-    let p = "/usr/bin/qemu-nbd";
-    assert!(
-        Path::new(p).exists() || which("qemu-nbd"),
-        "qemu-nbd is required (Debian: apt-get install qemu-utils)"
-    );
-    if Path::new(p).exists() { p } else { "qemu-nbd" }
-}
-
-fn which(cmd: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {cmd}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-impl QemuNbd {
-    /// Serves a `size`-byte image as `export` on a Unix socket.
-    pub fn unix(size: u64, export: &str) -> QemuNbd {
-        let image = TempFile::new("nbd", size);
-        let socket = image.path.with_extension("sock");
-        let _ = std::fs::remove_file(&socket);
-        let child = Command::new(qemu_nbd())
-            .args([
-                "--persistent",
-                "--format=raw",
-                "--shared=4",
-                "--cache=writeback",
-            ])
-            .arg(format!("--export-name={export}"))
-            .arg(format!("--socket={}", socket.display()))
-            .arg(&image.path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start qemu-nbd");
-        let s = QemuNbd {
-            child,
-            image,
-            socket: Some(socket.clone()),
-            port: None,
-            export: export.into(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "qemu-nbd did not come up on {}",
-                socket.display()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        s
-    }
-
-    /// Serves a `size`-byte image as `export` on loopback TCP.
-    pub fn tcp(size: u64, export: &str) -> QemuNbd {
-        let image = TempFile::new("nbd-tcp", size);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(qemu_nbd())
-            .args([
-                "--persistent",
-                "--format=raw",
-                "--shared=4",
-                "--cache=writeback",
-                "--bind=127.0.0.1",
-            ])
-            .arg(format!("--port={port}"))
-            .arg(format!("--export-name={export}"))
-            .arg(&image.path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start qemu-nbd");
-        let s = QemuNbd {
-            child,
-            image,
-            socket: None,
-            port: Some(port),
-            export: export.into(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "qemu-nbd did not come up on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        s
-    }
-
-    /// Kills the server now.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for QemuNbd {
-    fn drop(&mut self) {
-        self.kill();
-        if let Some(s) = &self.socket {
-            let _ = std::fs::remove_file(s);
-        }
-    }
-}
-
 /// Runs `f` on another thread and fails the test if it has not returned
 /// within `TIMEOUT` (for calls that block by design, such as synchronous
 /// mode on a remote device).
 pub fn within_deadline<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
-    let h = aio_core::sync::thread::spawn(f);
-    let deadline = Instant::now() + TIMEOUT;
-    while !h.is_finished() {
-        assert!(
-            Instant::now() < deadline,
-            "a blocking call did not return in {TIMEOUT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    h.join().expect("the blocking call panicked")
+    test_support::within_deadline(TIMEOUT, f)
 }
