@@ -19,6 +19,11 @@
 #   scripts/compare.sh                 # 3 rounds of 5 s per point
 #   COMPARE_ROUNDS=5 COMPARE_RUNTIME=10 scripts/compare.sh
 #   COMPARE_FILE=/path/on/a/real/disk scripts/compare.sh
+#   COMPARE_BEFORE=/path/to/an/older/libaio_posix.so scripts/compare.sh
+#                                      # adds a posixaio-before column: the
+#                                      # same fio with that build preloaded,
+#                                      # alternated with the others (a change's
+#                                      # before and after in one run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,6 +76,11 @@ fi
 
 workloads=("pagecache 1 0" "pagecache 32 0" "direct 32 1")
 engines=(posixaio-glibc posixaio-ours io_uring psync aio-bench)
+before="${COMPARE_BEFORE:-}"
+if [ -n "$before" ]; then
+  [ -f "$before" ] || { echo "compare.sh: COMPARE_BEFORE=$before does not exist" >&2; exit 1; }
+  engines=(posixaio-glibc posixaio-before posixaio-ours io_uring psync aio-bench)
+fi
 declare -A samples
 for ((r = 1; r <= rounds; r++)); do
   for w in "${workloads[@]}"; do
@@ -79,6 +89,7 @@ for ((r = 1; r <= rounds; r++)); do
       case $e in
         posixaio-glibc) v=$(fio_iops posixaio "$depth" "$direct") ;;
         posixaio-ours)  v=$(fio_iops posixaio "$depth" "$direct" LD_PRELOAD="$lib") ;;
+        posixaio-before) v=$(fio_iops posixaio "$depth" "$direct" LD_PRELOAD="$before") ;;
         io_uring)       v=$(fio_iops io_uring "$depth" "$direct") ;;
         psync)          v=$(fio_iops psync "$depth" "$direct") ;;
         aio-bench)      v=$(bench_iops "$depth" "$direct") ;;
