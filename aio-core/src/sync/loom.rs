@@ -302,10 +302,23 @@ pub fn arc_from_std<T: ?Sized>(a: std::sync::Arc<T>) -> Arc<T> {
     Arc(loom::sync::Arc::from_std(a))
 }
 
-/// Returns whether the loom mutant `name` is switched on: whether
-/// `AIO_MUTANT` is that name.
-pub fn mutant(name: &str) -> bool {
-    std::env::var("AIO_MUTANT").is_ok_and(|v| v == name)
+/// Returns whether the loom mutant `m` is switched on: whether
+/// `AIO_MUTANT` names it. An `AIO_MUTANT` that names
+/// no [`Mutant`] panics, so a misspelt name cannot pass for a caught
+/// mutant.
+///
+/// [`Mutant`]: super::Mutant
+pub fn mutant(m: &str) -> bool {
+    match std::env::var("AIO_MUTANT") {
+        Ok(v) if !v.is_empty() => {
+            assert!(
+                super::Mutant::from_name(&v).is_some(),
+                "AIO_MUTANT={v} names no aio_core::sync::Mutant"
+            );
+            v == m
+        }
+        _ => false,
+    }
 }
 
 /// A mutual-exclusion lock (loom's model), poison-free. The lock rank is

@@ -43,10 +43,9 @@
 //!
 //! # Mutants
 //!
-//! [`mutant`] names a deliberate weakening of a protocol that exists only in
-//! loom builds. Outside `cfg(loom)` it is a `const fn` returning `false`, so
-//! production code carries none of it. `scripts/loom.sh --mutants` sets
-//! `AIO_MUTANT` to each name in turn and expects loom to find the bug.
+//! [`mutant`] says whether a [`Mutant`] (a deliberate weakening of a
+//! protocol that exists only in loom builds) is switched on; see
+//! [`mutants`] for the list and how each must fail.
 //!
 //! # Lock ranks
 //!
@@ -64,10 +63,12 @@ mod imp;
 #[path = "loom.rs"]
 mod imp;
 
+pub mod mutants;
 mod once;
 pub mod rank;
 
 pub use imp::{Arc, Condvar, Mutex, MutexGuard, UnsafeCell, arc_from_std, atomic, mutant, thread};
+pub use mutants::{Expect, Mutant};
 pub use once::{Once, OnceLock};
 pub use rank::LockRank;
 
@@ -80,6 +81,21 @@ pub use rank::LockRank;
 /// a model exercises, or whose drop publishes or frees state another thread
 /// reads, takes the shim's [`Arc`].
 pub mod unmodeled {
-    #[allow(clippy::disallowed_types)]
-    pub use std::sync::Arc;
+    /// std's `Arc`. An alias rather than a re-export, so that it unsizes
+    /// (`unmodeled::Arc<dyn Trait>`) and so that `clippy.toml`'s ban on
+    /// naming `std::sync::Arc` still catches every use that does not say
+    /// `unmodeled`.
+    pub type Arc<T> = std::sync::Arc<T>;
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::unmodeled;
+
+    #[test]
+    fn unmodeled_arc_unsizes() {
+        let a: unmodeled::Arc<dyn Fn() -> u32 + Send + Sync> = unmodeled::Arc::new(|| 7);
+        let b = unmodeled::Arc::clone(&a);
+        assert_eq!(a() + b(), 14);
+    }
 }
