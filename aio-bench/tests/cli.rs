@@ -21,7 +21,7 @@ fn bench(args: &[&str]) -> Output {
             let _ = child.kill();
             panic!("aio-bench {args:?} did not finish in 60s");
         }
-        std::thread::sleep(Duration::from_millis(20));
+        aio_core::sync::thread::sleep(Duration::from_millis(20));
     }
     child.wait_with_output().expect("output")
 }
@@ -354,7 +354,7 @@ fn nbd_device_against_qemu_nbd() {
             Instant::now() < deadline,
             "qemu-nbd never created its socket"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        aio_core::sync::thread::sleep(Duration::from_millis(20));
     }
     let spec = format!("nbd:unix:{},export=bench", sock.display());
     let r = std::panic::catch_unwind(|| {

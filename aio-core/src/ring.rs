@@ -228,7 +228,7 @@ impl CompletionRing {
         loop {
             // Register, and learn the latest count, in one RMW on `credits`.
             let fresh = self.credits.fetch_or(BIT, Ordering::AcqRel) >> 1;
-            let taken = if crate::sync::mutant("ring-no-recheck") {
+            let taken = if crate::sync::mutant(crate::sync::Mutant::RingNoRecheck) {
                 stale
             } else {
                 fresh
@@ -281,7 +281,7 @@ impl CompletionRing {
                     // Release: publishes the entry to the consumer's Acquire
                     // load of `seq` (the barrier discipline of the lockless
                     // list: link the element only after it is complete).
-                    let ord = if crate::sync::mutant("ring-publish-relaxed") {
+                    let ord = if crate::sync::mutant(crate::sync::Mutant::RingPublishRelaxed) {
                         Ordering::Relaxed
                     } else {
                         Ordering::Release

@@ -159,12 +159,12 @@ impl Doorbell {
         {
             let mut g = self.signals.lock();
             *g += 1;
-            if !crate::sync::mutant("doorbell-no-notify") {
+            if !crate::sync::mutant(crate::sync::Mutant::DoorbellNoNotify) {
                 self.cv.notify_one();
             }
         }
         if let Some(w) = &self.waker
-            && !crate::sync::mutant("doorbell-skip-waker")
+            && !crate::sync::mutant(crate::sync::Mutant::DoorbellSkipWaker)
         {
             w.wake();
         }

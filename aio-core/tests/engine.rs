@@ -16,7 +16,7 @@ fn tickets_count_ops_completed_elsewhere_and_wake_the_engine() {
         let f = queued.start().unwrap();
         let ticket = engine.ticket();
         devices.push(thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis((i % 4) as u64));
+            aio_core::sync::thread::sleep(Duration::from_millis((i % 4) as u64));
             ticket.complete(f, Ok(i));
         }));
         pendings.push(pending);
@@ -56,7 +56,7 @@ fn a_dropped_ticket_still_counts_down_and_wakes() {
     assert!(start.elapsed() < Duration::from_secs(10));
     // And a waker from another thread ends a wait.
     let h = thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
+        aio_core::sync::thread::sleep(Duration::from_millis(20));
         waker.wake();
     });
     engine.wait(Some(Duration::from_secs(10))).unwrap();

@@ -99,7 +99,7 @@ fn sync_mode_sleeps_on_available_until_released() {
                 std::time::Instant::now() < deadline,
                 "op never slept on `available`"
             );
-            std::thread::sleep(Duration::from_millis(1));
+            aio_core::sync::thread::sleep(Duration::from_millis(1));
         }
         m2.open();
     });
@@ -264,7 +264,7 @@ fn many_waiters_share_one_pending() {
         for _ in 0..4 {
             s.spawn(|| assert!(pending.wait_timeout(T)));
         }
-        std::thread::sleep(Duration::from_millis(10));
+        aio_core::sync::thread::sleep(Duration::from_millis(10));
         queued.start().unwrap().complete(Ok(8));
     });
     assert_eq!(pending.wait().1, Ok(8));

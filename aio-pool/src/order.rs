@@ -183,7 +183,8 @@ impl OrderTable {
             w.m.epoch = t.epoch;
             t.cur += 1;
         }
-        let barrier_check_split = aio_core::sync::mutant("fsync-check-unlocked");
+        let barrier_check_split =
+            aio_core::sync::mutant(aio_core::sync::Mutant::FsyncCheckUnlocked);
         if matches!(w.m.kind, OpKind::Fsync | OpKind::Fdatasync) {
             t.old += t.cur;
             t.cur = 0;

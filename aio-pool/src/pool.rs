@@ -248,7 +248,7 @@ impl Pool {
             return Steal::Empty;
         }
         let k = len.div_ceil(2).min(n);
-        if aio_core::sync::mutant("steal-len-unlocked") {
+        if aio_core::sync::mutant(aio_core::sync::Mutant::StealLenUnlocked) {
             // Mutant: the batch size is decided under one lock hold and
             // used under another; the owner may have taken the op between.
             drop(g);

@@ -227,7 +227,7 @@ impl PoolSet {
     /// or is counted before shutdown stops waiting.
     fn enter(&self) -> bool {
         let gate = &self.sh.gate;
-        if aio_core::sync::mutant("gate-check-first") {
+        if aio_core::sync::mutant(aio_core::sync::Mutant::GateCheckFirst) {
             // Mutant: test, then count. Shutdown can run between the two
             // and miss this submitter.
             if gate.load(Ordering::SeqCst) & CLOSED != 0 {

@@ -102,7 +102,7 @@ impl Workers {
         // Mutant: no re-check under the lock (the unlocked `started` load
         // in `ensure_started` is taken as the decision), so two racing
         // submitters both spawn every worker of the class.
-        let recheck = !aio_core::sync::mutant("pool-start-unlocked");
+        let recheck = !aio_core::sync::mutant(aio_core::sync::Mutant::PoolStartUnlocked);
         if recheck && sh.started[class.index()].load(Ordering::Relaxed) {
             return Ok(());
         }

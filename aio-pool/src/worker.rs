@@ -291,7 +291,9 @@ impl Worker {
                 pool.stats.in_flight_hwm.max(in_flight as u64);
                 self.unconfirmed += 1;
                 if let Some(watch) = watch {
-                    if watch.is_complete() && !aio_core::sync::mutant("pool-confirm-on-drain") {
+                    if watch.is_complete()
+                        && !aio_core::sync::mutant(aio_core::sync::Mutant::PoolConfirmOnDrain)
+                    {
                         // Completed inside `submit`, or already on the
                         // device's thread.
                         self.finished(m);
@@ -327,7 +329,7 @@ impl Worker {
     /// Confirms the ops of the confirm list whose watches are complete
     /// (order.rs, "How completion is known"); whether there were any.
     fn confirm_complete(&mut self) -> bool {
-        if aio_core::sync::mutant("pool-confirm-on-drain") {
+        if aio_core::sync::mutant(aio_core::sync::Mutant::PoolConfirmOnDrain) {
             // Mutant: the old protocol, where only a drain confirms.
             return false;
         }

@@ -60,7 +60,7 @@ fn past_the_cap_an_async_submit_fails_with_eagain_and_gets_its_op_back() {
             Ok(Submitted::Pending(p)) => wait(p).1,
             other => panic!("WAIT submit failed: {other:?}"),
         });
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        aio_core::sync::thread::sleep(std::time::Duration::from_millis(20));
         assert!(
             !waiter.is_finished(),
             "a WAIT submit returned while the queue was full"

@@ -31,7 +31,7 @@ fn idle_workers_sleep_and_do_not_wake_without_work() {
             .all(|s| s.sleeps >= 1 && s.sleeps == s.wakeups + 1)
     });
     let before = pools.stats();
-    std::thread::sleep(Duration::from_millis(200));
+    aio_core::sync::thread::sleep(Duration::from_millis(200));
     let after = pools.stats();
     // ... and, with nothing submitted, nobody woke up: no polling, no
     // timed waits.

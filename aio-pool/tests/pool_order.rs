@@ -42,7 +42,7 @@ fn fsync_completes_only_after_the_earlier_writes() {
         op(&target, OpKind::Write, 8192, 512),
         SubmitFlags::NONE,
     );
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    aio_core::sync::thread::sleep(std::time::Duration::from_millis(20));
     assert!(!fsync.is_complete(), "fsync completed before its writes");
     assert!(
         !dev.events().contains(&Ev::Start(fs_id, OpKind::Fsync)),
@@ -105,7 +105,7 @@ fn ordered_writes_run_one_at_a_time_in_submission_order() {
     wait_until("the first ordered write at the device", || {
         dev.queued() == 1
     });
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    aio_core::sync::thread::sleep(std::time::Duration::from_millis(20));
     assert_eq!(
         dev.queued(),
         1,

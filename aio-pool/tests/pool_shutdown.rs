@@ -79,7 +79,7 @@ fn run(mode: ShutdownMode, slot: usize) {
                         Ok(Submitted::Done(..)) => panic!("ran synchronously"),
                         Err(e) if e.error == Error::EAGAIN => {
                             refused.fetch_add(1, Ordering::SeqCst);
-                            std::thread::yield_now();
+                            aio_core::sync::thread::yield_now();
                         }
                         Err(e) => {
                             assert_eq!(e.error.errno(), libc::ESHUTDOWN);
@@ -91,7 +91,7 @@ fn run(mode: ShutdownMode, slot: usize) {
                 unreachable!()
             });
         }
-        std::thread::sleep(Duration::from_millis(100));
+        aio_core::sync::thread::sleep(Duration::from_millis(100));
         let rep = pools.shutdown(mode);
         assert_eq!(rep.joined, 6);
         assert_eq!(rep.worker_panics, 0);

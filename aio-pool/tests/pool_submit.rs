@@ -159,7 +159,7 @@ fn one_worker_keeps_many_ops_in_flight_and_wakes_on_device_completions() {
     }
     // One worker, eight in flight at once, the rest queued behind.
     wait_until("8 ops in flight", || dev.queued() == 8);
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    aio_core::sync::thread::sleep(std::time::Duration::from_millis(20));
     assert_eq!(dev.queued(), 8, "the in-flight depth bound was exceeded");
     assert_eq!(pools.queued(), 12);
     drop(held);

@@ -62,7 +62,7 @@ fn the_thread_count_is_fixed_by_the_configuration() {
     // task. Wait for the listing to catch up (bounded).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while threads() != before && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(1));
+        aio_core::sync::thread::sleep(std::time::Duration::from_millis(1));
     }
     assert_eq!(threads(), before, "every worker must be joined");
 }

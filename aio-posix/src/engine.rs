@@ -916,7 +916,7 @@ pub(crate) unsafe fn wants_signal(cb: *const RawAiocb) -> bool {
 static GLOBAL: AtomicUsize = AtomicUsize::new(0);
 /// Set by `aio_init` before the instance exists.
 static PENDING_CONFIG: Mutex<Option<Config>> = Mutex::new(None);
-static ATFORK: std::sync::Once = std::sync::Once::new();
+static ATFORK: aio_core::sync::Once = aio_core::sync::Once::new();
 
 extern "C" fn atfork_prepare() {
     // No descriptor of ours may be half made (created, not yet registered

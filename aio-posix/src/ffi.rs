@@ -99,7 +99,7 @@ const NAMES: [&str; 9] = [
 const ZERO: AtomicU64 = AtomicU64::new(0);
 /// Calls per entry point (statistics only: Relaxed).
 static CALLS: [AtomicU64; 9] = [ZERO; 9];
-static EXIT_HOOK: std::sync::Once = std::sync::Once::new();
+static EXIT_HOOK: aio_core::sync::Once = aio_core::sync::Once::new();
 
 fn trace_path() -> Option<std::path::PathBuf> {
     std::env::var_os("AIO_POSIX_TRACE").map(Into::into)
@@ -140,7 +140,7 @@ const SIGNAL_SAFE: [bool; 9] = [false, false, false, true, true, true, false, fa
 /// environment later.
 static TRACE_ON: AtomicU8 = AtomicU8::new(0);
 /// The trace file's path, kept when the setting is read.
-static TRACE_PATH: std::sync::OnceLock<std::ffi::CString> = std::sync::OnceLock::new();
+static TRACE_PATH: aio_core::sync::OnceLock<std::ffi::CString> = aio_core::sync::OnceLock::new();
 
 extern "C" fn read_trace_setting() {
     let path = std::env::var_os("AIO_POSIX_TRACE");

@@ -53,7 +53,7 @@ impl Group {
     /// `unplug` or sent by its completer, never both, never neither.
     pub(crate) fn defer(&self, d: Deferred) -> Result<(), Deferred> {
         let mut p = self.plug.lock();
-        if aio_core::sync::mutant("plug-check-then-push") {
+        if aio_core::sync::mutant(aio_core::sync::Mutant::PlugCheckThenPush) {
             // Mutant: decide under one lock hold, push under another; an
             // unplug in between takes the list, and `d` is lost.
             let plugged = p.is_some();
@@ -92,7 +92,7 @@ impl Group {
     /// submitter is done). Returns true for the last one: the caller sends
     /// the notification.
     pub(crate) fn put(&self) -> bool {
-        if aio_core::sync::mutant("lio-split-decrement") {
+        if aio_core::sync::mutant(aio_core::sync::Mutant::LioSplitDecrement) {
             // Mutant: check-then-act; two completers can both read 2.
             let n = self.remaining.load(Ordering::Acquire);
             aio_core::sync::thread::yield_now();

@@ -306,7 +306,7 @@ impl Deferred {
                 mark_sent(unsafe { &*self.marker }, self.generation);
             }
         };
-        if aio_core::sync::mutant("sent-before-signal") {
+        if aio_core::sync::mutant(aio_core::sync::Mutant::SentBeforeSignal) {
             // Mutant: the mark is published before the signal is sent; a
             // woken aio_suspend returns with the signal still unsent.
             mark();
@@ -403,7 +403,7 @@ impl Dispatcher {
         }
         q.jobs.push_back(job);
         if q.idle > 0 {
-            if !aio_core::sync::mutant("dispatch-no-notify") {
+            if !aio_core::sync::mutant(aio_core::sync::Mutant::DispatchNoNotify) {
                 self.cv.notify_one();
             }
             return;
@@ -575,7 +575,7 @@ impl Dispatcher {
             if self.q.lock().threads == 0 {
                 break;
             }
-            std::thread::sleep(std::time::Duration::from_millis(1));
+            aio_core::sync::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
 }
@@ -614,7 +614,7 @@ mod sys {
     }
 
     /// The key whose destructor runs at every exit of our threads.
-    static KEY: std::sync::OnceLock<libc::pthread_key_t> = std::sync::OnceLock::new();
+    static KEY: aio_core::sync::OnceLock<libc::pthread_key_t> = aio_core::sync::OnceLock::new();
 
     extern "C" fn on_exit(d: *mut c_void) {
         // SAFETY: the value is the dispatcher the thread served, which

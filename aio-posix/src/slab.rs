@@ -189,7 +189,7 @@ impl Slab {
                     st.pending = Some(p);
                     // Keep it for the next reclaim. Mutant: forget a slot
                     // whose op is not delivered yet; it never comes back.
-                    !aio_core::sync::mutant("slab-drop-undelivered")
+                    !aio_core::sync::mutant(aio_core::sync::Mutant::SlabDropUndelivered)
                 }
             }
         });
@@ -240,7 +240,7 @@ impl StreamQ {
     pub(crate) fn admit(&self, idx: u32, op: Op) -> Option<Op> {
         let mut q = self.q.lock();
         if q.active {
-            if aio_core::sync::mutant("stream-admit-split") {
+            if aio_core::sync::mutant(aio_core::sync::Mutant::StreamAdmitSplit) {
                 // Mutant: decide, unlock, relock, queue; the active op
                 // may finish in between, find the queue empty and go idle.
                 drop(q);

@@ -75,7 +75,7 @@ impl Events {
             }) {
             Ok(p) | Err(p) => p,
         };
-        if prev & WAITERS != 0 && !aio_core::sync::mutant("suspend-skip-wake") {
+        if prev & WAITERS != 0 && !aio_core::sync::mutant(aio_core::sync::Mutant::SuspendSkipWake) {
             self.wake_all();
         }
     }
@@ -98,7 +98,8 @@ impl Events {
             if (w >> 1) != ticket {
                 return None;
             }
-            if w & WAITERS != 0 || aio_core::sync::mutant("suspend-no-register") {
+            if w & WAITERS != 0 || aio_core::sync::mutant(aio_core::sync::Mutant::SuspendNoRegister)
+            {
                 return Some(w);
             }
             // Register: a CAS, so it fails if a completion bumped `seq`

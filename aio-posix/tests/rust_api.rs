@@ -89,7 +89,7 @@ fn pipe_reads_are_fifo_and_cancellable() {
     assert_eq!(rb.buf(), b"tsec");
     // A read waiting for data is cancelled.
     let c = aio_read(Request::read(r.as_raw_fd(), 0, 64)).unwrap();
-    std::thread::sleep(Duration::from_millis(10));
+    aio_core::sync::thread::sleep(Duration::from_millis(10));
     assert_eq!(c.cancel(), Ok(CancelStatus::Canceled));
     assert_eq!(c.error(), Some(Err(Error::ECANCELED)));
     assert_eq!(c.cancel(), Ok(CancelStatus::AllDone));
@@ -166,7 +166,7 @@ fn listio_wait_and_nowait() {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while LIST_CALLS.load(Ordering::SeqCst) == 0 {
         assert!(std::time::Instant::now() < deadline, "no list notification");
-        std::thread::sleep(Duration::from_millis(1));
+        aio_core::sync::thread::sleep(Duration::from_millis(1));
     }
     let mut got = Vec::new();
     for op in ops {
@@ -184,7 +184,7 @@ fn listio_wait_and_nowait() {
             std::time::Instant::now() < deadline,
             "no notification for an empty list"
         );
-        std::thread::sleep(Duration::from_millis(1));
+        aio_core::sync::thread::sleep(Duration::from_millis(1));
     }
     // A failing entry: EIO for the list, EBADF for the entry.
     let (ops, r) = lio_listio(ListMode::Wait, vec![Request::read(-1, 0, 4)]);
@@ -231,7 +231,7 @@ fn suspend_times_out_and_wakes() {
     );
     let wfd = w.as_raw_fd();
     let t = aio_core::sync::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
+        aio_core::sync::thread::sleep(Duration::from_millis(20));
         write_fd(wfd, b"z");
     });
     aio_suspend(&[&op], T).unwrap();

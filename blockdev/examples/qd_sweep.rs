@@ -235,7 +235,9 @@ fn main() {
     let nbd = loop {
         match NbdDevice::connect_unix(&sock, "sweep") {
             Ok(d) => break Some(d),
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) if Instant::now() < deadline => {
+                aio_core::sync::thread::sleep(Duration::from_millis(50))
+            }
             Err(e) => {
                 eprintln!("nbd: {e}");
                 break None;

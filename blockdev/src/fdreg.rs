@@ -137,7 +137,7 @@ impl ForkGate {
     /// Counts a creator in, waiting while a fork is being prepared; the
     /// guard counts it out.
     pub(crate) fn enter(&self) -> Creating<'_> {
-        if aio_core::sync::mutant("fork-gate-no-recheck") {
+        if aio_core::sync::mutant(aio_core::sync::Mutant::ForkGateNoRecheck) {
             // Mutant: test the flag, then count in with a separate RMW; a
             // fork prepared in between finds no creator and goes ahead.
             while self.word.load(SyncOrdering::Acquire) & FORKING != 0 {

@@ -74,7 +74,9 @@ impl BlockingPool {
                 // Nobody was asleep to take the job: start a worker unless
                 // the bound is reached (then every worker comes back to the
                 // queue after its current job and finds this one).
-                if w.len() < self.max && !aio_core::sync::mutant("pool-no-spawn") {
+                if w.len() < self.max
+                    && !aio_core::sync::mutant(aio_core::sync::Mutant::PoolNoSpawn)
+                {
                     let shared = Arc::clone(&self.shared);
                     let name = format!("blockdev-pool-{}", w.len());
                     match thread::spawn_named(name, move || worker(&shared)) {

@@ -60,7 +60,7 @@ impl<T> WorkQueue<T> {
         // woken. One that is not counted will look at `items` (under the
         // lock) before it sleeps, so it will see the job.
         if g.sleeping > 0 {
-            if !aio_core::sync::mutant("queue-push-no-notify") {
+            if !aio_core::sync::mutant(aio_core::sync::Mutant::QueuePushNoNotify) {
                 self.cv.notify_one();
             }
             Ok(Pushed::WokeSleeper)
@@ -100,7 +100,7 @@ impl<T> WorkQueue<T> {
     pub(crate) fn close(&self) {
         let mut g = self.state.lock();
         g.closed = true;
-        if !aio_core::sync::mutant("queue-close-no-notify") {
+        if !aio_core::sync::mutant(aio_core::sync::Mutant::QueueCloseNoNotify) {
             self.cv.notify_all();
         }
     }

@@ -164,7 +164,7 @@ fn shutdown_releases_held_ops_at_once() {
     let ps: Vec<_> = (0..32u64)
         .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 512, vec![2; 512])))
         .collect();
-    std::thread::sleep(Duration::from_millis(20));
+    aio_core::sync::thread::sleep(Duration::from_millis(20));
     assert!(ps.iter().all(|p| !p.is_complete()));
     let start = Instant::now();
     d.shutdown();

@@ -288,7 +288,7 @@ fn shutdown_releases_held_completions_and_cancels_new_ops() {
     let ps: Vec<_> = (0..64u64)
         .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 512, vec![3; 512])))
         .collect();
-    std::thread::sleep(Duration::from_millis(20));
+    aio_core::sync::thread::sleep(Duration::from_millis(20));
     assert!(ps.iter().all(|p| !p.is_complete()), "held for a minute");
     d.shutdown();
     for (_, r) in drain_within(&mut e, ps, Duration::from_secs(5)) {

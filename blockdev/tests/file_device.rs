@@ -453,7 +453,7 @@ fn the_waker_ends_a_ring_wait() {
     let w = e.waker();
     let start = Instant::now();
     let t = aio_core::sync::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(30));
+        aio_core::sync::thread::sleep(Duration::from_millis(30));
         w.wake();
     });
     e.wait(Some(Duration::from_secs(10))).unwrap();
@@ -619,7 +619,7 @@ fn polling_alone_reaps_completions() {
             "completions never showed up without a wait"
         );
         e.poll(64).unwrap();
-        std::thread::sleep(Duration::from_micros(200)); // "other work"
+        aio_core::sync::thread::sleep(Duration::from_micros(200)); // "other work"
     }
     for p in ps {
         assert!(p.wait_timeout(Duration::from_secs(5)));

@@ -25,7 +25,7 @@ fn connect(s: &QemuNbd) -> NbdDevice {
             Ok(d) => return d,
             // The readiness probe may still hold the server's only slot.
             Err(e) if Instant::now() < deadline && e != Error::ENOENT => {
-                std::thread::sleep(Duration::from_millis(50))
+                aio_core::sync::thread::sleep(Duration::from_millis(50))
             }
             Err(e) => panic!("connect: {e}"),
         }
@@ -169,7 +169,7 @@ fn a_refused_export_is_enoent() {
             Err(Error::ENOENT) => break Error::ENOENT,
             Err(e) if Instant::now() < deadline => {
                 let _ = e;
-                std::thread::sleep(Duration::from_millis(50));
+                aio_core::sync::thread::sleep(Duration::from_millis(50));
             }
             Err(e) => break e,
             Ok(_) => panic!("the server accepted an export it does not have"),
@@ -208,7 +208,7 @@ fn a_dead_server_fails_every_request_with_eio() {
             Instant::now() < deadline,
             "the reader did not notice the server died"
         );
-        std::thread::sleep(Duration::from_millis(10));
+        aio_core::sync::thread::sleep(Duration::from_millis(10));
     }
     let late = submit(&t, &mut e, op(&t, OpKind::Write, 0, vec![1; 512]));
     assert!(

@@ -144,7 +144,7 @@ fn threads_writing_disjoint_regions_all_land() {
     for h in hs {
         while !h.is_finished() {
             assert!(Instant::now() < deadline, "writer threads timed out");
-            std::thread::sleep(Duration::from_millis(5));
+            aio_core::sync::thread::sleep(Duration::from_millis(5));
         }
         h.join().unwrap();
     }

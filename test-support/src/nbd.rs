@@ -64,7 +64,7 @@ impl QemuNbd {
                 "qemu-nbd did not come up on {}",
                 socket.display()
             );
-            std::thread::sleep(Duration::from_millis(20));
+            aio_core::sync::thread::sleep(Duration::from_millis(20));
         }
         s
     }
@@ -100,7 +100,7 @@ impl QemuNbd {
                 Instant::now() < deadline,
                 "qemu-nbd did not come up on port {port}"
             );
-            std::thread::sleep(Duration::from_millis(20));
+            aio_core::sync::thread::sleep(Duration::from_millis(20));
         }
         s
     }

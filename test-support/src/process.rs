@@ -37,7 +37,7 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
                 String::from_utf8_lossy(&e)
             );
         }
-        std::thread::sleep(Duration::from_millis(10));
+        aio_core::sync::thread::sleep(Duration::from_millis(10));
     };
     Output {
         status,
@@ -66,7 +66,7 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for {what}"
         );
-        std::thread::sleep(Duration::from_millis(1));
+        aio_core::sync::thread::sleep(Duration::from_millis(1));
     }
 }
 
@@ -84,7 +84,7 @@ pub fn within_deadline<R: Send + 'static>(
             Instant::now() < deadline,
             "a blocking call did not return in {timeout:?}"
         );
-        std::thread::sleep(Duration::from_millis(2));
+        aio_core::sync::thread::sleep(Duration::from_millis(2));
     }
     h.join().expect("the blocking call panicked")
 }

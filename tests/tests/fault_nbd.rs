@@ -37,7 +37,7 @@ fn connect(server: &QemuNbd) -> NbdDevice {
             Ok(d) => return d,
             Err(e) => {
                 assert!(Instant::now() < deadline, "connect to qemu-nbd: {e}");
-                std::thread::sleep(Duration::from_millis(20));
+                aio_core::sync::thread::sleep(Duration::from_millis(20));
             }
         }
     }
@@ -224,7 +224,7 @@ fn qemu_nbd_killed_mid_run_every_op_completes() {
             Instant::now() < deadline,
             "the run never reached {KILL_AFTER} ops"
         );
-        std::thread::sleep(Duration::from_millis(1));
+        aio_core::sync::thread::sleep(Duration::from_millis(1));
     }
     let before_kill = ledger.done();
     server.kill();
@@ -243,7 +243,7 @@ fn qemu_nbd_killed_mid_run_every_op_completes() {
             Instant::now() < deadline,
             "pool shutdown hung after the server died"
         );
-        std::thread::sleep(Duration::from_millis(5));
+        aio_core::sync::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(h.join().unwrap().worker_panics, 0);
 

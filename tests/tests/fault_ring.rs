@@ -120,12 +120,12 @@ fn a_full_ring_makes_submitters_wait_and_drops_nothing() {
             Instant::now() < deadline,
             "the ring never filled: {complete} ops complete"
         );
-        std::thread::sleep(Duration::from_millis(1));
+        aio_core::sync::thread::sleep(Duration::from_millis(1));
     }
     // Give the other producers every chance to (wrongly) get past a full
     // ring; however long this is, at most CAP ops may be complete, since an
     // op is delivered only after its entry is published.
-    std::thread::sleep(Duration::from_millis(200));
+    aio_core::sync::thread::sleep(Duration::from_millis(200));
     pendings.extend(rx.try_iter());
     let complete = pendings.iter().filter(|p| p.is_complete()).count();
     assert!(
@@ -153,7 +153,7 @@ fn a_full_ring_makes_submitters_wait_and_drops_nothing() {
                 );
                 counts[e.user_data as usize].fetch_add(1, Ordering::Relaxed);
             }) as u64;
-            std::thread::sleep(Duration::from_micros(200));
+            aio_core::sync::thread::sleep(Duration::from_micros(200));
         }
     }
     submitter.join().expect("submitter");
@@ -192,7 +192,7 @@ fn many_producers_and_a_stalling_reaper() {
                 k += 1;
                 if k.is_multiple_of(64) {
                     // A stall: the ring fills, producers wait.
-                    std::thread::sleep(Duration::from_millis(2));
+                    aio_core::sync::thread::sleep(Duration::from_millis(2));
                 }
                 if reaper.wait(Some(Instant::now() + Duration::from_millis(50))) {
                     reaped += reaper.reap(3, |e: CqEntry| {

@@ -28,7 +28,7 @@ pub(super) fn job_direct(
             };
             match att {
                 Attempt::Ready(r) => break r,
-                Attempt::Busy => std::thread::yield_now(),
+                Attempt::Busy => aio_core::sync::thread::yield_now(),
             }
         };
         res.record(r, start, sh);

@@ -133,7 +133,7 @@ pub fn run(args: &Args, progress: impl Fn(u64, Duration)) -> Result<Outcome, Str
         .collect();
 
     while !handles.iter().all(|h| h.is_finished()) {
-        std::thread::sleep(Duration::from_millis(50));
+        aio_core::sync::thread::sleep(Duration::from_millis(50));
         progress(sh.done.load(Ordering::Relaxed), t0.elapsed());
     }
     // The load is over: its time is taken now, then the waiting stream

@@ -72,7 +72,7 @@ impl Availability {
         op.arm_available();
         {
             let mut w = self.waiters.lock();
-            let stale = if crate::sync::mutant("available-no-gen-check") {
+            let stale = if crate::sync::mutant(crate::sync::Mutant::AvailableNoGenCheck) {
                 false
             } else {
                 // Relaxed is enough: the list lock orders us against the

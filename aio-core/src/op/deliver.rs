@@ -59,7 +59,7 @@ impl OpShared {
             }
         };
 
-        let late = crate::sync::mutant("callback-after-delivery");
+        let late = crate::sync::mutant(crate::sync::Mutant::CallbackAfterDelivery);
         if !late {
             run_notify(self, &mut res);
         }
@@ -70,7 +70,7 @@ impl OpShared {
         if late {
             run_notify(self, &mut res);
         }
-        if prev.has_waiters() && !crate::sync::mutant("delivered-no-notify") {
+        if prev.has_waiters() && !crate::sync::mutant(crate::sync::Mutant::DeliveredNoNotify) {
             // A waiter registered before delivery and is waiting for the
             // stamp of this generation: it cannot return (and free the op)
             // until we unlock.
@@ -95,7 +95,7 @@ impl OpShared {
         // a `Pending` does.
         let generation = s.generation();
         let stamped = |g: &Signals| {
-            if crate::sync::mutant("delivered-unstamped") {
+            if crate::sync::mutant(crate::sync::Mutant::DeliveredUnstamped) {
                 // The old boolean flag: any earlier delivery counts.
                 g.delivered != 0
             } else {

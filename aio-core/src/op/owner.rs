@@ -433,7 +433,7 @@ impl Op {
     /// [`ring`](crate::ring)). A thread that must not sleep (a callback, the
     /// ring's own reaper) submits ring ops with [`Op::try_enqueue`].
     pub fn enqueue(self) -> (Pending, Queued) {
-        if !crate::sync::mutant("credit-not-reserved") {
+        if !crate::sync::mutant(crate::sync::Mutant::CreditNotReserved) {
             self.with_ring(CompletionRing::take_credit);
         }
         self.enqueue_credited()

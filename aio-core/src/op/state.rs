@@ -191,7 +191,7 @@ impl StateWord {
             }
             match Snap(s).phase() {
                 QUEUED => {
-                    let won = if crate::sync::mutant("cancel-not-atomic") {
+                    let won = if crate::sync::mutant(crate::sync::Mutant::CancelNotAtomic) {
                         // Check-then-act: the race the CAS exists to close.
                         self.0
                             .store((s & !PHASE_MASK) | INFLIGHT, Ordering::Release);
@@ -227,7 +227,7 @@ impl StateWord {
     /// so XOR flips it to the terminal phase in one step.
     pub(crate) fn deliver(&self, cancelled: bool) -> Snap {
         let to = if cancelled { CANCELLED } else { DONE };
-        let ord = if crate::sync::mutant("delivered-relaxed") {
+        let ord = if crate::sync::mutant(crate::sync::Mutant::DeliveredRelaxed) {
             Ordering::Relaxed
         } else {
             Ordering::AcqRel

@@ -308,14 +308,14 @@ pub fn arc_from_std<T: ?Sized>(a: std::sync::Arc<T>) -> Arc<T> {
 /// mutant.
 ///
 /// [`Mutant`]: super::Mutant
-pub fn mutant(m: &str) -> bool {
+pub fn mutant(m: super::Mutant) -> bool {
     match std::env::var("AIO_MUTANT") {
         Ok(v) if !v.is_empty() => {
             assert!(
                 super::Mutant::from_name(&v).is_some(),
                 "AIO_MUTANT={v} names no aio_core::sync::Mutant"
             );
-            v == m
+            v == m.name()
         }
         _ => false,
     }

@@ -115,7 +115,7 @@ impl Wakeup {
         match w {
             Wake::Nothing => {}
             Wake::Notify => {
-                if !aio_core::sync::mutant("pool-no-notify") {
+                if !aio_core::sync::mutant(aio_core::sync::Mutant::PoolNoNotify) {
                     self.pending.notify_one();
                 }
             }
@@ -123,7 +123,7 @@ impl Wakeup {
             // may be called after unlocking: if the worker has not reached
             // `Engine::wait` yet, that wait returns at once.
             Wake::Ring => {
-                if !aio_core::sync::mutant("pool-no-ring")
+                if !aio_core::sync::mutant(aio_core::sync::Mutant::PoolNoRing)
                     && let Some(w) = &*self.waker.lock()
                 {
                     w.wake();
@@ -148,7 +148,7 @@ impl Wakeup {
         in_flight: usize,
         room: usize,
     ) {
-        if aio_core::sync::mutant("pool-sleep-unlocked") {
+        if aio_core::sync::mutant(aio_core::sync::Mutant::PoolSleepUnlocked) {
             // Mutant: decide, unlock, relock, then publish the state; a
             // push in the gap sees Awake and wakes nobody.
             drop(g);

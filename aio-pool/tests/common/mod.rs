@@ -321,11 +321,11 @@ pub struct SlowTarget {
 
 impl Target for SlowTarget {
     fn read_at(&self, b: &mut [u8], o: u64) -> Attempt<Result<usize>> {
-        std::thread::sleep(self.delay);
+        aio_core::sync::thread::sleep(self.delay);
         self.mem.read_at(b, o)
     }
     fn write_at(&self, b: &[u8], o: u64) -> Attempt<Result<usize>> {
-        std::thread::sleep(self.delay);
+        aio_core::sync::thread::sleep(self.delay);
         self.mem.write_at(b, o)
     }
     fn flush(&self, k: FlushKind) -> Attempt<Result<()>> {

@@ -121,7 +121,7 @@ fn blocking_io(sh: &FileShared, op: &mut InFlight, plan: Plan) -> Result<usize> 
 /// least 4 threads, or twice the available parallelism. Made on first use;
 /// its threads are started on demand and live for the rest of the process.
 pub fn default_pool() -> Arc<BlockingPool> {
-    static POOL: std::sync::OnceLock<Arc<BlockingPool>> = std::sync::OnceLock::new();
+    static POOL: aio_core::sync::OnceLock<Arc<BlockingPool>> = aio_core::sync::OnceLock::new();
     Arc::clone(POOL.get_or_init(|| {
         let n = std::thread::available_parallelism().map_or(2, |n| n.get());
         BlockingPool::new((2 * n).max(4))

@@ -557,7 +557,7 @@ pub fn new_engine(depth: u32) -> Box<dyn Engine> {
     match UringEngine::new(depth) {
         Ok(e) => Box::new(e),
         Err(e) => {
-            static LOGGED: std::sync::Once = std::sync::Once::new();
+            static LOGGED: aio_core::sync::Once = aio_core::sync::Once::new();
             LOGGED.call_once(|| {
                 eprintln!("blockdev: io_uring unavailable ({e}); using a thread pool for file I/O");
             });

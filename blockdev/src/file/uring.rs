@@ -207,7 +207,7 @@ impl UringEngine {
             {
                 // Nothing we can do but retry; the kernel will accept the
                 // batch once it has room.
-                std::thread::yield_now();
+                aio_core::sync::thread::yield_now();
             }
         }
     }

@@ -50,7 +50,7 @@ impl<T> InflightTable<T> {
     pub(crate) fn insert(&self, t: T) -> Result<u64, (T, Error)> {
         let mut g = self.state.lock();
         if let Some(e) = g.closed
-            && !aio_core::sync::mutant("nbd-insert-after-close")
+            && !aio_core::sync::mutant(aio_core::sync::Mutant::NbdInsertAfterClose)
         {
             return Err((t, e));
         }

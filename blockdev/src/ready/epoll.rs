@@ -205,7 +205,7 @@ pub(crate) fn global(create: bool) -> Option<Arc<Readiness>> {
     use aio_core::sync::Mutex;
     /// The live waiter and the process it belongs to.
     type Cell = Mutex<Option<(u32, Arc<Readiness>)>>;
-    static CELL: std::sync::OnceLock<Cell> = std::sync::OnceLock::new();
+    static CELL: aio_core::sync::OnceLock<Cell> = aio_core::sync::OnceLock::new();
     let cell = CELL.get_or_init(|| Mutex::new(None));
     let pid = std::process::id();
     let mut g = cell.lock();

@@ -283,7 +283,7 @@ impl Readiness {
                         write: VecDeque::new(),
                     });
                 }
-                if aio_core::sync::mutant("ready-arm-before-queue") {
+                if aio_core::sync::mutant(aio_core::sync::Mutant::ReadyArmBeforeQueue) {
                     // Mutant: arm for the direction first, unlock, then
                     // queue (without arming again); an event in the gap
                     // finds nothing to do and is gone.

@@ -110,16 +110,16 @@ impl<D: Device + 'static> Target for DelayDevice<D> {
     /// Synchronous mode: sleeps for the latency on the caller's thread (the
     /// caller asked to wait), then reads.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Attempt<Result<usize>> {
-        std::thread::sleep(self.draw());
+        aio_core::sync::thread::sleep(self.draw());
         self.inner.read_at(buf, offset)
     }
     /// As [`DelayDevice::read_at`], for writes.
     fn write_at(&self, buf: &[u8], offset: u64) -> Attempt<Result<usize>> {
-        std::thread::sleep(self.draw());
+        aio_core::sync::thread::sleep(self.draw());
         self.inner.write_at(buf, offset)
     }
     fn flush(&self, kind: FlushKind) -> Attempt<Result<()>> {
-        std::thread::sleep(self.draw());
+        aio_core::sync::thread::sleep(self.draw());
         self.inner.flush(kind)
     }
     fn strategy(&self) -> Option<&dyn Strategy> {

@@ -168,7 +168,7 @@ impl<T> TimerHandle<T> {
         // thread decided how long to sleep under this lock, so notifying
         // under it cannot be missed.
         let earliest = g.heap.peek().is_some_and(|e| e.seq == seq);
-        if earliest && !aio_core::sync::mutant("timer-no-notify") {
+        if earliest && !aio_core::sync::mutant(aio_core::sync::Mutant::TimerNoNotify) {
             self.0.cv.notify_one();
         }
         Ok(())
