@@ -31,7 +31,7 @@ use aio_core::{Error, OpKind, Result};
 
 use crate::abi::RawAiocb;
 use crate::config::Config;
-use crate::engine;
+use crate::instance;
 use crate::notify::Notification;
 use crate::pthread::pthread_testcancel;
 use crate::suspend::Wake;
@@ -254,7 +254,7 @@ pub fn calls(name: &str) -> u64 {
 unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
     guard(-1, || {
         // SAFETY: forwarded from the entry point's contract.
-        let (aio, closed) = unsafe { engine::global_for(cb.cast::<RawAiocb>())? };
+        let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
         let mut inline_left = aio.cfg.inline_max;
         // SAFETY: forwarded from the entry point's contract.
         unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut inline_left, closed)? };
@@ -270,7 +270,7 @@ unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
             _ => return Err(Error::EINVAL),
         };
         // SAFETY: forwarded from the entry point's contract.
-        let (aio, closed) = unsafe { engine::global_for(cb.cast::<RawAiocb>())? };
+        let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
         // SAFETY: forwarded from the entry point's contract.
         unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut 0, closed)? };
         Ok(0)
@@ -279,12 +279,12 @@ unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
 
 unsafe fn do_error(cb: *const libc::aiocb) -> c_int {
     // SAFETY: forwarded from the entry point's contract.
-    guard(-1, || unsafe { engine::error_of(cb.cast::<RawAiocb>()) })
+    guard(-1, || unsafe { instance::error_of(cb.cast::<RawAiocb>()) })
 }
 
 unsafe fn do_return(cb: *mut libc::aiocb) -> libc::ssize_t {
     // SAFETY: forwarded from the entry point's contract.
-    guard(-1, || unsafe { engine::return_of(cb.cast::<RawAiocb>()) })
+    guard(-1, || unsafe { instance::return_of(cb.cast::<RawAiocb>()) })
 }
 
 fn deadline_of(timeout: *const libc::timespec) -> Result<Option<Instant>> {
@@ -336,13 +336,13 @@ unsafe fn suspend_step(list: *const *const libc::aiocb, nent: c_int) -> Result<S
     }
     // Never builds the instance (async-signal-safe from the first call):
     // without one nothing can complete, so the sleep is on a quiet word.
-    let Some(aio) = engine::try_global() else {
+    let Some(aio) = instance::try_global() else {
         let ready = entries.iter().any(|&cb| {
             // SAFETY: non-null entries are valid aiocbs (caller); aligned
             // ones only are read.
             !cb.is_null()
                 && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>())
-                && unsafe { engine::is_settled(cb.cast::<RawAiocb>()) }
+                && unsafe { instance::is_settled(cb.cast::<RawAiocb>()) }
         });
         return Ok(if ready {
             Step::Ready
@@ -362,18 +362,18 @@ unsafe fn suspend_step(list: *const *const libc::aiocb, nent: c_int) -> Result<S
         // one is not touched (it is never complete).
         !cb.is_null()
             && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>())
-            && unsafe { engine::is_settled(cb.cast::<RawAiocb>()) }
+            && unsafe { instance::is_settled(cb.cast::<RawAiocb>()) }
     });
     if let Some(cb) = ready {
         let cb = cb.cast::<RawAiocb>();
         // Return once its notification is sent too, as glibc does: a
         // program woken here finds its signal handler already run.
         // SAFETY: a valid, aligned aiocb (checked above).
-        if !unsafe { engine::notification_sent(aio, cb) } {
+        if !unsafe { instance::notification_sent(aio, cb) } {
             return Ok(Step::Unsent);
         }
         // SAFETY: as above.
-        if unsafe { engine::wants_signal(cb) } {
+        if unsafe { instance::wants_signal(cb) } {
             // A system call, so that a signal queued to this process is
             // delivered (its handler run) before we return.
             // SAFETY: plain syscall without arguments.
@@ -457,7 +457,7 @@ unsafe fn suspend_entry(
 
 unsafe fn do_cancel(fd: c_int, cb: *mut libc::aiocb) -> c_int {
     guard(-1, || {
-        let aio = engine::global()?;
+        let aio = instance::global()?;
         let st = if cb.is_null() {
             aio.cancel_fd(fd)?
         } else {
@@ -480,7 +480,7 @@ unsafe fn do_listio(
             libc::LIO_NOWAIT => false,
             _ => return Err(Error::EINVAL),
         };
-        let aio = engine::global()?;
+        let aio = instance::global()?;
         // Any length (glibc's sysconf(_SC_AIO_LISTIO_MAX) says "no limit");
         // entries past the op budget fail with EAGAIN.
         // A negative count is an empty list, as in glibc.
@@ -814,7 +814,7 @@ pub unsafe extern "C" fn aio_init(init: *const AioInit) {
             c.max_ops = c.max_ops.max((i.aio_num as usize).min(1 << 20));
         }
         c.apply_env();
-        engine::set_pending_config(c);
+        instance::set_pending_config(c);
         Ok(())
     });
 }

@@ -51,10 +51,10 @@ pub mod abi;
 pub mod api;
 mod config;
 #[cfg(not(loom))]
-mod engine;
-#[cfg(not(loom))]
 pub mod ffi;
 mod group;
+#[cfg(not(loom))]
+mod instance;
 mod notify;
 #[cfg(not(loom))]
 mod pthread;
@@ -71,5 +71,5 @@ pub use api::{
 };
 pub use config::Config;
 #[cfg(not(loom))]
-pub use engine::{AIO_PRIO_DELTA_MAX, CancelStatus};
+pub use instance::{AIO_PRIO_DELTA_MAX, CancelStatus};
 pub use notify::{Notification, ThreadFn};
