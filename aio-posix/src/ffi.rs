@@ -1,10 +1,17 @@
-//! The C ABI: `libaio_posix.so`'s exports, on glibc's `struct aiocb`.
+//! The C ABI's entry points, on glibc's `struct aiocb`, as Rust functions.
 //!
-//! Each entry point exists under its POSIX name and its `*64` twin (the
-//! names a program built with `_FILE_OFFSET_BITS=64` imports; the layouts
-//! are identical on LP64). None carries a symbol version, so under
-//! `LD_PRELOAD` the dynamic linker binds a program's unversioned or
-//! `GLIBC_2.x`-versioned references to these definitions first.
+//! This crate exports no C symbol: the package `aio-posix-cabi`
+//! (`aio-posix/cabi/`) builds `libaio_posix.so`, whose `#[no_mangle]`
+//! exports each call the function of the same name here, so that Rust
+//! binaries linking this crate (aio-bench, the tests, the fuzzers) do not
+//! interpose glibc's `aio_read` & co. in themselves. Each entry point is
+//! exported under its POSIX name and its `*64` twin (the names a program
+//! built with `_FILE_OFFSET_BITS=64` imports; the layouts are identical on
+//! LP64), both counted under the POSIX name. None carries a symbol
+//! version, so under `LD_PRELOAD` the dynamic linker binds a program's
+//! unversioned or `GLIBC_2.x`-versioned references to these definitions
+//! first. [`aio_suspend`] may unwind (a forced unwind when a thread is
+//! cancelled in it, a cancellation point): its export is `extern "C-unwind"`.
 //!
 //! Every entry point catches panics (`guard`) and turns every failure
 //! into `-1` and `errno` in that one place (`set_errno`); nothing
@@ -507,25 +514,13 @@ unsafe fn do_listio(
 }
 
 // ---------------------------------------------------------------------------
-// The exports.
+// The entry points (exported by aio-posix/cabi/src/lib.rs).
 // ---------------------------------------------------------------------------
 
-macro_rules! twin {
-    ($(#[$m:meta])* fn $name:ident / $name64:ident ($($a:ident : $t:ty),*) -> $r:ty = $imp:ident, $idx:expr) => {
+macro_rules! entry {
+    ($(#[$m:meta])* fn $name:ident ($($a:ident : $t:ty),*) -> $r:ty = $imp:ident, $idx:expr) => {
         $(#[$m])*
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name($($a: $t),*) -> $r {
-            count($idx);
-            // SAFETY: same contract as this function's.
-            unsafe { $imp($($a),*) }
-        }
-
-        #[doc = concat!("The `_FILE_OFFSET_BITS=64` name of [`", stringify!($name), "`] (same layout on LP64).")]
-        ///
-        /// # Safety
-        #[doc = concat!("As for [`", stringify!($name), "`].")]
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $name64($($a: $t),*) -> $r {
+        pub unsafe fn $name($($a: $t),*) -> $r {
             count($idx);
             // SAFETY: same contract as this function's.
             unsafe { $imp($($a),*) }
@@ -533,7 +528,7 @@ macro_rules! twin {
     };
 }
 
-twin! {
+entry! {
     /// `aio_read`: queues a read of `aio_nbytes` bytes at `aio_offset` of
     /// `aio_fildes` into `aio_buf`.
     ///
@@ -568,7 +563,7 @@ twin! {
     /// # Safety
     /// `aiocbp` is NULL or a valid aiocb; it and its buffer stay valid and
     /// untouched until `aio_error` no longer answers `EINPROGRESS`.
-    fn aio_read / aio_read64 (aiocbp: *mut libc::aiocb) -> c_int = read_imp, 0
+    fn aio_read (aiocbp: *mut libc::aiocb) -> c_int = read_imp, 0
 }
 
 unsafe fn read_imp(cb: *mut libc::aiocb) -> c_int {
@@ -581,7 +576,7 @@ unsafe fn write_imp(cb: *mut libc::aiocb) -> c_int {
     unsafe { do_submit(cb, OpKind::Write) }
 }
 
-twin! {
+entry! {
     /// `aio_write`: queues a write of `aio_nbytes` bytes from `aio_buf` at
     /// `aio_offset` of `aio_fildes`.
     ///
@@ -601,10 +596,10 @@ twin! {
     ///
     /// # Safety
     /// As for [`aio_read`].
-    fn aio_write / aio_write64 (aiocbp: *mut libc::aiocb) -> c_int = write_imp, 1
+    fn aio_write (aiocbp: *mut libc::aiocb) -> c_int = write_imp, 1
 }
 
-twin! {
+entry! {
     /// `aio_fsync`: queues an `fsync` (`O_SYNC`) or `fdatasync`
     /// (`O_DSYNC`) of `aio_fildes` that completes after every write queued
     /// on that descriptor before it.
@@ -627,10 +622,10 @@ twin! {
     ///
     /// # Safety
     /// As for [`aio_read`].
-    fn aio_fsync / aio_fsync64 (op: c_int, aiocbp: *mut libc::aiocb) -> c_int = do_fsync, 2
+    fn aio_fsync (op: c_int, aiocbp: *mut libc::aiocb) -> c_int = do_fsync, 2
 }
 
-twin! {
+entry! {
     /// `aio_error`: the status of an op.
     ///
     /// # SYNOPSIS
@@ -650,10 +645,10 @@ twin! {
     ///
     /// # Safety
     /// `aiocbp` is NULL or a valid aiocb.
-    fn aio_error / aio_error64 (aiocbp: *const libc::aiocb) -> c_int = do_error, 3
+    fn aio_error (aiocbp: *const libc::aiocb) -> c_int = do_error, 3
 }
 
-twin! {
+entry! {
     /// `aio_return`: the result of a completed op, once.
     ///
     /// # SYNOPSIS
@@ -673,10 +668,10 @@ twin! {
     ///
     /// # Safety
     /// `aiocbp` is NULL or a valid aiocb.
-    fn aio_return / aio_return64 (aiocbp: *mut libc::aiocb) -> libc::ssize_t = do_return, 4
+    fn aio_return (aiocbp: *mut libc::aiocb) -> libc::ssize_t = do_return, 4
 }
 
-twin! {
+entry! {
     /// `aio_cancel`: cancels one op, or every op of a descriptor.
     ///
     /// # SYNOPSIS
@@ -698,10 +693,10 @@ twin! {
     ///
     /// # Safety
     /// `aiocbp` is NULL or a valid aiocb.
-    fn aio_cancel / aio_cancel64 (fildes: c_int, aiocbp: *mut libc::aiocb) -> c_int = do_cancel, 6
+    fn aio_cancel (fildes: c_int, aiocbp: *mut libc::aiocb) -> c_int = do_cancel, 6
 }
 
-twin! {
+entry! {
     /// `lio_listio`: queues a list of reads and writes.
     ///
     /// # SYNOPSIS
@@ -732,7 +727,7 @@ twin! {
     /// `list` holds `nent` pointers, each NULL or a valid aiocb that, with
     /// its buffer, stays valid until its op completes; `sig` is NULL or
     /// valid.
-    fn lio_listio / lio_listio64 (mode: c_int, list: *const *mut libc::aiocb, nent: c_int, sig: *mut libc::sigevent) -> c_int = do_listio, 7
+    fn lio_listio (mode: c_int, list: *const *mut libc::aiocb, nent: c_int, sig: *mut libc::sigevent) -> c_int = do_listio, 7
 }
 
 /// `aio_suspend`: waits for one of a list of ops.
@@ -756,23 +751,7 @@ twin! {
 /// # Safety
 /// `list` holds `nent` pointers, each NULL or a valid aiocb; `timeout` is
 /// NULL or valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn aio_suspend(
-    list: *const *const libc::aiocb,
-    nent: c_int,
-    timeout: *const libc::timespec,
-) -> c_int {
-    count(5);
-    // SAFETY: same contract.
-    unsafe { suspend_entry(list, nent, timeout) }
-}
-
-/// The `_FILE_OFFSET_BITS=64` name of [`aio_suspend`].
-///
-/// # Safety
-/// As for [`aio_suspend`].
-#[unsafe(no_mangle)]
-pub unsafe extern "C-unwind" fn aio_suspend64(
+pub unsafe fn aio_suspend(
     list: *const *const libc::aiocb,
     nent: c_int,
     timeout: *const libc::timespec,
@@ -795,8 +774,7 @@ pub unsafe extern "C-unwind" fn aio_suspend64(
 ///
 /// # Safety
 /// `init` is NULL or valid.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn aio_init(init: *const AioInit) {
+pub unsafe fn aio_init(init: *const AioInit) {
     count(8);
     guard((), || {
         if init.is_null() {
@@ -825,8 +803,7 @@ pub unsafe extern "C" fn aio_init(init: *const AioInit) {
 ///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn aio_posix_calls(name: *const c_char) -> u64 {
+pub unsafe fn aio_posix_calls(name: *const c_char) -> u64 {
     guard(0, || {
         if name.is_null() {
             return Ok(0);

@@ -8,15 +8,15 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The cdylib cargo built for this test run: `cargo test` builds the
-/// library with both crate types into the `deps` directory that holds the
-/// test binary itself.
+/// dev-dependency `aio-posix-cabi` (a cdylib) into the `deps` directory
+/// that holds the test binary itself.
 pub fn lib_path() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let deps = exe.parent().expect("deps dir");
     let p = deps.join("libaio_posix.so");
     assert!(
         p.exists(),
-        "{} missing: cargo builds the cdylib with the tests (crate-type cdylib)",
+        "{} missing: cargo builds the cdylib with the tests (dev-dependency aio-posix-cabi)",
         p.display()
     );
     p

@@ -9,16 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The cdylib cargo built for this test run: `aio-posix` is a dev-dependency
-/// of this crate and has crate types rlib and cdylib, so cargo builds
-/// `libaio_posix.so` into the `deps` directory that holds the test binary.
+/// The cdylib cargo built for this test run: `aio-posix-cabi` (a cdylib)
+/// is a dev-dependency of this crate, so cargo builds `libaio_posix.so`
+/// into the `deps` directory that holds the test binary.
 pub fn lib_path() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let deps = exe.parent().expect("deps dir");
     let p = deps.join("libaio_posix.so");
     assert!(
         p.exists(),
-        "{} missing: cargo builds the cdylib with the tests (crate-type cdylib)",
+        "{} missing: cargo builds the cdylib with the tests (dev-dependency aio-posix-cabi)",
         p.display()
     );
     p
