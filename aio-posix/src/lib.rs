@@ -60,6 +60,8 @@ mod notify;
 mod pthread;
 mod slab;
 mod suspend;
+#[cfg(not(loom))]
+mod trace;
 
 #[cfg(all(test, loom))]
 mod tests;

@@ -13,6 +13,11 @@
 //! the fuzzers) do not export `aio_read` & co. and interpose glibc's AIO
 //! in themselves. cbindgen reads this file (with `../cbindgen.toml`) to
 //! generate `include/aio_posix.h`; the POSIX names are excluded there.
+//!
+//! Empty under `--cfg loom`: aio-posix's loom models build this package
+//! as a dev-dependency, and the C ABI (`ffi`) does not exist there.
+
+#![cfg(not(loom))]
 
 use std::ffi::{c_char, c_int};
 

@@ -293,7 +293,7 @@ extern "C" fn atfork_child() {
     // parent's copies are untouched). Async-signal-safe: atomics, close.
     GLOBAL.store(0, Ordering::Release);
     blockdev::fork_child();
-    crate::ffi::reset_counters();
+    crate::trace::reset_counters();
 }
 
 /// Records `aio_init`'s limits for the instance about to be built.
