@@ -12,11 +12,11 @@
 //!
 //! # Locking
 //!
-//! ```text
-//!   Lock order: Instance::fds alone (never held across a submission).
-//!               Slot::st -> (PoolSet::cancel's locks) in aio_cancel only.
-//!   Slab::done -> Slab::free (slab.rs). No lock across a callback.
-//! ```
+//! The crate's one lock-order table is in `README.md`
+//! ([Lock order](crate::protocols#lock-order)). Here: `Instance::fds` is a
+//! leaf, never held across a submission; `Slot::st` is held across
+//! `PoolSet::cancel` (and the wait for the cancelled op's callback) in
+//! `aio_cancel` only.
 //!
 //! # Descriptors
 //!
@@ -26,7 +26,7 @@
 //! one device: positional reads and writes run in parallel and an fsync
 //! follows the writes on it. A stream (pipe, FIFO, socket, pty) has one
 //! device per direction, and its ops wait in one FIFO queue per direction
-//! (`slab::StreamQ`): FIFO among the reads, FIFO among the writes, and a
+//! ([`StreamQ`]): FIFO among the reads, FIFO among the writes, and a
 //! read waiting for data never
 //! holds up a write. Writes and flushes of an `O_APPEND` file are queued
 //! too (see `README.md`, "Streams").
@@ -40,9 +40,10 @@ use aio_pool::{PoolConfig, PoolSet, SubmitFlags, Submitted};
 use blockdev::{BlockingPool, FileDevice, FileOptions};
 
 use crate::abi::RawAiocb;
+use crate::complete::Completer;
 use crate::config::Config;
 use crate::notify::with_signals_blocked;
-use crate::slab::{Core, StreamQ};
+use crate::stream::StreamQ;
 
 mod cancel;
 mod status;
@@ -114,7 +115,7 @@ enum Cancel {
     Retry,
 }
 
-/// [`Core`]'s way to submit a released stream op: to the process-wide
+/// [`Completer`]'s way to submit a released stream op: to the process-wide
 /// pools (a released op belongs to the live instance; a fork child never
 /// runs the parent's callbacks). `ADMITTED`: the program was told the op
 /// was accepted, so it must not be refused for queue room now (the slab
@@ -135,7 +136,7 @@ fn resubmit(op: Op) -> std::result::Result<aio_core::Pending, (Op, Error)> {
 
 /// The process-wide instance.
 pub(crate) struct Instance {
-    pub(crate) core: Core,
+    pub(crate) core: Completer,
     pools: PoolSet,
     fds: Mutex<HashMap<i32, FdEntry>>,
     blocking: Arc<BlockingPool>,
@@ -186,7 +187,7 @@ impl Instance {
         pc.pin = cfg.pin;
         let pools = with_signals_blocked(|| PoolSet::new(pc))?;
         Ok(Instance {
-            core: Core::new(cfg.max_ops, cfg.notify_threads, resubmit),
+            core: Completer::new(cfg.max_ops, cfg.notify_threads, resubmit),
             pools,
             fds: Mutex::new(HashMap::new()),
             blocking: BlockingPool::new(4),

@@ -7,9 +7,10 @@ use aio_core::{Error, Op, OpKind, Result};
 use aio_pool::{SubmitFlags, Submitted};
 
 use crate::abi::{Fields, RawAiocb, TAG_SUBMITTED, W_GEN, W_INSTANCE, W_SLOT, W_TAG, field};
+use crate::complete::on_complete;
 use crate::group::Group;
 use crate::notify::Notification;
-use crate::slab::{StreamQ, on_complete};
+use crate::stream::StreamQ;
 
 use super::{AIO_PRIO_DELTA_MAX, Instance, check_fd};
 
