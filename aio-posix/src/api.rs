@@ -43,7 +43,7 @@ use aio_core::sync::atomic::Ordering;
 use aio_core::{Error, OpKind, Result};
 
 use crate::abi::{RawAiocb, RawSigevent, SigevUnion, field};
-use crate::instance::{self, CancelStatus, SuspendEnd};
+use crate::instance::{self, CancelStatus, SuspendEnd, status};
 use crate::notify::Notification;
 
 /// An operation to submit: its control block (a glibc `struct aiocb` on
@@ -245,7 +245,7 @@ impl InProgress {
             Some(r) => {
                 let mut req = self.req.take().expect("present until returned");
                 // SAFETY: our aiocb, complete: mark it returned.
-                let _ = unsafe { instance::return_of(req.ptr()) };
+                let _ = unsafe { status::return_of(req.ptr()) };
                 Ok((req, r))
             }
         }
@@ -287,8 +287,7 @@ impl Drop for InProgress {
         if let Ok(aio) = instance::global() {
             let cb = self.cb();
             // SAFETY: our boxed aiocb.
-            while aio.sleep_until(None, || unsafe { instance::is_settled(cb) }) != SuspendEnd::Ready
-            {
+            while aio.sleep_until(None, || unsafe { status::is_settled(cb) }) != SuspendEnd::Ready {
             }
         }
     }
@@ -413,7 +412,7 @@ pub fn aio_suspend(ops: &[&InProgress], timeout: Option<Duration>) -> Result<()>
     let deadline = timeout.map(|t| Instant::now() + t);
     let cbs: Vec<*const RawAiocb> = ops.iter().map(|o| o.cb().cast_const()).collect();
     // SAFETY: the aiocbs are owned by the borrowed InProgress values.
-    let ready = || cbs.iter().any(|&cb| unsafe { instance::is_settled(cb) });
+    let ready = || cbs.iter().any(|&cb| unsafe { status::is_settled(cb) });
     match aio.sleep_until(deadline, ready) {
         SuspendEnd::Ready => Ok(()),
         SuspendEnd::TimedOut => Err(Error::EAGAIN),

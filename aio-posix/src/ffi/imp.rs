@@ -71,12 +71,16 @@ pub(super) unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
 
 pub(super) unsafe fn do_error(cb: *const libc::aiocb) -> c_int {
     // SAFETY: forwarded from the entry point's contract.
-    guard(-1, || unsafe { instance::error_of(cb.cast::<RawAiocb>()) })
+    guard(-1, || unsafe {
+        instance::status::error_of(cb.cast::<RawAiocb>())
+    })
 }
 
 pub(super) unsafe fn do_return(cb: *mut libc::aiocb) -> libc::ssize_t {
     // SAFETY: forwarded from the entry point's contract.
-    guard(-1, || unsafe { instance::return_of(cb.cast::<RawAiocb>()) })
+    guard(-1, || unsafe {
+        instance::status::return_of(cb.cast::<RawAiocb>())
+    })
 }
 
 fn deadline_of(timeout: *const libc::timespec) -> Result<Option<Instant>> {
@@ -134,7 +138,7 @@ unsafe fn suspend_step(list: *const *const libc::aiocb, nent: c_int) -> Result<S
             // ones only are read.
             !cb.is_null()
                 && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>())
-                && unsafe { instance::is_settled(cb.cast::<RawAiocb>()) }
+                && unsafe { instance::status::is_settled(cb.cast::<RawAiocb>()) }
         });
         return Ok(if ready {
             Step::Ready
@@ -154,18 +158,18 @@ unsafe fn suspend_step(list: *const *const libc::aiocb, nent: c_int) -> Result<S
         // one is not touched (it is never complete).
         !cb.is_null()
             && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>())
-            && unsafe { instance::is_settled(cb.cast::<RawAiocb>()) }
+            && unsafe { instance::status::is_settled(cb.cast::<RawAiocb>()) }
     });
     if let Some(cb) = ready {
         let cb = cb.cast::<RawAiocb>();
         // Return once its notification is sent too, as glibc does: a
         // program woken here finds its signal handler already run.
         // SAFETY: a valid, aligned aiocb (checked above).
-        if !unsafe { instance::notification_sent(aio, cb) } {
+        if !unsafe { instance::status::notification_sent(aio, cb) } {
             return Ok(Step::Unsent);
         }
         // SAFETY: as above.
-        if unsafe { instance::wants_signal(cb) } {
+        if unsafe { instance::status::wants_signal(cb) } {
             // A system call, so that a signal queued to this process is
             // delivered (its handler run) before we return.
             // SAFETY: plain syscall without arguments.

@@ -46,11 +46,9 @@ use crate::notify::with_signals_blocked;
 use crate::stream::StreamQ;
 
 mod cancel;
-mod status;
+pub(crate) mod status;
 mod submit;
 mod wait;
-
-pub(crate) use status::{error_of, is_settled, notification_sent, return_of, wants_signal};
 
 /// glibc's `AIO_PRIO_DELTA_MAX`: the largest valid `aio_reqprio`.
 pub const AIO_PRIO_DELTA_MAX: i32 = 20;
