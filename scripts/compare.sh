@@ -35,7 +35,7 @@ out="${COMPARE_OUT:-target/compare}"
 mkdir -p "$out" "$(dirname "$file")"
 
 command -v fio >/dev/null || { echo "compare.sh: fio is not installed (apt-get install fio)" >&2; exit 1; }
-cargo build --release -q -p aio-posix -p aio-bench
+cargo build --release -q -p aio-posix-cabi -p aio-bench
 lib="$PWD/target/release/libaio_posix.so"
 bench="$PWD/target/release/aio-bench"
 [ -f "$lib" ] || { echo "compare.sh: $lib was not built" >&2; exit 1; }

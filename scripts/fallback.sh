@@ -32,7 +32,7 @@ cc -O2 -o target/nouring/probe target/nouring/probe.c
 # `cargo build` refreshes target/debug/libaio_posix.so: cargo puts
 # target/debug first on the tests' LD_LIBRARY_PATH, so the linked C tests
 # load that copy (a stale one would be tested otherwise).
-cargo build -p aio-posix --quiet
+cargo build -p aio-posix-cabi --quiet
 cargo test -p aio-posix -p aio-tests --no-run --quiet
 "${launch[@]}" cargo test -p aio-posix --test c_abi --no-fail-fast
 "${launch[@]}" cargo test -p aio-tests --test c_soak --test c_faults --test c_streams \

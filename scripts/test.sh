@@ -19,7 +19,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 step "cargo test --workspace"
 # Refresh target/debug/libaio_posix.so first: cargo puts target/debug on
 # the tests' LD_LIBRARY_PATH, so the linked C tests load that copy.
-cargo build -p aio-posix --quiet
+cargo build -p aio-posix-cabi --quiet
 cargo test --workspace --no-fail-fast 2>&1 | tee target/test.log
 # Sum up every test binary's result line into one closing line.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }

@@ -43,7 +43,7 @@ use aio_core::sync::atomic::Ordering;
 use aio_core::{Error, OpKind, Result};
 
 use crate::abi::{RawAiocb, RawSigevent, SigevUnion, field};
-use crate::engine::{self, CancelStatus, SuspendEnd};
+use crate::instance::{self, CancelStatus, SuspendEnd, status};
 use crate::notify::Notification;
 
 /// An operation to submit: its control block (a glibc `struct aiocb` on
@@ -245,7 +245,7 @@ impl InProgress {
             Some(r) => {
                 let mut req = self.req.take().expect("present until returned");
                 // SAFETY: our aiocb, complete: mark it returned.
-                let _ = unsafe { engine::return_of(req.ptr()) };
+                let _ = unsafe { status::return_of(req.ptr()) };
                 Ok((req, r))
             }
         }
@@ -269,7 +269,7 @@ impl InProgress {
 
     /// `aio_cancel(fd, aiocb)` for this op.
     pub fn cancel(&self) -> Result<CancelStatus> {
-        let aio = engine::global()?;
+        let aio = instance::global()?;
         let cb = self.cb();
         // SAFETY: our aiocb; its request fields are not written while the
         // op is in flight.
@@ -284,17 +284,17 @@ impl Drop for InProgress {
         }
         let _ = self.cancel();
         // The buffer may not be freed before the op completes.
-        if let Ok(aio) = engine::global() {
+        if let Ok(aio) = instance::global() {
             let cb = self.cb();
             // SAFETY: our boxed aiocb.
-            while aio.sleep_until(None, || unsafe { engine::is_settled(cb) }) != SuspendEnd::Ready {
+            while aio.sleep_until(None, || unsafe { status::is_settled(cb) }) != SuspendEnd::Ready {
             }
         }
     }
 }
 
 fn submit(mut req: Request, kind: OpKind) -> std::result::Result<InProgress, Refused> {
-    let aio = match engine::global() {
+    let aio = match instance::global() {
         Ok(a) => a,
         Err(error) => {
             return Err(Refused {
@@ -408,11 +408,11 @@ pub fn aio_suspend(ops: &[&InProgress], timeout: Option<Duration>) -> Result<()>
     if ops.is_empty() {
         return Ok(());
     }
-    let aio = engine::global()?;
+    let aio = instance::global()?;
     let deadline = timeout.map(|t| Instant::now() + t);
     let cbs: Vec<*const RawAiocb> = ops.iter().map(|o| o.cb().cast_const()).collect();
     // SAFETY: the aiocbs are owned by the borrowed InProgress values.
-    let ready = || cbs.iter().any(|&cb| unsafe { engine::is_settled(cb) });
+    let ready = || cbs.iter().any(|&cb| unsafe { status::is_settled(cb) });
     match aio.sleep_until(deadline, ready) {
         SuspendEnd::Ready => Ok(()),
         SuspendEnd::TimedOut => Err(Error::EAGAIN),
@@ -436,7 +436,7 @@ pub fn aio_suspend(ops: &[&InProgress], timeout: Option<Duration>) -> Result<()>
 /// # ERRORS
 /// `EBADF`: `fd` is not open.
 pub fn aio_cancel(fd: RawFd) -> Result<CancelStatus> {
-    engine::global()?.cancel_fd(fd)
+    instance::global()?.cancel_fd(fd)
 }
 
 /// `lio_listio`'s mode.
@@ -471,7 +471,7 @@ pub enum ListMode {
 pub fn lio_listio(mode: ListMode, reqs: Vec<Request>) -> (Vec<InProgress>, Result<()>) {
     let mut reqs = reqs;
     let list: Vec<*mut RawAiocb> = reqs.iter_mut().map(|r| r.ptr()).collect();
-    let r = engine::global().and_then(|aio| {
+    let r = instance::global().and_then(|aio| {
         let (wait, n) = match mode {
             ListMode::Wait => (true, Notification::None),
             ListMode::NoWait(n) => (false, n),

@@ -31,9 +31,9 @@
 //! notification from a copy of the sigevent taken at submission. Per-op
 //! state lives in the aiocb, as in glibc, so `aio_error` is one atomic
 //! load and nothing is kept per completed op. `src/README.md` describes
-//! the protocols (suspend, slab, lio group, `SIGEV_THREAD` dispatcher)
-//! with the races and a proof sketch; each has a loom model in
-//! `src/tests`.
+//! the protocols (completion, suspend, slab, stream queues, lio group,
+//! `SIGEV_THREAD` dispatcher) with the races, the crate's lock order and a
+//! proof sketch; each has a loom model in `src/tests`.
 //!
 //! ## Limits
 //!
@@ -43,26 +43,41 @@
 //! `AIO_POSIX_TRACE=path` makes each process append its call counters to
 //! `path` (the tests use it to prove which library served a program).
 
+// Under loom the library itself (not its tests) is built only as the
+// dependency of the cdylib package (a dev-dependency of the tests), where
+// the protocol types the models construct are unused.
+#![cfg_attr(all(loom, not(test)), allow(dead_code, unused_imports))]
+
 #[cfg(all(loom, not(debug_assertions)))]
 compile_error!("loom models need debug assertions: build them with `--profile loom`");
 
 pub mod abi;
 #[cfg(not(loom))]
 pub mod api;
+mod complete;
 mod config;
-#[cfg(not(loom))]
-mod engine;
 #[cfg(not(loom))]
 pub mod ffi;
 mod group;
+#[cfg(not(loom))]
+mod instance;
 mod notify;
 #[cfg(not(loom))]
 mod pthread;
 mod slab;
+mod stream;
 mod suspend;
+#[cfg(not(loom))]
+mod trace;
 
 #[cfg(all(test, loom))]
 mod tests;
+
+// The protocols' narration (`src/README.md`), compiled so that its links
+// to the code are checked by `cargo doc --document-private-items`.
+#[cfg(not(loom))]
+#[doc = include_str!("README.md")]
+mod protocols {}
 
 #[cfg(not(loom))]
 pub use api::{
@@ -71,5 +86,5 @@ pub use api::{
 };
 pub use config::Config;
 #[cfg(not(loom))]
-pub use engine::{AIO_PRIO_DELTA_MAX, CancelStatus};
+pub use instance::{AIO_PRIO_DELTA_MAX, CancelStatus};
 pub use notify::{Notification, ThreadFn};

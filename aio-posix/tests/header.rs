@@ -1,5 +1,5 @@
-//! `include/aio_posix.h` is what cbindgen generates from `src/ffi.rs`
-//! with `cbindgen.toml`. Run with `AIO_POSIX_BLESS=1` to rewrite it.
+//! `include/aio_posix.h` is what cbindgen generates from the exports of
+//! `cabi/src/lib.rs` (package aio-posix-cabi) with `cbindgen.toml`. Run with `AIO_POSIX_BLESS=1` to rewrite it.
 
 use std::path::Path;
 
@@ -9,7 +9,7 @@ fn header_is_up_to_date() {
     let config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let mut out = Vec::new();
     cbindgen::Builder::new()
-        .with_crate(dir)
+        .with_crate(dir.join("cabi"))
         .with_config(config)
         .generate()
         .expect("cbindgen")

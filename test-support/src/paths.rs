@@ -6,7 +6,7 @@ use std::process::Command;
 
 /// The package whose `cdylib` is the C ABI library. If the exports move to
 /// another package, this is the one line to change.
-pub const CDYLIB_PACKAGE: &str = "aio-posix";
+pub const CDYLIB_PACKAGE: &str = "aio-posix-cabi";
 
 /// The file name of the C ABI library.
 pub const CDYLIB_FILE: &str = "libaio_posix.so";

@@ -8,8 +8,8 @@ use aio_core::{Op, OpKind};
 
 use super::{model, nop};
 use crate::abi::{RawAiocb, field};
+use crate::complete::{Completer, on_complete};
 use crate::notify::Notification;
-use crate::slab::{Core, on_complete};
 
 /// A slab of one slot: an op is submitted and completed by a servicer
 /// thread (which runs the real callback); as soon as the aiocb says the op
@@ -21,7 +21,9 @@ use crate::slab::{Core, on_complete};
 #[test]
 fn loom_slab_reclaim_vs_delivery() {
     model(|| {
-        let core = Arc::new(Core::new(1, 1, |op| Err((op, aio_core::Error::EAGAIN))));
+        let core = Arc::new(Completer::new(1, 1, |op| {
+            Err((op, aio_core::Error::EAGAIN))
+        }));
         // SAFETY: an all-zero aiocb is valid.
         let cb: Box<RawAiocb> = Box::new(unsafe { std::mem::zeroed() });
         let cb = Box::into_raw(cb);

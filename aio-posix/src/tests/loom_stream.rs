@@ -8,8 +8,9 @@ use aio_core::{Error, Op, OpKind, Pending};
 
 use super::{model, nop};
 use crate::abi::{RawAiocb, field};
+use crate::complete::{Completer, on_complete};
 use crate::notify::Notification;
-use crate::slab::{Core, StreamQ, on_complete};
+use crate::stream::StreamQ;
 
 /// Resubmission that services the op at once on the calling thread.
 fn run_now(op: Op) -> Result<Pending, (Op, Error)> {
@@ -26,7 +27,7 @@ fn aiocb() -> *mut RawAiocb {
     cb
 }
 
-fn op_for(core: &Core, idx: u32, cb: *mut RawAiocb, q: &Arc<StreamQ>) -> Op {
+fn op_for(core: &Completer, idx: u32, cb: *mut RawAiocb, q: &Arc<StreamQ>) -> Op {
     let mut op = Op::new(nop(), Vec::new());
     op.prepare(OpKind::Read, 0, 0).unwrap();
     op.set_callback(on_complete);
@@ -44,7 +45,7 @@ fn op_for(core: &Core, idx: u32, cb: *mut RawAiocb, q: &Arc<StreamQ>) -> Op {
 #[test]
 fn loom_stream_admit_vs_release() {
     model(|| {
-        let core = Arc::new(Core::new(2, 1, run_now));
+        let core = Arc::new(Completer::new(2, 1, run_now));
         let q = Arc::new(StreamQ::default());
         let (cb1, cb2) = (aiocb(), aiocb());
         let i1 = core.slab.alloc().unwrap();

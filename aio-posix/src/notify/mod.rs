@@ -3,7 +3,15 @@
 //! stored, so the completer never reads the caller's sigevent), and the
 //! threads that run `SIGEV_THREAD` functions.
 //!
-//! # The `SIGEV_THREAD` dispatcher (see `README.md`, "SIGEV_THREAD")
+//! The longest file of the crate (about 420 lines of code), for a
+//! reason: [`Notification`], [`Deferred`] and [`Dispatcher`] are mutually
+//! recursive (a notification is sent through
+//! the dispatcher, which sends batches of deferred notifications), so
+//! splitting them would make an import cycle. The leaves are apart:
+//! [`signal`] (queueing a signal, blocking signals) and [`sent`] (the
+//! sent marks).
+//!
+//! # The `SIGEV_THREAD` dispatcher (see `README.md`, [SIGEV_THREAD](crate::protocols#sigev_thread-notify))
 //!
 //! ```text
 //!   Lock order: Dispatcher::q alone. No lock is held while a function runs.
@@ -43,6 +51,14 @@ use aio_core::sync::{Condvar, Mutex};
 use aio_core::{Error, Result};
 
 use crate::abi::RawSigevent;
+
+mod sent;
+mod signal;
+
+pub(crate) use sent::{NEVER_SENT, mark_sent, was_sent};
+use signal::send_signal;
+#[cfg_attr(loom, allow(unused_imports))]
+pub(crate) use signal::with_signals_blocked;
 
 /// A `SIGEV_THREAD` function: `void f(union sigval)`.
 pub type ThreadFn = extern "C" fn(libc::sigval);
@@ -167,117 +183,6 @@ impl Notification {
             }),
         }
     }
-}
-
-/// The first fields of the kernel's `siginfo_t` for a queued signal
-/// (`_rt`), padded to its 128 bytes.
-#[repr(C)]
-struct QueuedSiginfo {
-    signo: i32,
-    errno: i32,
-    code: i32,
-    _pad: i32,
-    pid: i32,
-    uid: u32,
-    value: usize,
-    _rest: [u8; 128 - 32],
-}
-
-const _: () = assert!(std::mem::size_of::<QueuedSiginfo>() == 128);
-
-#[cfg(not(loom))]
-fn send_signal(signo: i32, value: usize, tid: Option<i32>) {
-    // SAFETY: plain syscalls.
-    let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
-    let info = QueuedSiginfo {
-        signo,
-        errno: 0,
-        code: libc::SI_ASYNCIO,
-        _pad: 0,
-        pid,
-        uid,
-        value,
-        _rest: [0; 96],
-    };
-    // SAFETY: the kernel reads 128 bytes of `info`; a negative si_code is
-    // allowed for signals a process sends itself.
-    unsafe {
-        match tid {
-            None => libc::syscall(
-                libc::SYS_rt_sigqueueinfo,
-                pid,
-                signo,
-                &info as *const QueuedSiginfo,
-            ),
-            Some(t) => libc::syscall(
-                libc::SYS_rt_tgsigqueueinfo,
-                pid,
-                t,
-                signo,
-                &info as *const QueuedSiginfo,
-            ),
-        }
-    };
-}
-
-#[cfg(loom)]
-fn send_signal(_signo: i32, _value: usize, _tid: Option<i32>) {
-    // Models use SIGEV_NONE and SIGEV_THREAD only.
-    let _ = QueuedSiginfo {
-        signo: 0,
-        errno: 0,
-        code: 0,
-        _pad: 0,
-        pid: 0,
-        uid: 0,
-        value: 0,
-        _rest: [0; 96],
-    };
-}
-
-/// Runs `f` with every signal blocked on this thread, so that threads it
-/// starts inherit a full mask.
-#[cfg_attr(loom, allow(dead_code))]
-pub(crate) fn with_signals_blocked<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(not(loom))]
-    {
-        // SAFETY: sigset_t is a plain C type; the calls only read and write
-        // the two local sets.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            let r = f();
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-            r
-        }
-    }
-    #[cfg(loom)]
-    f()
-}
-
-/// The generation "before the first" in a slot's sent marker.
-pub(crate) const NEVER_SENT: u32 = u32::MAX;
-
-/// Records in a slot's sent marker that the notification of the op of
-/// generation `generation` was sent (monotonic: a later op's mark is never
-/// overwritten by an earlier one's). Release: pairs with [`was_sent`].
-pub(crate) fn mark_sent(marker: &AtomicU32, generation: u32) {
-    let mut cur = marker.load(Ordering::Relaxed);
-    while (generation.wrapping_sub(cur) as i32) > 0 || cur == NEVER_SENT {
-        match marker.compare_exchange_weak(cur, generation, Ordering::Release, Ordering::Relaxed) {
-            Ok(_) => return,
-            Err(c) => cur = c,
-        }
-    }
-}
-
-/// Whether the notification of the op of generation `generation` (or of a
-/// later op of the same slot, which implies it) was sent.
-pub(crate) fn was_sent(marker: &AtomicU32, generation: u32) -> bool {
-    let cur = marker.load(Ordering::Acquire);
-    cur != NEVER_SENT && (cur.wrapping_sub(generation) as i32) >= 0
 }
 
 /// A notification to send, and the slot marker that records it sent (see

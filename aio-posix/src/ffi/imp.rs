@@ -1,0 +1,303 @@
+//! The implementations behind the entry points of [`ffi`](super), shared
+//! by both names of each: errno and the panic guard, then one function per
+//! entry point. Uses nothing of `ffi` itself (no import cycle).
+
+use std::ffi::c_int;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use aio_core::{Error, OpKind, Result};
+
+use crate::abi::RawAiocb;
+use crate::instance;
+use crate::notify::Notification;
+use crate::pthread::pthread_testcancel;
+use crate::suspend::Wake;
+
+// ---------------------------------------------------------------------------
+// errno, panics (the call counters and AIO_POSIX_TRACE are in `trace`).
+// ---------------------------------------------------------------------------
+
+/// Sets `errno`: the one place the C ABI converts an [`Error`].
+fn set_errno(e: Error) {
+    // SAFETY: `__errno_location` returns this thread's errno.
+    unsafe { *libc::__errno_location() = e.errno() };
+}
+
+/// Runs `f`, turning an error or a panic into `fail` and `errno`.
+pub(super) fn guard<T>(fail: T, f: impl FnOnce() -> Result<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            set_errno(e);
+            fail
+        }
+        Err(_) => {
+            set_errno(Error::EIO);
+            fail
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The implementations, shared by both names of each entry point.
+// ---------------------------------------------------------------------------
+
+pub(super) unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
+    guard(-1, || {
+        // SAFETY: forwarded from the entry point's contract.
+        let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
+        let mut inline_left = aio.cfg.inline_max;
+        // SAFETY: forwarded from the entry point's contract.
+        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut inline_left, closed)? };
+        Ok(0)
+    })
+}
+
+pub(super) unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
+    guard(-1, || {
+        let kind = match op {
+            libc::O_SYNC => OpKind::Fsync,
+            libc::O_DSYNC => OpKind::Fdatasync,
+            _ => return Err(Error::EINVAL),
+        };
+        // SAFETY: forwarded from the entry point's contract.
+        let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
+        // SAFETY: forwarded from the entry point's contract.
+        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut 0, closed)? };
+        Ok(0)
+    })
+}
+
+pub(super) unsafe fn do_error(cb: *const libc::aiocb) -> c_int {
+    // SAFETY: forwarded from the entry point's contract.
+    guard(-1, || unsafe {
+        instance::status::error_of(cb.cast::<RawAiocb>())
+    })
+}
+
+pub(super) unsafe fn do_return(cb: *mut libc::aiocb) -> libc::ssize_t {
+    // SAFETY: forwarded from the entry point's contract.
+    guard(-1, || unsafe {
+        instance::status::return_of(cb.cast::<RawAiocb>())
+    })
+}
+
+fn deadline_of(timeout: *const libc::timespec) -> Result<Option<Instant>> {
+    if timeout.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: a non-null timeout points at a timespec (caller's contract).
+    let ts = unsafe { timeout.read() };
+    if ts.tv_nsec >= 1_000_000_000 {
+        return Err(Error::EINVAL);
+    }
+    if ts.tv_sec < 0 || ts.tv_nsec < 0 {
+        // Already expired (glibc: EAGAIN unless an entry is complete).
+        return Ok(Some(Instant::now()));
+    }
+    let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    Ok(Some(Instant::now().checked_add(d).unwrap_or_else(|| {
+        Instant::now() + Duration::from_secs(86400 * 365 * 100)
+    })))
+}
+
+/// One step of `aio_suspend`, computed inside [`guard`]; the sleep itself
+/// happens in the entry point's own frame.
+#[derive(Clone, Copy)]
+enum Step {
+    /// An entry is complete (or there is none).
+    Ready,
+    /// Sleep on the event word at `addr` while it holds `expected`.
+    Sleep { addr: usize, expected: u32 },
+    /// A completion happened meanwhile: check again.
+    Again,
+    /// An entry is complete but its notification is being sent (or is
+    /// held by a `lio_listio` still running): check again shortly.
+    Unsent,
+}
+
+unsafe fn suspend_step(list: *const *const libc::aiocb, nent: c_int) -> Result<Step> {
+    if nent < 0 || (list.is_null() && nent > 0) {
+        return Err(Error::EINVAL);
+    }
+    let entries: &[*const libc::aiocb] = if nent == 0 {
+        &[]
+    } else {
+        // SAFETY: `list` holds `nent` entries (caller's contract).
+        unsafe { std::slice::from_raw_parts(list, nent as usize) }
+    };
+    if entries.iter().all(|p| p.is_null()) {
+        return Ok(Step::Ready); // nothing to wait for
+    }
+    // Never builds the instance (async-signal-safe from the first call):
+    // without one nothing can complete, so the sleep is on a quiet word.
+    let Some(aio) = instance::try_global() else {
+        let ready = entries.iter().any(|&cb| {
+            // SAFETY: non-null entries are valid aiocbs (caller); aligned
+            // ones only are read.
+            !cb.is_null()
+                && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>())
+                && unsafe { instance::status::is_settled(cb.cast::<RawAiocb>()) }
+        });
+        return Ok(if ready {
+            Step::Ready
+        } else {
+            Step::Sleep {
+                addr: (&raw const crate::suspend::QUIET) as usize,
+                expected: 0,
+            }
+        });
+    };
+    let ev = &aio.core.events;
+    // The ticket first, then the check: a completion in between moves the
+    // word, and `arm` (or the futex) sees it.
+    let ticket = ev.ticket();
+    let ready = entries.iter().copied().find(|&cb| {
+        // SAFETY: non-null entries are valid aiocbs (caller); a misaligned
+        // one is not touched (it is never complete).
+        !cb.is_null()
+            && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>())
+            && unsafe { instance::status::is_settled(cb.cast::<RawAiocb>()) }
+    });
+    if let Some(cb) = ready {
+        let cb = cb.cast::<RawAiocb>();
+        // Return once its notification is sent too, as glibc does: a
+        // program woken here finds its signal handler already run.
+        // SAFETY: a valid, aligned aiocb (checked above).
+        if !unsafe { instance::status::notification_sent(aio, cb) } {
+            return Ok(Step::Unsent);
+        }
+        // SAFETY: as above.
+        if unsafe { instance::status::wants_signal(cb) } {
+            // A system call, so that a signal queued to this process is
+            // delivered (its handler run) before we return.
+            // SAFETY: plain syscall without arguments.
+            unsafe { libc::syscall(libc::SYS_getpid) };
+        }
+        return Ok(Step::Ready);
+    }
+    Ok(match ev.arm(ticket) {
+        None => Step::Again,
+        Some(expected) => Step::Sleep {
+            addr: ev.word_addr(),
+            expected,
+        },
+    })
+}
+
+/// The body of `aio_suspend`. A cancellation point (POSIX): a pending
+/// request is acted on before sleeping, and the futex system call itself
+/// runs with asynchronous cancellation enabled (nothing else does: see
+/// `suspend::sleep_cancellable`), so `pthread_cancel` ends the sleep.
+/// Cancellation unwinds only through this frame, which holds nothing that
+/// needs dropping; the Rust work (checks, registration, deadline) runs
+/// inside [`guard`] with cancellation deferred. Async-signal-safe: it
+/// never builds the instance, allocates nothing and takes no lock.
+#[inline(always)]
+pub(super) unsafe fn suspend_entry(
+    list: *const *const libc::aiocb,
+    nent: c_int,
+    timeout: *const libc::timespec,
+) -> c_int {
+    // SAFETY: plain libc call.
+    unsafe { pthread_testcancel() };
+    let deadline = match guard(Err(Error::EIO), || Ok(deadline_of(timeout))) {
+        Ok(d) => d,
+        Err(e) => {
+            set_errno(e);
+            return -1;
+        }
+    };
+    // How long to wait for a completed entry's notification: microseconds
+    // normally; bounded, because a held one waits for its lio_listio, which
+    // a signal handler calling aio_suspend may have interrupted.
+    let mut unsent_rounds = 0u32;
+    loop {
+        // SAFETY: forwarded from the entry point's contract.
+        let step = guard(Err(Error::EIO), || Ok(unsafe { suspend_step(list, nent) }));
+        let (addr, expected) = match step {
+            Ok(Step::Ready) => return 0,
+            Ok(Step::Again) => continue,
+            Ok(Step::Unsent) if unsent_rounds >= 20_000 => return 0,
+            Ok(Step::Unsent) => {
+                unsent_rounds += 1;
+                // SAFETY: plain syscall (async-signal-safe).
+                unsafe { libc::sched_yield() };
+                continue;
+            }
+            Ok(Step::Sleep { addr, expected }) => (addr, expected),
+            Err(e) => {
+                set_errno(e);
+                return -1;
+            }
+        };
+        // SAFETY: `addr` is a live event word; this frame holds nothing
+        // that needs dropping (see the function docs).
+        let wake = unsafe { crate::suspend::sleep_cancellable(addr, expected, deadline) };
+        match wake {
+            Wake::Changed => {}
+            Wake::TimedOut => {
+                set_errno(Error::EAGAIN);
+                return -1;
+            }
+            Wake::Interrupted => {
+                // SAFETY: plain libc call.
+                unsafe { pthread_testcancel() };
+                set_errno(Error::EINTR);
+                return -1;
+            }
+        }
+    }
+}
+
+pub(super) unsafe fn do_cancel(fd: c_int, cb: *mut libc::aiocb) -> c_int {
+    guard(-1, || {
+        let aio = instance::global()?;
+        let st = if cb.is_null() {
+            aio.cancel_fd(fd)?
+        } else {
+            // SAFETY: forwarded from the entry point's contract.
+            unsafe { aio.cancel_one(fd, cb.cast::<RawAiocb>())? }
+        };
+        Ok(st.to_c())
+    })
+}
+
+pub(super) unsafe fn do_listio(
+    mode: c_int,
+    list: *const *mut libc::aiocb,
+    nent: c_int,
+    sig: *mut libc::sigevent,
+) -> c_int {
+    guard(-1, || {
+        let wait = match mode {
+            libc::LIO_WAIT => true,
+            libc::LIO_NOWAIT => false,
+            _ => return Err(Error::EINVAL),
+        };
+        let aio = instance::global()?;
+        // Any length (glibc's sysconf(_SC_AIO_LISTIO_MAX) says "no limit");
+        // entries past the op budget fail with EAGAIN.
+        // A negative count is an empty list, as in glibc.
+        let nent = nent.max(0);
+        if list.is_null() && nent > 0 {
+            return Err(Error::EINVAL);
+        }
+        let notify = if sig.is_null() || wait {
+            Notification::None
+        } else {
+            // SAFETY: a non-null sigevent is valid (caller); same layout.
+            Notification::from_raw(unsafe { &*sig.cast::<crate::abi::RawSigevent>() })?
+        };
+        let entries: &[*mut RawAiocb] = if nent == 0 {
+            &[]
+        } else {
+            // SAFETY: `list` holds `nent` entries (caller's contract).
+            unsafe { std::slice::from_raw_parts(list.cast::<*mut RawAiocb>(), nent as usize) }
+        };
+        // SAFETY: forwarded from the entry point's contract.
+        unsafe { aio.listio(wait, entries, notify)? };
+        Ok(0)
+    })
+}

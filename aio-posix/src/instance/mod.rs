@@ -1,0 +1,373 @@
+//! The process-wide POSIX AIO instance: the service pools, the descriptor
+//! table, the slab core, and the operations every entry point (C or Rust)
+//! is built from. All of it works on glibc's `struct aiocb` ([`RawAiocb`]).
+//! (Not aio-core's `Engine`, which is a per-worker I/O engine.)
+//!
+//! This file holds the instance itself ([`Instance`]: building it, the
+//! descriptor table, routing) and the process-wide pointer with its fork
+//! handlers; the operations are in
+//! [`submit`] (submission and undo), [`cancel`] (`aio_cancel`),
+//! [`wait`] (the sleep for completions, `lio_listio`) and [`status`]
+//! (the aiocb's status words: `aio_error`, `aio_return`).
+//!
+//! # Locking
+//!
+//! The crate's one lock-order table is in `README.md`
+//! ([Lock order](crate::protocols#lock-order)). Here: `Instance::fds` is a
+//! leaf, never held across a submission; `Slot::st` is held across
+//! `PoolSet::cancel` (and the wait for the cancelled op's callback) in
+//! `aio_cancel` only.
+//!
+//! # Descriptors
+//!
+//! Each descriptor gets `blockdev::FileDevice`s over the caller's fd (never
+//! closed by us), cached by fd number and re-made when `fstat` says the
+//! number now names another file. A seekable one (file, block device) has
+//! one device: positional reads and writes run in parallel and an fsync
+//! follows the writes on it. A stream (pipe, FIFO, socket, pty) has one
+//! device per direction, and its ops wait in one FIFO queue per direction
+//! ([`StreamQ`]): FIFO among the reads, FIFO among the writes, and a
+//! read waiting for data never
+//! holds up a write. Writes and flushes of an `O_APPEND` file are queued
+//! too (see `README.md`, "Streams").
+
+use std::collections::HashMap;
+
+use aio_core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use aio_core::sync::{Arc, Mutex};
+use aio_core::{Error, Op, OpKind, Result, Target};
+use aio_pool::{PoolConfig, PoolSet, SubmitFlags, Submitted};
+use blockdev::{BlockingPool, FileDevice, FileOptions};
+
+use crate::abi::RawAiocb;
+use crate::complete::Completer;
+use crate::config::Config;
+use crate::notify::with_signals_blocked;
+use crate::stream::StreamQ;
+
+mod cancel;
+pub(crate) mod status;
+mod submit;
+mod wait;
+
+/// glibc's `AIO_PRIO_DELTA_MAX`: the largest valid `aio_reqprio`.
+pub const AIO_PRIO_DELTA_MAX: i32 = 20;
+
+/// What `aio_cancel` achieved (POSIX's three answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelStatus {
+    /// `AIO_CANCELED`: every op asked about was cancelled.
+    Canceled,
+    /// `AIO_NOTCANCELED`: at least one op could not be cancelled.
+    NotCanceled,
+    /// `AIO_ALLDONE`: every op had already completed.
+    AllDone,
+}
+
+impl CancelStatus {
+    /// The C value.
+    pub fn to_c(self) -> i32 {
+        match self {
+            CancelStatus::Canceled => libc::AIO_CANCELED,
+            CancelStatus::NotCanceled => libc::AIO_NOTCANCELED,
+            CancelStatus::AllDone => libc::AIO_ALLDONE,
+        }
+    }
+}
+
+/// How a sleep for completions (`aio_suspend`, `LIO_WAIT`) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SuspendEnd {
+    /// An op completed (or one was complete already).
+    Ready,
+    /// `EAGAIN`.
+    TimedOut,
+    /// `EINTR`.
+    Interrupted,
+}
+
+struct FdEntry {
+    dev: u64,
+    ino: u64,
+    fmt: u32,
+    seekable: bool,
+    read: Arc<dyn Target>,
+    write: Arc<dyn Target>,
+    /// FIFO queues: reads and writes of a stream; `O_APPEND` writes.
+    read_q: Arc<StreamQ>,
+    write_q: Arc<StreamQ>,
+}
+
+/// Where an op goes.
+struct Route {
+    target: Arc<dyn Target>,
+    seekable: bool,
+    /// The FIFO queue it must wait in (streams, `O_APPEND` writes).
+    stream: Option<Arc<StreamQ>>,
+}
+
+/// What `cancel_locked` found.
+enum Cancel {
+    Done(CancelStatus),
+    /// The op is between its stream queue and the pools: retry.
+    Retry,
+}
+
+/// [`Completer`]'s way to submit a released stream op: to the process-wide
+/// pools (a released op belongs to the live instance; a fork child never
+/// runs the parent's callbacks). `ADMITTED`: the program was told the op
+/// was accepted, so it must not be refused for queue room now (the slab
+/// bounds such ops); only a shutdown can refuse it.
+fn resubmit(op: Op) -> std::result::Result<aio_core::Pending, (Op, Error)> {
+    match global() {
+        Ok(aio) => match aio
+            .pools
+            .submit(op, SubmitFlags::NO_INLINE | SubmitFlags::ADMITTED)
+        {
+            Ok(Submitted::Pending(p)) => Ok(p),
+            Ok(Submitted::Done(op, _)) => Err((op, Error::EIO)),
+            Err(e) => Err((e.op, Error::EAGAIN)),
+        },
+        Err(e) => Err((op, e)),
+    }
+}
+
+/// The process-wide instance.
+pub(crate) struct Instance {
+    pub(crate) core: Completer,
+    pools: PoolSet,
+    fds: Mutex<HashMap<i32, FdEntry>>,
+    blocking: Arc<BlockingPool>,
+    pub(crate) cfg: Config,
+    /// This incarnation's number (see [`W_INSTANCE`](crate::abi::W_INSTANCE)).
+    instance: u32,
+}
+
+/// The last instance number handed out (a fork child continues from its
+/// parent's, so the two never share one).
+static INSTANCES: AtomicU32 = AtomicU32::new(0);
+
+fn fstat(fd: i32) -> Result<libc::stat> {
+    // SAFETY: plain C struct filled by the kernel.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a local.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return Err(Error::last_os_error());
+    }
+    Ok(st)
+}
+
+/// `EBADF` unless `fd` is an open descriptor.
+pub(crate) fn check_fd(fd: i32) -> Result<()> {
+    // SAFETY: plain syscall.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(Error::EBADF);
+    }
+    Ok(())
+}
+
+impl Instance {
+    /// Builds an instance: the pools (workers start with every signal
+    /// blocked, so process-directed signals reach the application's
+    /// threads) and an empty slab.
+    pub(crate) fn new(cfg: Config) -> Result<Instance> {
+        let depth = cfg.queue_depth;
+        // Workers (and their rings) start with the first op of their
+        // class, on the submitting thread: block every signal around the
+        // spawn so they start with signals blocked, as they did when all
+        // of them started here.
+        let mut pc = PoolConfig::default()
+            .engine_factory(move || blockdev::new_engine(depth))
+            .spawn_with(|f| with_signals_blocked(f));
+        if let Some(t) = cfg.threads {
+            pc = pc.pools_per_class(t);
+        }
+        pc.pin = cfg.pin;
+        let pools = with_signals_blocked(|| PoolSet::new(pc))?;
+        Ok(Instance {
+            core: Completer::new(cfg.max_ops, cfg.notify_threads, resubmit),
+            pools,
+            fds: Mutex::new(HashMap::new()),
+            blocking: BlockingPool::new(4),
+            cfg,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
+        })
+    }
+
+    /// Stops the pools and the notification threads (an instance that
+    /// lost the race to become the global one; the global instance lives
+    /// until the process ends).
+    pub(crate) fn shutdown(&self) {
+        self.pools.shutdown(aio_pool::ShutdownMode::Drain);
+        self.core.dispatch.shutdown();
+    }
+
+    fn route(&self, fd: i32, kind: OpKind) -> Result<Route> {
+        let st = fstat(fd)?;
+        let fmt = st.st_mode & libc::S_IFMT;
+        let mut fds = self.fds.lock();
+        let fresh = fds
+            .get(&fd)
+            .is_some_and(|e| e.dev == st.st_dev && e.ino == st.st_ino && e.fmt == fmt);
+        if !fresh {
+            let opts = FileOptions::new().pool(Arc::clone(&self.blocking));
+            // SAFETY: POSIX requires the descriptor to stay open while ops
+            // on it are in flight; the device never closes it, and an op
+            // on a descriptor closed too early fails with EBADF.
+            let mk = || unsafe { FileDevice::from_raw_fd(fd, opts.clone()) };
+            let d = mk()?;
+            let seekable = d.is_seekable();
+            let read = aio_core::into_dyn(d);
+            let write = if seekable {
+                Arc::clone(&read)
+            } else {
+                aio_core::into_dyn(mk()?)
+            };
+            fds.insert(
+                fd,
+                FdEntry {
+                    dev: st.st_dev,
+                    ino: st.st_ino,
+                    fmt,
+                    seekable,
+                    read,
+                    write,
+                    read_q: Arc::new(StreamQ::default()),
+                    write_q: Arc::new(StreamQ::default()),
+                },
+            );
+        }
+        let e = fds.get(&fd).expect("inserted above");
+        let (target, q) = match kind {
+            OpKind::Read => (Arc::clone(&e.read), &e.read_q),
+            _ => (Arc::clone(&e.write), &e.write_q),
+        };
+        let seekable = e.seekable;
+        // Streams queue every op (reads in the read queue; writes and
+        // flushes in the write queue). Files queue their writes and
+        // flushes only with O_APPEND: the appends must land in order, and
+        // a flush must follow the appends still waiting in the queue
+        // (which the pools' fsync barrier cannot see).
+        let ordered = !seekable
+            || (kind != OpKind::Read && {
+                // SAFETY: plain syscall.
+                let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+                fl >= 0 && fl & libc::O_APPEND != 0
+            });
+        let stream = ordered.then(|| Arc::clone(q));
+        drop(fds);
+        Ok(Route {
+            target,
+            seekable,
+            stream,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The process-wide instance, and fork.
+// ---------------------------------------------------------------------------
+
+/// The instance's address (0: not built yet, or a fork child's fresh start).
+static GLOBAL: AtomicUsize = AtomicUsize::new(0);
+/// Set by `aio_init` before the instance exists.
+static PENDING_CONFIG: Mutex<Option<Config>> = Mutex::new(None);
+static ATFORK: aio_core::sync::Once = aio_core::sync::Once::new();
+
+extern "C" fn atfork_prepare() {
+    // No descriptor of ours may be half made (created, not yet registered
+    // for closing in the child) across the fork.
+    blockdev::fork_prepare();
+}
+
+extern "C" fn atfork_parent() {
+    blockdev::fork_parent();
+}
+
+extern "C" fn atfork_child() {
+    // The child has none of the parent's threads: forget the parent's
+    // instance (its memory stays, untouched) and build a fresh one on the
+    // first call. The parent's ops complete in the parent. Its rings and
+    // eventfds are closed here, so the child keeps none of them (the
+    // parent's copies are untouched). Async-signal-safe: atomics, close.
+    GLOBAL.store(0, Ordering::Release);
+    blockdev::fork_child();
+    crate::trace::reset_counters();
+}
+
+/// Records `aio_init`'s limits for the instance about to be built.
+pub(crate) fn set_pending_config(cfg: Config) {
+    *PENDING_CONFIG.lock() = Some(cfg);
+}
+
+/// The process-wide instance if it exists (never builds it: for the
+/// async-signal-safe paths).
+pub(crate) fn try_global() -> Option<&'static Instance> {
+    let p = GLOBAL.load(Ordering::Acquire);
+    // SAFETY: a published instance is never freed.
+    (p != 0).then(|| unsafe { &*(p as *const Instance) })
+}
+
+/// The instance for a submission of `cb`, and the aiocb's descriptor if it
+/// was closed before the instance had to be built: building it opens
+/// rings and eventfds, which may take that very number, and the op must
+/// still fail with `EBADF` as it would have a moment before.
+///
+/// # Safety
+/// `cb` is NULL or points at a valid aiocb.
+pub(crate) unsafe fn global_for(cb: *const RawAiocb) -> Result<(&'static Instance, Option<i32>)> {
+    if let Some(aio) = try_global() {
+        return Ok((aio, None));
+    }
+    let closed = (!cb.is_null() && (cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()))
+        .then(|| {
+            // SAFETY: a valid, aligned aiocb (caller); one field, raw.
+            let fd = unsafe { (&raw const (*cb).aio_fildes).read() };
+            check_fd(fd).is_err().then_some(fd)
+        })
+        .flatten();
+    Ok((global()?, closed))
+}
+
+/// The process-wide instance, built on first use.
+pub(crate) fn global() -> Result<&'static Instance> {
+    let p = GLOBAL.load(Ordering::Acquire);
+    if p != 0 {
+        // SAFETY: a published instance is never freed.
+        return Ok(unsafe { &*(p as *const Instance) });
+    }
+    global_slow()
+}
+
+#[cold]
+fn global_slow() -> Result<&'static Instance> {
+    ATFORK.call_once(|| {
+        // SAFETY: registers a plain extern "C" function.
+        unsafe {
+            libc::pthread_atfork(
+                Some(atfork_prepare),
+                Some(atfork_parent),
+                Some(atfork_child),
+            )
+        };
+    });
+    let cfg = PENDING_CONFIG
+        .lock()
+        .clone()
+        .unwrap_or_else(Config::from_env);
+    let aio = Box::new(Instance::new(cfg)?);
+    let ptr = Box::into_raw(aio) as usize;
+    match GLOBAL.compare_exchange(0, ptr, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: just published; never freed.
+        Ok(_) => Ok(unsafe { &*(ptr as *const Instance) }),
+        Err(other) => {
+            // Another thread won: stop and free ours.
+            // SAFETY: `ptr` came from Box::into_raw and was never shared.
+            let mine = unsafe { Box::from_raw(ptr as *mut Instance) };
+            mine.shutdown();
+            drop(mine);
+            // SAFETY: the winner's instance is never freed.
+            Ok(unsafe { &*(other as *const Instance) })
+        }
+    }
+}

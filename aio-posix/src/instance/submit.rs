@@ -1,0 +1,309 @@
+//! Submission: an aiocb checked, routed and handed to the pools (or to
+//! its stream queue), and the ways a refused one is undone.
+
+use aio_core::sync::Arc;
+use aio_core::sync::atomic::Ordering;
+use aio_core::{Error, Op, OpKind, Result};
+use aio_pool::{SubmitFlags, Submitted};
+
+use crate::abi::{Fields, RawAiocb, TAG_SUBMITTED, W_GEN, W_INSTANCE, W_SLOT, W_TAG, field};
+use crate::complete::on_complete;
+use crate::group::Group;
+use crate::notify::Notification;
+use crate::stream::StreamQ;
+
+use super::{AIO_PRIO_DELTA_MAX, Instance, check_fd};
+
+impl Instance {
+    /// Submits one op described by `cb` (`aio_read`, `aio_write`,
+    /// `aio_fsync`, a `lio_listio` entry).
+    ///
+    /// Errors are split as glibc splits them (see `README.md`,
+    /// "Differences from glibc"): what the call itself can tell (a NULL or
+    /// misaligned aiocb, one still in flight, a bad `aio_reqprio`, a bad
+    /// sigevent, no room, and for `aio_fsync` a closed descriptor) fails
+    /// the call; everything about the transfer (a closed or wrong-mode
+    /// descriptor, a bad offset or length, a NULL buffer) is the op's
+    /// result, reported by `aio_error` after the notification, exactly as
+    /// the kernel would report it to `pread`/`pwrite`.
+    ///
+    /// `inline_left`: bytes this call may still transfer in the calling
+    /// thread (the inline attempt is for small ops; `lio_listio` shares one
+    /// budget across its list). `closed_fd`: a descriptor found closed
+    /// before this call built the instance (see [`global_for`](super::global_for)).
+    ///
+    /// # Safety
+    /// `cb` is null or points at a valid aiocb whose buffer stays valid,
+    /// like the aiocb, until the op completes.
+    pub(crate) unsafe fn submit(
+        &self,
+        cb: *mut RawAiocb,
+        kind: OpKind,
+        group: Option<&Arc<Group>>,
+        inline_left: &mut usize,
+        closed_fd: Option<i32>,
+    ) -> Result<()> {
+        if cb.is_null() || !(cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()) {
+            return Err(Error::EINVAL);
+        }
+        // SAFETY: a valid, aligned aiocb (caller).
+        if unsafe { self.in_flight(cb) } {
+            return Err(Error::EINVAL); // resubmitted while in flight
+        }
+        // SAFETY: valid aiocb; each field is read once, through the raw
+        // pointer (no reference to memory a completer may write).
+        let req = unsafe { Fields::read(cb) };
+        if kind.is_transfer() && !(0..=AIO_PRIO_DELTA_MAX).contains(&req.reqprio) {
+            // As glibc: the call fails and the aiocb says so too.
+            // SAFETY: valid aiocb, not in flight.
+            unsafe { self.set_final(cb, Error::EINVAL) };
+            return Err(Error::EINVAL);
+        }
+        let notify = Notification::from_raw(&req.sigevent)?;
+        if !kind.is_transfer() {
+            // aio_fsync: only aio_fildes and aio_sigevent count; a closed
+            // descriptor fails the call (glibc and FreeBSD agree).
+            check_fd(req.fd)?;
+            if closed_fd == Some(req.fd) {
+                return Err(Error::EBADF);
+            }
+        }
+        let reserved = self.core.dispatch.reserve(&notify)?;
+        // From here on the op is accepted: an error is its result.
+        let fail = |e: Error| {
+            // SAFETY: valid aiocb, not in flight (checked above).
+            unsafe { self.fail_now(cb, e, notify) };
+            Ok(())
+        };
+        let route = match self.route(req.fd, kind) {
+            // The number was closed when the call began; the instance built
+            // since may have reused it for its own ring.
+            _ if closed_fd == Some(req.fd) => return fail(Error::EBADF),
+            Ok(r) => r,
+            Err(e) if e == Error::EAGAIN || e == Error::ENOMEM => {
+                self.core.dispatch.unreserve(reserved);
+                return Err(Error::EAGAIN);
+            }
+            Err(e) => return fail(e),
+        };
+        let (offset, len) = if kind.is_transfer() {
+            if req.nbytes > isize::MAX as usize {
+                // What read(2)/write(2) say: no buffer can be that long,
+                // and the kernel checks the range before the count.
+                return fail(Error::from_errno(libc::EFAULT));
+            }
+            if req.buf.is_null() && req.nbytes > 0 {
+                return fail(Error::from_errno(libc::EFAULT));
+            }
+            if route.seekable {
+                // What pread/pwrite say about a negative offset or an end
+                // past OFF_MAX on a regular file or block device.
+                if req.offset < 0
+                    || (req.offset as u64)
+                        .checked_add(req.nbytes as u64)
+                        .is_none_or(|e| e > i64::MAX as u64)
+                {
+                    return fail(Error::EINVAL);
+                }
+                (req.offset as u64, req.nbytes)
+            } else {
+                (0, req.nbytes)
+            }
+        } else {
+            (0, 0)
+        };
+        let Some(idx) = self.core.slab.alloc() else {
+            self.core.dispatch.unreserve(reserved);
+            return Err(Error::EAGAIN);
+        };
+        let slot = &self.core.slab.slots[idx as usize];
+        let (mut op, generation) = {
+            let mut st = slot.st.lock();
+            let op = st
+                .op
+                .take()
+                .unwrap_or_else(|| Op::new(Arc::clone(&route.target), Vec::new()));
+            st.fd = req.fd;
+            st.aiocb = cb as usize;
+            st.target = Some(Arc::clone(&route.target));
+            (op, st.generation)
+        };
+        op.set_target(Arc::clone(&route.target));
+        // SAFETY: the caller keeps `aio_buf` valid for `aio_nbytes` bytes
+        // until the op completes, and does not touch it meanwhile.
+        unsafe { op.set_raw_buf(req.buf.cast(), len) };
+        if let Err(e) = op.prepare(kind, offset, len) {
+            slot.st.lock().op = Some(op);
+            self.core.slab.free(idx);
+            return fail(e);
+        }
+        op.set_callback(on_complete);
+        op.set_private(self.core.private_of(idx));
+        let id = op.id();
+        slot.st.lock().id = id;
+        if let Some(g) = group {
+            g.add();
+        }
+        self.core.set_info(
+            idx,
+            cb,
+            notify,
+            group.map(Arc::clone),
+            route.stream.clone(),
+            generation,
+        );
+        // SAFETY: the aiocb is valid (caller); these are its state fields,
+        // published before the op can complete.
+        unsafe {
+            field::set_ret(cb, 0);
+            field::set_error(cb, libc::EINPROGRESS, Ordering::Relaxed);
+            field::set_word(cb, W_SLOT, idx, Ordering::Relaxed);
+            field::set_word(cb, W_GEN, generation, Ordering::Relaxed);
+            field::set_word(cb, W_INSTANCE, self.instance, Ordering::Relaxed);
+            field::set_word(cb, W_TAG, TAG_SUBMITTED, Ordering::Release);
+        }
+        let mut flags = SubmitFlags::NONE;
+        if let Some(q) = &route.stream {
+            // FIFO per stream and direction: wait behind the active op, or
+            // become it. Under the slot lock, so aio_cancel sees the op
+            // either parked in the queue or not parked at all.
+            let mut st = slot.st.lock();
+            match q.admit(idx, op) {
+                None => {
+                    st.parked = Some(Arc::clone(q));
+                    return Ok(());
+                }
+                Some(back) => op = back,
+            }
+            drop(st);
+            flags = SubmitFlags::NO_INLINE;
+        }
+        // The inline attempt (the pools may run a transfer in this thread
+        // when its device can do it without blocking) is for small ops:
+        // aio_read must return promptly whatever the size.
+        if len > *inline_left {
+            flags = flags | SubmitFlags::NO_INLINE;
+        } else {
+            *inline_left -= len;
+        }
+        match self.pools.submit(op, flags) {
+            Ok(Submitted::Pending(p)) => {
+                slot.st.lock().pending = Some(p);
+                Ok(())
+            }
+            Ok(Submitted::Done(op, _)) => {
+                // Cannot happen: the op has a callback. Undo.
+                self.undo(idx, op, cb, group, route.stream.as_deref());
+                self.core.dispatch.unreserve(reserved);
+                Err(Error::EIO)
+            }
+            Err(e) => {
+                // Full queues: EAGAIN, as POSIX says. (ESHUTDOWN cannot
+                // happen to the live instance; it is EAGAIN too.)
+                self.undo(idx, e.op, cb, group, route.stream.as_deref());
+                self.core.dispatch.unreserve(reserved);
+                Err(Error::EAGAIN)
+            }
+        }
+    }
+
+    /// Whether `cb` holds an op of this instance that has not completed.
+    /// (An aiocb copied into a fork child, or never submitted, does not.)
+    ///
+    /// # Safety
+    /// `cb` points at a valid, aligned aiocb.
+    pub(crate) unsafe fn in_flight(&self, cb: *const RawAiocb) -> bool {
+        // SAFETY: the caller promises a valid aiocb.
+        unsafe {
+            field::word(cb, W_TAG, Ordering::Acquire) == TAG_SUBMITTED
+                && field::error(cb, Ordering::Acquire) == libc::EINPROGRESS
+                && field::word(cb, W_INSTANCE, Ordering::Relaxed) == self.instance
+        }
+    }
+
+    /// Gives an aiocb that is not in flight a final status without running
+    /// anything: `aio_error` says `e`, `aio_return` -1.
+    ///
+    /// # Safety
+    /// `cb` points at a valid aiocb that is not in flight.
+    pub(super) unsafe fn set_final(&self, cb: *mut RawAiocb, e: Error) {
+        // SAFETY: as the caller promises.
+        unsafe {
+            field::set_ret(cb, -1);
+            field::set_error(cb, e.errno(), Ordering::Relaxed);
+            field::set_word(cb, W_SLOT, u32::MAX, Ordering::Relaxed);
+            field::set_word(cb, W_INSTANCE, self.instance, Ordering::Relaxed);
+            field::set_word(cb, W_TAG, TAG_SUBMITTED, Ordering::Release);
+        }
+    }
+
+    /// Accepts an aiocb whose op fails at once with `e` (its notification
+    /// is sent when it is valid and has a dispatcher credit).
+    ///
+    /// # Safety
+    /// `cb` points at a valid, aligned aiocb.
+    pub(super) unsafe fn accept_failed(&self, cb: *mut RawAiocb, e: Error) {
+        // SAFETY: as the caller promises.
+        if unsafe { self.in_flight(cb) } {
+            return;
+        }
+        // SAFETY: as above.
+        let f = unsafe { Fields::read(cb) };
+        let notify = Notification::from_raw(&f.sigevent).unwrap_or(Notification::None);
+        let notify = match self.core.dispatch.reserve(&notify) {
+            Ok(_) => notify,
+            Err(_) => Notification::None,
+        };
+        // SAFETY: valid, not in flight.
+        unsafe { self.fail_now(cb, e, notify) };
+    }
+
+    /// Completes an accepted op at once with error `e`, as if the kernel
+    /// had refused the transfer: the aiocb gets the status, sleepers
+    /// wake, the notification is sent (its dispatcher credit was
+    /// reserved by the caller).
+    ///
+    /// # Safety
+    /// `cb` points at a valid aiocb that is not in flight.
+    pub(super) unsafe fn fail_now(&self, cb: *mut RawAiocb, e: Error, notify: Notification) {
+        // SAFETY: forwarded.
+        unsafe { self.set_final(cb, e) };
+        self.core.events.signal();
+        notify.send(&self.core.dispatch);
+    }
+
+    pub(super) fn undo(
+        &self,
+        idx: u32,
+        op: Op,
+        cb: *mut RawAiocb,
+        group: Option<&Arc<Group>>,
+        stream: Option<&StreamQ>,
+    ) {
+        let slot = &self.core.slab.slots[idx as usize];
+        {
+            let mut st = slot.st.lock();
+            st.op = Some(op);
+            st.target = None;
+            st.aiocb = 0;
+            st.fd = -1;
+        }
+        // Drop the group reference the slot took (never the last: the
+        // submitter holds one).
+        self.core
+            .set_info(idx, std::ptr::null_mut(), Notification::None, None, None, 0);
+        if let Some(g) = group {
+            g.put();
+        }
+        self.core.slab.free(idx);
+        // SAFETY: the aiocb is valid (the caller of `submit`).
+        unsafe {
+            field::set_word(cb, W_TAG, 0, Ordering::Release);
+            field::set_error(cb, 0, Ordering::Relaxed);
+        }
+        // The refused op was its stream queue's active op: pass the turn.
+        if let Some(q) = stream {
+            self.core.release(q);
+        }
+    }
+}

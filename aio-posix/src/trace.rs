@@ -1,0 +1,178 @@
+//! Call counters of the C entry points and the `AIO_POSIX_TRACE` file.
+//!
+//! [`count`] is called by each entry point of [`crate::ffi`]; [`calls`]
+//! answers `aio_posix_calls`; [`reset_counters`] runs in a fork child
+//! (the instance's atfork handler). Kept apart from `ffi` so that the
+//! instance, which resets the counters, does not import the C ABI (no
+//! import cycle between `instance` and `ffi`).
+
+use std::io::Write;
+use std::panic::catch_unwind;
+
+use aio_core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+/// The entry points counted, by index (both names of a twin count under
+/// the POSIX one).
+const NAMES: [&str; 9] = [
+    "aio_read",
+    "aio_write",
+    "aio_fsync",
+    "aio_error",
+    "aio_return",
+    "aio_suspend",
+    "aio_cancel",
+    "lio_listio",
+    "aio_init",
+];
+
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: AtomicU64 = AtomicU64::new(0);
+/// Calls per entry point (statistics only: Relaxed).
+static CALLS: [AtomicU64; 9] = [ZERO; 9];
+static EXIT_HOOK: aio_core::sync::Once = aio_core::sync::Once::new();
+
+fn trace_path() -> Option<std::path::PathBuf> {
+    std::env::var_os("AIO_POSIX_TRACE").map(Into::into)
+}
+
+fn trace_line(line: &str) {
+    if let Some(mut f) = trace_path().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    }) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+extern "C" fn trace_at_exit() {
+    let _ = catch_unwind(|| {
+        // SAFETY: plain syscall.
+        let pid = unsafe { libc::getpid() };
+        let mut s = format!("pid={pid} exit");
+        for (n, c) in NAMES.iter().zip(CALLS.iter()) {
+            s.push_str(&format!(" {n}={}", c.load(Ordering::Relaxed)));
+        }
+        s.push('\n');
+        trace_line(&s);
+    });
+}
+
+/// Entry points that POSIX makes async-signal-safe (`aio_error`,
+/// `aio_return`, `aio_suspend`): their first-call trace line is written
+/// with system calls only, and they never register the exit hook.
+const SIGNAL_SAFE: [bool; 9] = [false, false, false, true, true, true, false, false, false];
+
+/// Whether `AIO_POSIX_TRACE` is set: 0 not known yet, 1 no, 2 yes. Read
+/// when the library is loaded (below), so no entry point reads the
+/// environment later.
+static TRACE_ON: AtomicU8 = AtomicU8::new(0);
+/// The trace file's path, kept when the setting is read.
+static TRACE_PATH: aio_core::sync::OnceLock<std::ffi::CString> = aio_core::sync::OnceLock::new();
+
+extern "C" fn read_trace_setting() {
+    let path = std::env::var_os("AIO_POSIX_TRACE");
+    if let Some(p) = &path {
+        use std::os::unix::ffi::OsStrExt;
+        if let Ok(c) = std::ffi::CString::new(p.as_bytes()) {
+            let _ = TRACE_PATH.set(c);
+        }
+    }
+    TRACE_ON.store(if path.is_some() { 2 } else { 1 }, Ordering::Release);
+}
+
+/// Runs [`read_trace_setting`] when the library is loaded (the dynamic
+/// loader calls `.init_array` entries with the environment in place).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static READ_TRACE_SETTING: extern "C" fn() = read_trace_setting;
+
+/// Whether tracing is on; `lazy`: the setting may be read now if the
+/// loader did not (never on the signal-safe paths).
+fn tracing(lazy: bool) -> bool {
+    match TRACE_ON.load(Ordering::Acquire) {
+        0 if lazy => {
+            read_trace_setting();
+            TRACE_ON.load(Ordering::Acquire) == 2
+        }
+        v => v == 2,
+    }
+}
+
+/// Appends "pid=P first NAME" to the trace file with `open`, `write` and
+/// `close` alone, formatted on the stack: async-signal-safe.
+fn trace_first(i: usize) {
+    let Some(path) = TRACE_PATH.get() else {
+        return;
+    };
+    let mut buf = [0u8; 96];
+    let mut n = 0;
+    let mut put = |b: &[u8]| {
+        let k = b.len().min(buf.len() - n);
+        buf[n..n + k].copy_from_slice(&b[..k]);
+        n += k;
+    };
+    put(b"pid=");
+    // SAFETY: plain syscall.
+    let mut pid = unsafe { libc::getpid() } as u32;
+    let mut digits = [0u8; 10];
+    let mut d = digits.len();
+    loop {
+        d -= 1;
+        digits[d] = b'0' + (pid % 10) as u8;
+        pid /= 10;
+        if pid == 0 {
+            break;
+        }
+    }
+    put(&digits[d..]);
+    put(b" first ");
+    put(NAMES[i].as_bytes());
+    put(b"\n");
+    // SAFETY: a NUL-terminated path; `n` bytes of a local buffer.
+    unsafe {
+        let fd = libc::open(
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
+            0o644,
+        );
+        if fd >= 0 {
+            libc::write(fd, buf.as_ptr().cast(), n);
+            libc::close(fd);
+        }
+    }
+}
+
+/// Counts a call of entry point `i`. The first call of each entry point
+/// in a process is written to `AIO_POSIX_TRACE` at once (a process may end
+/// with `_exit`, and then there is no exit line); the non-signal-safe ones
+/// also register the exit line.
+#[inline]
+pub(crate) fn count(i: usize) {
+    if CALLS[i].fetch_add(1, Ordering::Relaxed) == 0 && tracing(!SIGNAL_SAFE[i]) {
+        if !SIGNAL_SAFE[i] {
+            EXIT_HOOK.call_once(|| {
+                // SAFETY: registers a plain extern "C" function.
+                unsafe { libc::atexit(trace_at_exit) };
+            });
+        }
+        trace_first(i);
+    }
+}
+
+/// Called in a fork child: its counters start again at zero.
+pub(crate) fn reset_counters() {
+    for c in CALLS.iter() {
+        c.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Calls of entry point `name` (`"aio_read"`, ...) in this process.
+pub fn calls(name: &str) -> u64 {
+    NAMES
+        .iter()
+        .position(|n| *n == name)
+        .map_or(0, |i| CALLS[i].load(Ordering::Relaxed))
+}
