@@ -20,7 +20,7 @@ use std::fmt;
 use std::time::Duration;
 
 use aio_core::sync::{Arc, Mutex};
-use aio_core::{Attempt, Engine, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target};
+use aio_core::{Attempt, Engines, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target};
 
 use super::forward::{SharedDevice, forward};
 use super::hold::{Held, fire, hold_on_timer};
@@ -240,7 +240,7 @@ impl<D: Device + 'static> Strategy for FaultDevice<D> {
     /// An op whose completion is being held back ([`Fault::Reorder`]) is
     /// taken off the timer and completed with `ECANCELED`; others answer
     /// `InFlight` (the inner device holds a shadow op, a record of its own).
-    fn cancel(&self, key: aio_core::OpKey, _engine: &mut dyn Engine) -> aio_core::CancelOutcome {
+    fn cancel(&self, key: aio_core::OpKey, _engine: &mut Engines) -> aio_core::CancelOutcome {
         match self.timer.handle().take(|h| h.op.key() == key) {
             Some(h) => {
                 h.ticket.complete(h.op, Err(Error::ECANCELED));
@@ -250,7 +250,7 @@ impl<D: Device + 'static> Strategy for FaultDevice<D> {
         }
     }
 
-    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, engine: &mut Engines) {
         let Some(fault) = self.decide(op.kind(), op.len()) else {
             return Strategy::submit(&*self.inner, op, engine);
         };
