@@ -10,10 +10,7 @@ use crate::op::InFlight;
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{Arc, Condvar, Mutex};
 
-#[cfg(doc)]
-use super::Engine;
-
-/// Wakes an engine's [`Engine::wait`] from any thread.
+/// Wakes an engine's [`Engine::wait`](super::Engine::wait) from any thread.
 pub trait EngineWaker: Send + Sync {
     /// Wakes the engine's current or next `wait`.
     fn wake(&self);
