@@ -23,9 +23,11 @@
 //! * [`Target`], [`Attempt`], [`Availability`]: what an op runs against,
 //!   and how a synchronous caller waits for a busy resource
 //!   ([the op docs](op#waiting-for-a-busy-target-available)).
-//! * [`Strategy`], [`Engine`], [`EngineTicket`]: the asynchronous side of a
-//!   target (NetBSD's strategy routine) and the per-thread engine that lets
-//!   one servicing thread keep many ops in flight. Words: a *ticket* is only
+//! * [`Strategy`]: the asynchronous side of a target (NetBSD's strategy
+//!   routine). [`Engines`], [`Engine`], [`EngineTicket`]: a servicing
+//!   thread's set of completion sources (its io_uring, a device's own
+//!   queue), which lets it keep many ops in flight and sleep once for all
+//!   of them ([`engine`]). Words: a *ticket* is only
 //!   ever an [`EngineTicket`] (a ring's reservations are *credits*, an
 //!   availability's counter is its *release count*); a *ring* is only ever a
 //!   [`CompletionRing`] (a [`Doorbell`] is *signalled*); a *generation*
@@ -53,6 +55,7 @@
 #[cfg(all(loom, not(debug_assertions)))]
 compile_error!("loom models need debug assertions: build them with `--profile loom`");
 
+pub mod engine;
 pub mod error;
 #[cfg(loom)]
 pub mod loom_support;
@@ -67,6 +70,9 @@ pub mod target;
 #[cfg(all(test, loom))]
 mod tests;
 
+pub use engine::{
+    BasicEngine, Doorbell, DoorbellWaker, Engine, EngineTicket, EngineWaker, Engines,
+};
 pub use error::{Error, Result};
 pub use mem::MemTarget;
 pub use op::{
@@ -74,7 +80,5 @@ pub use op::{
     Pending, Queued, Segments, SegmentsMut,
 };
 pub use ring::{CompletionRing, CqEntry, Reaper};
-pub use strategy::{
-    BasicEngine, Doorbell, DoorbellWaker, Engine, EngineTicket, EngineWaker, Strategy,
-};
+pub use strategy::Strategy;
 pub use target::{Attempt, Availability, FlushKind, Target, into_dyn};

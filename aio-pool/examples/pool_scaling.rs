@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use aio_core::sync::Arc;
 use aio_core::sync::atomic::{AtomicU64, Ordering};
 use aio_core::{
-    Attempt, Completion, Engine, Error, FlushKind, InFlight, MemTarget, Op, OpKind, Result,
+    Attempt, Completion, Engines, Error, FlushKind, InFlight, MemTarget, Op, OpKind, Result,
     Strategy, Target, into_dyn,
 };
 use aio_pool::{Class, PoolConfig, PoolSet, ShutdownMode, SubmitFlags, Submitted};
@@ -56,7 +56,7 @@ impl Target for Ram {
 }
 
 impl Strategy for Ram {
-    fn submit(&self, op: InFlight, _e: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, _e: &mut Engines) {
         run_now(op);
     }
     fn try_nowait(&self, op: InFlight) -> std::result::Result<(), InFlight> {

@@ -129,7 +129,9 @@ pub struct PoolConfig {
     pub inline: bool,
     /// Let idle workers steal from sibling pools of their class. Default: true.
     pub steal: bool,
-    /// Makes each worker's engine. Default: aio-core's [`BasicEngine`].
+    /// Makes each worker's engine: the home source of its engine set
+    /// ([`Engines`](aio_core::Engines), the source it sleeps in). Default:
+    /// aio-core's [`BasicEngine`].
     pub engine_factory: EngineFactory,
     /// Start a class's workers (threads and engines: an io_uring and an
     /// eventfd each, with blockdev's engines) on the first submission of

@@ -24,9 +24,10 @@
 //!   submitter's CPU (`sched_getcpu`).
 //! * **Workers never block on one op.** A worker takes queued tokens,
 //!   starts them and hands them to the target's `Strategy::submit` with its
-//!   own [`Engine`](aio_core::Engine) (made by
-//!   [`PoolConfig::engine_factory`]; aio-core's `BasicEngine` by default,
-//!   blockdev's io_uring engine in the POSIX layer), up to
+//!   own engine set, [`Engines`](aio_core::Engines), whose home source is
+//!   made by [`PoolConfig::engine_factory`] (aio-core's `BasicEngine` by
+//!   default, blockdev's io_uring engine in the POSIX layer) and to which
+//!   a device may add a completion source of its own, up to
 //!   `max_in_flight` at once. A target without a strategy runs on the
 //!   worker (`InFlight::execute`).
 //! * **Balance.** An idle worker steals up to half of a sibling pool's
@@ -53,8 +54,8 @@
 //! | worker state | sleeps in        | woken by |
 //! |--------------|------------------|----------|
 //! | `Idle`       | `pending` condvar | a submitter's push, a released barrier, a sibling-wake hint, a cancel request, shutdown |
-//! | `EngineOpen` | `Engine::wait`   | the same producers, through `Engine::waker()`; and the **device**: completing an op rings the engine (an `EngineTicket`, or the io_uring CQ) |
-//! | `EngineFull` | `Engine::wait`   | the device (a completion makes room), a cancel request, shutdown |
+//! | `EngineOpen` | `Engines::wait` (the home source's `Engine::wait`) | the same producers, through `Engines::waker()`; and the **device**: completing an op signals the home (an `EngineTicket`, the io_uring CQ, or an added source calling the set's waker) |
+//! | `EngineFull` | `Engines::wait`  | the device (a completion makes room), a cancel request, shutdown |
 //!
 //! The device's completion is thus one more producer, with its own sticky
 //! wake-up (the engine's doorbell or eventfd), and the waker is sticky

@@ -25,7 +25,7 @@
 use aio_core::sync::atomic::Ordering;
 use aio_core::sync::thread::{self, JoinHandle};
 use aio_core::sync::{Arc, Mutex};
-use aio_core::{Error, Result};
+use aio_core::{Engines, Error, Result};
 
 use crate::config::{Class, EngineFactory, SpawnWrapper};
 use crate::shared::Shared;
@@ -156,9 +156,11 @@ impl Workers {
         let sh = Arc::clone(sh);
         let name = format!("aio-{:?}-{}", p.class, p.index).to_lowercase();
         let r = thread::spawn_named(name, move || {
-            let engine = (factory)();
-            sh.pools[idx].wakeup.install(engine.waker());
-            Worker::new(sh, idx, engine, pin).run();
+            // The factory's engine is the home of the worker's set: the
+            // source it sleeps in (aio-core's `engine` module docs).
+            let engines = Engines::new((factory)());
+            sh.pools[idx].wakeup.install(engines.waker());
+            Worker::new(sh, idx, engines, pin).run();
         });
         match r {
             Ok(h) => {

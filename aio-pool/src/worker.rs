@@ -1,9 +1,10 @@
 //! The worker: one thread per pool, pinned to the pool's CPU, owning one
-//! engine. It never blocks on one op: it starts queued ops and hands them
+//! engine set (`aio_core::Engines`). It never blocks on one op: it starts queued ops and hands them
 //! to their device's strategy routine, keeps up to `max_in_flight` of them
 //! in flight, and sleeps only when it has nothing to start, either on the
-//! pool's `pending` condvar (nothing in flight) or in `Engine::wait`
-//! (something in flight). The sleep itself is the `sleep` module's
+//! pool's `pending` condvar (nothing in flight) or in `Engines::wait`
+//! (something in flight: the home source's wait, aio-core's `engine`
+//! module docs). The sleep itself is the `sleep` module's
 //! (`Wakeup::fall_asleep`, and `sleep/README.md` for the protocol).
 //!
 //! # Locking
@@ -26,13 +27,13 @@ use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use aio_core::sync::Arc;
-use aio_core::{Attempt, Engine, Error, OpWatch};
+use aio_core::{Attempt, Engines, Error, OpWatch};
 
 use crate::pool::{CancelReq, Meta, Pool, Steal, Token, Work};
 use crate::shared::Shared;
 use crate::sleep::Sleep;
 
-/// Ops completed per `Engine::poll` call at most.
+/// Ops completed per `Engines::poll` call at most.
 const POLL_BUDGET: usize = 64;
 
 pub(crate) struct Worker {
@@ -40,8 +41,8 @@ pub(crate) struct Worker {
     /// Global index of the worker's pool. (w)
     me: usize,
     pin: bool,
-    /// (w)
-    engine: Box<dyn Engine>,
+    /// The worker's completion sources; it sleeps in their home. (w)
+    engine: Engines,
     /// Work taken from a queue, about to be dispatched. (w)
     batch: Vec<Work>,
     /// Work the order table released, to push after unlocking. (w)
@@ -58,7 +59,7 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    pub(crate) fn new(sh: Arc<Shared>, me: usize, engine: Box<dyn Engine>, pin: bool) -> Worker {
+    pub(crate) fn new(sh: Arc<Shared>, me: usize, engine: Engines, pin: bool) -> Worker {
         let lim = sh.lim;
         Worker {
             sh,
@@ -194,7 +195,7 @@ impl Worker {
                 &pool.q,
                 g,
                 |q| &mut q.sleep,
-                &mut *self.engine,
+                &mut self.engine,
                 in_flight,
                 room,
             );
@@ -282,7 +283,7 @@ impl Worker {
                 // Taken before the token goes to the device, which may
                 // complete and drop it at once.
                 let watch = (m.tracked || m.fifo).then(|| f.watch());
-                if catch_unwind(AssertUnwindSafe(|| s.submit(f, &mut *self.engine))).is_err() {
+                if catch_unwind(AssertUnwindSafe(|| s.submit(f, &mut self.engine))).is_err() {
                     // If the device dropped the token while unwinding, the
                     // op was completed with EIO by aio-core.
                     pool.stats.panics.inc();
@@ -384,7 +385,7 @@ impl Worker {
         for req in self.cancels.drain(..) {
             let outcome = match req.target.strategy() {
                 Some(s) => {
-                    let eng = &mut *self.engine;
+                    let eng = &mut self.engine;
                     catch_unwind(AssertUnwindSafe(|| s.cancel(req.op, eng))).ok()
                 }
                 None => None,

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aio_core::sync::Arc;
-use aio_core::{BasicEngine, CompletionRing, Engine, Op, OpKind, Pending, Target, into_dyn};
+use aio_core::{CompletionRing, Engines, Op, OpKind, Pending, Target, into_dyn};
 use blockdev::{AlignedBuf, FileDevice, FileOptions, NbdDevice, RamDisk, UringEngine, XorShift};
 
 const BS: usize = 4096;
@@ -26,7 +26,7 @@ const DEPTHS: [usize; 4] = [1, 8, 32, 128];
 
 /// Keeps `qd` random 4 KiB reads in flight on `target` for `secs`, from
 /// this one thread, through `engine`. Returns reads per second.
-fn run(target: &Arc<dyn Target>, engine: &mut dyn Engine, size: u64, qd: usize, secs: f64) -> f64 {
+fn run(target: &Arc<dyn Target>, engine: &mut Engines, size: u64, qd: usize, secs: f64) -> f64 {
     let blocks = size / BS as u64;
     let mut rng = XorShift::new(qd as u64 + 1);
     let (ring, mut reaper) = CompletionRing::new(qd.next_power_of_two().max(2) * 2).unwrap();
@@ -44,15 +44,14 @@ fn run(target: &Arc<dyn Target>, engine: &mut dyn Engine, size: u64, qd: usize, 
         ops.push(Some(op));
         slots.push(None);
     }
-    let mut submit =
-        |i: usize, op: Op, engine: &mut dyn Engine, slots: &mut Vec<Option<Pending>>| {
-            let mut op = op;
-            op.prepare(OpKind::Read, (rng.next_u64() % blocks) * BS as u64, BS)
-                .unwrap();
-            let (p, q) = op.enqueue();
-            slots[i] = Some(p);
-            strategy.submit(q.start().unwrap(), engine);
-        };
+    let mut submit = |i: usize, op: Op, engine: &mut Engines, slots: &mut Vec<Option<Pending>>| {
+        let mut op = op;
+        op.prepare(OpKind::Read, (rng.next_u64() % blocks) * BS as u64, BS)
+            .unwrap();
+        let (p, q) = op.enqueue();
+        slots[i] = Some(p);
+        strategy.submit(q.start().unwrap(), engine);
+    };
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(secs);
     for (i, op) in ops.iter_mut().enumerate() {
@@ -168,7 +167,7 @@ fn main() {
     let ram = into_dyn(RamDisk::new(size).unwrap());
     row(
         "RamDisk (BasicEngine)",
-        &DEPTHS.map(|qd| Some(run(&ram, &mut BasicEngine::new(), size, qd, secs))),
+        &DEPTHS.map(|qd| Some(run(&ram, &mut Engines::basic(), size, qd, secs))),
     );
 
     let buffered = into_dyn(FileDevice::open(&path, FileOptions::new()).unwrap());
@@ -177,7 +176,7 @@ fn main() {
         &DEPTHS.map(|qd| {
             Some(run(
                 &buffered,
-                &mut UringEngine::new(qd as u32).unwrap(),
+                &mut Engines::from(UringEngine::new(qd as u32).unwrap()),
                 size,
                 qd,
                 secs,
@@ -195,7 +194,7 @@ fn main() {
         &DEPTHS.map(|qd| {
             Some(run(
                 &direct,
-                &mut UringEngine::new(qd as u32).unwrap(),
+                &mut Engines::from(UringEngine::new(qd as u32).unwrap()),
                 size,
                 qd,
                 secs,
@@ -208,7 +207,7 @@ fn main() {
     );
     row(
         "FileDevice O_DIRECT (pool, 4 thr)",
-        &DEPTHS.map(|qd| Some(run(&direct, &mut BasicEngine::new(), size, qd, secs))),
+        &DEPTHS.map(|qd| Some(run(&direct, &mut Engines::basic(), size, qd, secs))),
     );
 
     let sock = path.with_extension("sock");
@@ -248,7 +247,7 @@ fn main() {
         let nbd = into_dyn(nbd);
         row(
             "NbdDevice unix socket (Basic)",
-            &DEPTHS.map(|qd| Some(run(&nbd, &mut BasicEngine::new(), size, qd, secs))),
+            &DEPTHS.map(|qd| Some(run(&nbd, &mut Engines::basic(), size, qd, secs))),
         );
     }
     let _ = server.kill();

@@ -19,15 +19,16 @@
 //! a callback must not do.
 //!
 //! A servicing thread keeps many ops in flight on one device by owning an
-//! [`Engine`](aio_core::Engine) and reaping with `poll(budget)` /
-//! `wait(timeout)`: a [`UringEngine`] (one io_uring per thread, made by
-//! [`new_engine`]) or aio-core's `BasicEngine`.
+//! engine set, [`Engines`](aio_core::Engines), and reaping with
+//! `poll(budget)` / `wait(timeout)`; the set's home source is a
+//! [`UringEngine`] (one io_uring per thread, made by [`new_engine`]) or
+//! aio-core's `BasicEngine`.
 //!
 //! ## Many ops in flight from one thread
 //!
 //! ```
 //! use aio_core::sync::Arc;
-//! use aio_core::{Engine, Op, OpKind, into_dyn};
+//! use aio_core::{Engines, Op, OpKind, into_dyn};
 //! use blockdev::{Device, FileDevice, FileOptions};
 //! use std::time::Duration;
 //!
@@ -37,14 +38,14 @@
 //! let disk = into_dyn(dev);
 //! // One engine per servicing thread: an io_uring here, or a thread pool
 //! // where io_uring cannot be set up.
-//! let mut engine = blockdev::new_engine(64);
+//! let mut engine = Engines::new(blockdev::new_engine(64));
 //! let mut pending = Vec::new();
 //! for i in 0..64u64 {
 //!     let mut op = Op::new(Arc::clone(&disk), vec![i as u8; 4096]);
 //!     op.prepare(OpKind::Write, i * 4096, 4096).unwrap();
 //!     let (p, queued) = op.enqueue();
 //!     // Never waits for the I/O.
-//!     disk.strategy().unwrap().submit(queued.start().unwrap(), &mut *engine);
+//!     disk.strategy().unwrap().submit(queued.start().unwrap(), &mut engine);
 //!     pending.push(p);
 //! }
 //! // Reap without blocking on any single op; sleep only when nothing is ready.

@@ -27,7 +27,7 @@ use std::fmt;
 
 use aio_core::sync::Mutex;
 use aio_core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use aio_core::{Attempt, Engine, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target};
+use aio_core::{Attempt, Engines, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target};
 
 use crate::device::{Device, Geometry, clamp_transfer};
 
@@ -206,7 +206,7 @@ impl Target for RamDisk {
 impl Strategy for RamDisk {
     /// Completes the op before returning, on the caller's thread; the
     /// engine is not used.
-    fn submit(&self, mut op: InFlight, _engine: &mut dyn Engine) {
+    fn submit(&self, mut op: InFlight, _engine: &mut Engines) {
         let r = self.run(&mut op);
         op.complete(r);
     }

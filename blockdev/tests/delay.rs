@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aio_core::sync::Arc;
-use aio_core::{BasicEngine, CompletionRing, Engine, Error, OpKind, into_dyn};
+use aio_core::{CompletionRing, Engines, Error, OpKind, into_dyn};
 use blockdev::{
     DelayDevice, Device, FileDevice, FileOptions, Latency, RamDisk, SharedDevice, UringEngine,
     XorShift,
@@ -24,8 +24,15 @@ fn uniform(lo_ms: u64, hi_ms: u64) -> Latency {
 #[test]
 fn integrity_at_depth_64_through_the_delay() {
     let t = into_dyn(DelayDevice::new(RamDisk::new(4 << 20).unwrap(), uniform(0, 2), 1).unwrap());
-    integrity(&t, &mut BasicEngine::new(), 4096, 512, 64, 51);
-    integrity(&t, &mut UringEngine::new(32).unwrap(), 4096, 512, 64, 52);
+    integrity(&t, &mut Engines::basic(), 4096, 512, 64, 51);
+    integrity(
+        &t,
+        &mut Engines::from(UringEngine::new(32).unwrap()),
+        4096,
+        512,
+        64,
+        52,
+    );
 }
 
 #[test]
@@ -39,7 +46,14 @@ fn a_delayed_file_device_on_a_ring() {
     .unwrap();
     assert_eq!(d.geometry(), d.inner().geometry());
     let t = into_dyn(d);
-    integrity(&t, &mut UringEngine::new(64).unwrap(), 4096, 512, 64, 53);
+    integrity(
+        &t,
+        &mut Engines::from(UringEngine::new(64).unwrap()),
+        4096,
+        512,
+        64,
+        53,
+    );
 }
 
 #[test]
@@ -52,7 +66,7 @@ fn the_submitter_never_sleeps_and_the_ring_wakes_for_the_timer() {
         )
         .unwrap(),
     );
-    let mut e = UringEngine::new(16).unwrap();
+    let mut e = Engines::from(UringEngine::new(16).unwrap());
     let start = Instant::now();
     let ps: Vec<_> = (0..64u64)
         .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 512, vec![1; 512])))
@@ -87,7 +101,7 @@ fn the_submitter_never_sleeps_and_the_ring_wakes_for_the_timer() {
 #[test]
 fn completions_come_back_out_of_order() {
     let t = into_dyn(DelayDevice::new(RamDisk::new(1 << 20).unwrap(), uniform(0, 20), 4).unwrap());
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let (ring, mut reaper) = CompletionRing::new(256).unwrap();
     let ps: Vec<_> = (0..64u64)
         .map(|i| {
@@ -160,7 +174,7 @@ fn shutdown_releases_held_ops_at_once() {
         .unwrap(),
     );
     let t = SharedDevice::target(&d);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let ps: Vec<_> = (0..32u64)
         .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 512, vec![2; 512])))
         .collect();
@@ -201,7 +215,7 @@ fn absurd_latencies_do_not_panic() {
         .unwrap(),
     );
     let t = SharedDevice::target(&d);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let p = submit(&t, &mut e, op(&t, OpKind::Write, 0, vec![1; 16]));
     d.shutdown();
     assert_eq!(drain(&mut e, vec![p])[0].1, Ok(16));
@@ -215,7 +229,7 @@ fn the_last_reference_dropped_on_the_timer_thread() {
     let t = SharedDevice::target(&d);
     drop(d);
     let (ring, mut reaper) = CompletionRing::new(256).unwrap();
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     for i in 0..64u64 {
         let mut o = op(&t, OpKind::Write, i * 512, vec![1; 512]);
         o.set_ring(Arc::clone(&ring));
@@ -245,7 +259,7 @@ fn an_op_waiting_out_its_latency_can_be_cancelled() {
         .unwrap(),
     );
     let t = SharedDevice::target(&d);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let o = op(&t, OpKind::Write, 0, vec![1; 512]);
     let p = submit(&t, &mut e, o);
     let key = p.key();
@@ -279,7 +293,7 @@ fn a_cancel_takes_the_op_it_names_not_another_with_its_id() {
         .unwrap(),
     );
     let t = SharedDevice::target(&d);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let mut ops = (0..2u64).map(|i| {
         let mut o = op(&t, OpKind::Write, i * 512, vec![1; 512]);
         o.set_id(42);

@@ -6,7 +6,7 @@
 mod common;
 
 use aio_core::sync::Arc;
-use aio_core::{BasicEngine, Engine, Error, OpKind, Result, Target, into_dyn};
+use aio_core::{Engines, Error, OpKind, Result, Target, into_dyn};
 use blockdev::{FileDevice, FileOptions, RamDisk, RamDiskOptions, UringEngine, XorShift};
 use common::*;
 
@@ -38,7 +38,7 @@ const SLOT: u64 = 64 << 10;
 
 /// Runs `rounds` batches of up to 48 ops on disjoint 64 KiB slots (so the
 /// order inside a batch does not matter), some slots past the end.
-fn run(t: &Arc<dyn Target>, engine: &mut dyn Engine, cap: u64, seed: u64, rounds: usize) {
+fn run(t: &Arc<dyn Target>, engine: &mut Engines, cap: u64, seed: u64, rounds: usize) {
     let mut r = XorShift::new(seed);
     let mut model = Model(vec![0; cap as usize]);
     let slots = cap.div_ceil(SLOT) + 2;
@@ -101,7 +101,7 @@ fn ramdisk_matches_the_reference() {
         ..RamDiskOptions::new(cap)
     };
     let t = into_dyn(RamDisk::with_options(o).unwrap());
-    run(&t, &mut BasicEngine::new(), cap, 1, 200);
+    run(&t, &mut Engines::basic(), cap, 1, 200);
 }
 
 #[test]
@@ -109,7 +109,13 @@ fn file_device_on_a_ring_matches_the_reference() {
     let cap = 3 * SLOT + 12_345;
     let f = TempFile::new("diff-uring", cap);
     let t = into_dyn(FileDevice::open(&f.path, FileOptions::new()).unwrap());
-    run(&t, &mut UringEngine::new(32).unwrap(), cap, 2, 200);
+    run(
+        &t,
+        &mut Engines::from(UringEngine::new(32).unwrap()),
+        cap,
+        2,
+        200,
+    );
 }
 
 #[test]
@@ -117,7 +123,7 @@ fn file_device_on_the_pool_matches_the_reference() {
     let cap = 2 * SLOT + 777;
     let f = TempFile::new("diff-pool", cap);
     let t = into_dyn(FileDevice::open(&f.path, FileOptions::new()).unwrap());
-    run(&t, &mut BasicEngine::new(), cap, 3, 100);
+    run(&t, &mut Engines::basic(), cap, 3, 100);
 }
 
 #[test]
@@ -126,5 +132,5 @@ fn nbd_matches_the_reference() {
     let s = QemuNbd::unix(cap, "diff");
     let d = blockdev::NbdDevice::connect_unix(s.socket.as_ref().unwrap(), "diff").unwrap();
     let t = into_dyn(d);
-    run(&t, &mut BasicEngine::new(), cap, 4, 100);
+    run(&t, &mut Engines::basic(), cap, 4, 100);
 }

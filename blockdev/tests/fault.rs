@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aio_core::sync::Arc;
-use aio_core::{Attempt, BasicEngine, CompletionRing, Engine, Error, OpKind, Target, into_dyn};
+use aio_core::{Attempt, CompletionRing, Engines, Error, OpKind, Target, into_dyn};
 use blockdev::{
     Device, Fault, FaultDevice, FaultPolicy, FileDevice, FileOptions, RamDisk, SharedDevice,
     UringEngine,
@@ -31,7 +31,7 @@ fn eio_fails_transfers_without_touching_the_device() {
         eio: 1.0,
         ..FaultPolicy::none(1)
     });
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let ps = vec![
         submit(&t, &mut e, op(&t, OpKind::Write, 0, vec![9; 4096])),
         submit(&t, &mut e, op(&t, OpKind::Read, 0, vec![0; 4096])),
@@ -57,7 +57,7 @@ fn enospc_fails_writes_only() {
         enospc: 1.0,
         ..FaultPolicy::none(2)
     });
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let ps = vec![
         submit(&t, &mut e, op(&t, OpKind::Write, 0, vec![9; 512])),
         submit(&t, &mut e, op(&t, OpKind::Read, 0, vec![0; 512])),
@@ -74,7 +74,7 @@ fn short_transfers_move_only_their_prefix() {
         short: 1.0,
         ..FaultPolicy::none(3)
     });
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let data = pattern(3, 0, 8192);
     let p = submit(&t, &mut e, op(&t, OpKind::Write, 0, data.clone()));
     let (_, r) = drain(&mut e, vec![p]).pop().unwrap();
@@ -106,7 +106,7 @@ fn failed_flushes_fail_and_transfers_pass() {
         flush_fail: 1.0,
         ..FaultPolicy::none(4)
     });
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let ps = vec![
         submit(&t, &mut e, op(&t, OpKind::Fsync, 0, vec![])),
         submit(&t, &mut e, op(&t, OpKind::Fdatasync, 0, vec![])),
@@ -128,7 +128,7 @@ fn reordered_completions_are_overtaken() {
         reorder_delay: Duration::from_millis(20),
         ..FaultPolicy::none(5)
     });
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let (ring, mut reaper) = CompletionRing::new(256).unwrap();
     let ps: Vec<_> = (0..64u64)
         .map(|i| {
@@ -164,7 +164,7 @@ fn a_mixed_policy_loses_nothing_and_reports_every_fault() {
         ..FaultPolicy::none(6)
     };
     let (d, t) = device(policy);
-    let mut e = UringEngine::new(64).unwrap();
+    let mut e = Engines::from(UringEngine::new(64).unwrap());
     let (ring, mut reaper) = CompletionRing::new(4096).unwrap();
     let mut ops = HashMap::new();
     let mut seen = HashMap::new();
@@ -224,7 +224,7 @@ fn the_same_seed_makes_the_same_decisions() {
             ..FaultPolicy::none(77)
         };
         let (d, t) = device(policy);
-        let mut e = BasicEngine::new();
+        let mut e = Engines::basic();
         let ps: Vec<_> = (0..200u64)
             .map(|i| submit(&t, &mut e, op(&t, OpKind::Read, i * 512, vec![0; 1024])))
             .collect();
@@ -259,7 +259,7 @@ fn faults_over_a_file_device_on_a_ring() {
     .unwrap();
     assert_eq!(d.name(), format!("fault({})", f.path.display()));
     let t = into_dyn(d);
-    let mut e = UringEngine::new(16).unwrap();
+    let mut e = Engines::from(UringEngine::new(16).unwrap());
     let ps: Vec<_> = (0..64u64)
         .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 8192, vec![5; 8192])))
         .collect();
@@ -272,8 +272,15 @@ fn faults_over_a_file_device_on_a_ring() {
 fn integrity_at_depth_64_with_no_faults_drawn() {
     let t =
         into_dyn(FaultDevice::new(RamDisk::new(4 << 20).unwrap(), FaultPolicy::none(9)).unwrap());
-    integrity(&t, &mut BasicEngine::new(), 4096, 1024, 64, 61);
-    integrity(&t, &mut UringEngine::new(64).unwrap(), 4096, 1024, 128, 62);
+    integrity(&t, &mut Engines::basic(), 4096, 1024, 64, 61);
+    integrity(
+        &t,
+        &mut Engines::from(UringEngine::new(64).unwrap()),
+        4096,
+        1024,
+        128,
+        62,
+    );
 }
 
 #[test]
@@ -284,7 +291,7 @@ fn shutdown_releases_held_completions_and_cancels_new_ops() {
         ..FaultPolicy::none(10)
     };
     let (d, t) = device(policy);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let ps: Vec<_> = (0..64u64)
         .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 512, vec![3; 512])))
         .collect();
@@ -308,7 +315,7 @@ fn a_held_back_completion_can_be_cancelled() {
         ..FaultPolicy::none(11)
     };
     let (d, t) = device(policy);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let o = op(&t, OpKind::Read, 0, vec![0; 512]);
     let p = submit(&t, &mut e, o);
     let key = p.key();

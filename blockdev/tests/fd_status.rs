@@ -11,7 +11,7 @@ mod common;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use aio_core::{BasicEngine, Engine, Error, OpKind, into_dyn};
+use aio_core::{Engines, Error, OpKind, into_dyn};
 use blockdev::{FileDevice, FileOptions, UringEngine};
 use common::*;
 
@@ -37,18 +37,20 @@ fn set_fl(fd: i32, set: libc::c_int, clear: libc::c_int) {
 /// A misaligned 100-byte read at offset 1, through `engine`.
 fn misaligned_read(
     t: &aio_core::sync::Arc<dyn aio_core::Target>,
-    e: &mut dyn Engine,
+    e: &mut Engines,
 ) -> aio_core::Result<usize> {
     let p = submit(t, e, op(t, OpKind::Read, 1, vec![0; 100]));
     drain(e, vec![p]).pop().unwrap().1
 }
 
-fn engines(fallback: bool) -> (Box<dyn Engine>, FileOptions) {
+fn engines(fallback: bool) -> (Engines, FileOptions) {
     if fallback {
-        (Box::new(BasicEngine::new()), FileOptions::new())
+        (Engines::basic(), FileOptions::new())
     } else {
         (
-            Box::new(UringEngine::new(8).expect("io_uring on the test machines")),
+            Engines::new(Box::new(
+                UringEngine::new(8).expect("io_uring on the test machines"),
+            )),
             FileOptions::new(),
         )
     }
@@ -63,19 +65,19 @@ fn o_direct_cleared_with_fcntl_is_seen_at_submission() {
         // SAFETY: `fd` outlives the device and its ops.
         let t = into_dyn(unsafe { FileDevice::from_raw_fd(fd.as_raw_fd(), o) }.unwrap());
         assert_eq!(
-            misaligned_read(&t, &mut *e),
+            misaligned_read(&t, &mut e),
             Err(Error::EINVAL),
             "O_DIRECT set"
         );
         set_fl(fd.as_raw_fd(), 0, libc::O_DIRECT);
         assert_eq!(
-            misaligned_read(&t, &mut *e),
+            misaligned_read(&t, &mut e),
             Ok(100),
             "O_DIRECT cleared (fallback {fallback})"
         );
         set_fl(fd.as_raw_fd(), libc::O_DIRECT, 0);
         assert_eq!(
-            misaligned_read(&t, &mut *e),
+            misaligned_read(&t, &mut e),
             Err(Error::EINVAL),
             "O_DIRECT set again"
         );
@@ -92,7 +94,7 @@ fn the_same_fd_number_reopened_without_o_direct_is_buffered() {
         // SAFETY: the number stays open (reopened in place below) while
         // the device and its ops live.
         let t = into_dyn(unsafe { FileDevice::from_raw_fd(num, o) }.unwrap());
-        assert_eq!(misaligned_read(&t, &mut *e), Err(Error::EINVAL));
+        assert_eq!(misaligned_read(&t, &mut e), Err(Error::EINVAL));
         // Close and reopen the same number without O_DIRECT (dup2 onto it
         // is close + reopen in one step).
         let plain = open_fd(&f.path, libc::O_RDWR);
@@ -101,7 +103,7 @@ fn the_same_fd_number_reopened_without_o_direct_is_buffered() {
         assert_eq!(r, num);
         drop(plain);
         assert_eq!(
-            misaligned_read(&t, &mut *e),
+            misaligned_read(&t, &mut e),
             Ok(100),
             "reopened (fallback {fallback})"
         );

@@ -9,12 +9,14 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use aio_core::sync::Arc;
-use aio_core::{BasicEngine, CancelOutcome, Engine, Error, Op, OpKind, Target, into_dyn};
+use aio_core::{CancelOutcome, Engines, Error, Op, OpKind, Target, into_dyn};
 use blockdev::{AlignedBuf, Device, FileDevice, FileOptions, SharedDevice, UringEngine};
 use common::*;
 
-fn uring() -> UringEngine {
-    UringEngine::new(128).expect("io_uring is available on the test machines")
+fn uring() -> Engines {
+    Engines::new(Box::new(
+        UringEngine::new(128).expect("io_uring is available on the test machines"),
+    ))
 }
 
 #[test]
@@ -25,8 +27,8 @@ fn integrity_through_io_uring_at_depth_64_and_128() {
     integrity(&t, &mut e, 4096, 2048, 64, 11);
     integrity(&t, &mut e, 4096, 2048, 128, 12);
     // More ops than the ring's depth: the rest wait in the backlog.
-    let mut small = UringEngine::new(8).unwrap();
-    assert_eq!(small.depth(), 8);
+    let mut small = Engines::from(UringEngine::new(8).unwrap());
+    assert_eq!(small.get::<UringEngine>().unwrap().depth(), 8);
     integrity(&t, &mut small, 4096, 512, 100, 13);
 }
 
@@ -42,17 +44,17 @@ fn integrity_through_the_forced_fallback_on_a_uring_engine() {
 fn integrity_through_the_pool_on_a_basic_engine() {
     let f = TempFile::new("basic", 4 << 20);
     let t = into_dyn(FileDevice::open(&f.path, FileOptions::new().fallback_threads(3)).unwrap());
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     integrity(&t, &mut e, 4096, 1024, 64, 31);
 }
 
 #[test]
 fn new_engine_gives_a_ring_here() {
-    let mut e = blockdev::new_engine(32);
-    assert!(e.as_any_mut().downcast_mut::<UringEngine>().is_some());
+    let mut e = Engines::new(blockdev::new_engine(32));
+    assert!(e.get::<UringEngine>().is_some());
 }
 
-fn direct_ops(engine: &mut dyn Engine, force_fallback: bool) {
+fn direct_ops(engine: &mut Engines, force_fallback: bool) {
     let f = TempFile::new("direct", 4 << 20);
     let d = match FileDevice::open(
         &f.path,
@@ -141,10 +143,10 @@ fn direct_io_through_io_uring() {
 
 #[test]
 fn direct_io_through_the_pool() {
-    direct_ops(&mut BasicEngine::new(), true);
+    direct_ops(&mut Engines::basic(), true);
 }
 
-fn bounds(engine: &mut dyn Engine, force_fallback: bool) {
+fn bounds(engine: &mut Engines, force_fallback: bool) {
     let f = TempFile::new("bounds", 10_000);
     let d = FileDevice::open(&f.path, FileOptions::new().force_fallback(force_fallback)).unwrap();
     assert_eq!(d.geometry().capacity, 10_000);
@@ -185,7 +187,7 @@ fn bounds_and_flushes_through_io_uring() {
 
 #[test]
 fn bounds_and_flushes_through_the_pool() {
-    bounds(&mut BasicEngine::new(), true);
+    bounds(&mut Engines::basic(), true);
 }
 
 #[test]
@@ -254,19 +256,15 @@ fn a_waiting_pipe_read_can_be_cancelled() {
         let t = into_dyn(
             unsafe { FileDevice::from_raw_fd(r.as_raw_fd(), FileOptions::new()) }.unwrap(),
         );
-        let mut e: Box<dyn Engine> = if fallback {
-            Box::new(BasicEngine::new())
-        } else {
-            Box::new(uring())
-        };
+        let mut e: Engines = if fallback { Engines::basic() } else { uring() };
         let o = op(&t, OpKind::Read, 0, vec![0; 64]);
-        let p = submit(&t, &mut *e, o);
+        let p = submit(&t, &mut e, o);
         let key = p.key();
         // A second read waits behind the first (FIFO per direction).
         let o2 = op(&t, OpKind::Read, 0, vec![0; 4]);
-        let p2 = submit(&t, &mut *e, o2);
+        let p2 = submit(&t, &mut e, o2);
         assert_eq!(
-            t.strategy().unwrap().cancel(key, &mut *e),
+            t.strategy().unwrap().cancel(key, &mut e),
             CancelOutcome::Cancelled
         );
         assert!(p.wait_timeout(TIMEOUT));
@@ -274,7 +272,7 @@ fn a_waiting_pipe_read_can_be_cancelled() {
         // Gone from the waiter: the ring says done; the pool path cannot
         // tell (the pools then answer from the op's state).
         assert_ne!(
-            t.strategy().unwrap().cancel(key, &mut *e),
+            t.strategy().unwrap().cancel(key, &mut e),
             CancelOutcome::Cancelled
         );
         // The one behind it is now first, and gets the data.
@@ -294,7 +292,7 @@ fn dropping_an_engine_leaves_waiting_stream_ops_alone() {
         into_dyn(unsafe { FileDevice::from_raw_fd(r.as_raw_fd(), FileOptions::new()) }.unwrap());
     let f = TempFile::new("dropeng", 1 << 20);
     let ft = into_dyn(FileDevice::open(&f.path, FileOptions::new()).unwrap());
-    let mut e = UringEngine::new(16).unwrap();
+    let mut e = Engines::from(UringEngine::new(16).unwrap());
     let mut ps: Vec<_> = (0..4)
         .map(|_| submit(&pt, &mut e, op(&pt, OpKind::Read, 0, vec![0; 8])))
         .collect();
@@ -430,18 +428,15 @@ fn try_nowait_never_runs_direct_io_inline() {
 #[test]
 fn shutdown_refuses_new_ops_and_finishes_the_old() {
     let f = TempFile::new("shutdown", 4 << 20);
-    for mut e in [
-        Box::new(uring()) as Box<dyn Engine>,
-        Box::new(BasicEngine::new()),
-    ] {
+    for mut e in [uring(), Engines::basic()] {
         let d = Arc::new(FileDevice::open(&f.path, FileOptions::new()).unwrap());
         let t = SharedDevice::target(&d);
         let mut ps: Vec<_> = (0..64)
-            .map(|i| submit(&t, &mut *e, op(&t, OpKind::Write, i * 4096, vec![1; 4096])))
+            .map(|i| submit(&t, &mut e, op(&t, OpKind::Write, i * 4096, vec![1; 4096])))
             .collect();
         d.shutdown();
-        ps.push(submit(&t, &mut *e, op(&t, OpKind::Read, 0, vec![0; 10])));
-        let r: Vec<_> = drain(&mut *e, ps).into_iter().map(|(_, r)| r).collect();
+        ps.push(submit(&t, &mut e, op(&t, OpKind::Read, 0, vec![0; 10])));
+        let r: Vec<_> = drain(&mut e, ps).into_iter().map(|(_, r)| r).collect();
         assert!(r[..64].iter().all(|r| *r == Ok(4096)), "{r:?}");
         assert_eq!(r[64], Err(Error::ECANCELED));
     }
@@ -479,7 +474,7 @@ fn the_pool_is_bounded_and_shared() {
     let o = FileOptions::new().pool(Arc::clone(&pool));
     let t1 = into_dyn(FileDevice::open(&f1.path, o.clone()).unwrap());
     let t2 = into_dyn(FileDevice::open(&f2.path, o).unwrap());
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     integrity(&t1, &mut e, 4096, 512, 64, 71);
     integrity(&t2, &mut e, 4096, 512, 64, 72);
     assert!(

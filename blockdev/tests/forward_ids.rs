@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use aio_core::{BasicEngine, Engine, Op, OpKind, Strategy};
+use aio_core::{Engines, Op, OpKind, Strategy};
 use blockdev::{DelayDevice, FaultDevice, FaultPolicy, Latency, RamDisk, SharedDevice};
 
 #[test]
@@ -20,7 +20,7 @@ fn inner_fault_log_names_the_outer_ids() {
         .unwrap(),
     );
     let target = SharedDevice::target(&stack);
-    let mut engine = BasicEngine::new();
+    let mut engine = Engines::basic();
     let mut pendings = Vec::new();
     for id in [1001u64, 2002, 3003] {
         let mut op = Op::new(aio_core::sync::Arc::clone(&target), vec![0; 512]);

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aio_core::sync::Arc;
-use aio_core::{Attempt, BasicEngine, Engine, Error, OpKind, into_dyn};
+use aio_core::{Attempt, Engines, Error, OpKind, into_dyn};
 use blockdev::{Device, NbdDevice, SharedDevice, UringEngine};
 use common::*;
 
@@ -39,7 +39,7 @@ fn integrity_at_depth_64_over_a_unix_socket() {
     assert_eq!(d.geometry().capacity, SIZE);
     assert_eq!(d.name(), "nbd:disk");
     let t = into_dyn(d);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     integrity(&t, &mut e, 4096, 2048, 64, 41);
     integrity(&t, &mut e, 65536, 128, 128, 42);
 }
@@ -49,7 +49,7 @@ fn integrity_at_depth_64_over_tcp_on_a_uring_engine() {
     let s = QemuNbd::tcp(SIZE, "tcpdisk");
     let t = into_dyn(connect(&s));
     // Tickets of a device thread wake a ring's wait (the doorbell bridge).
-    let mut e = UringEngine::new(64).unwrap();
+    let mut e = Engines::from(UringEngine::new(64).unwrap());
     integrity(&t, &mut e, 4096, 1024, 64, 43);
 }
 
@@ -57,7 +57,7 @@ fn integrity_at_depth_64_over_tcp_on_a_uring_engine() {
 fn replies_complete_out_of_order_and_match_their_requests() {
     let s = QemuNbd::unix(SIZE, "ooo");
     let t = into_dyn(connect(&s));
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     // Distinct contents per block, so a mismatched cookie shows.
     let ps: Vec<_> = (0..256u64)
         .map(|b| {
@@ -122,7 +122,7 @@ fn replies_complete_out_of_order_and_match_their_requests() {
 fn bounds_zero_length_and_synchronous_mode() {
     let s = QemuNbd::unix(1 << 20, "small");
     let t = into_dyn(connect(&s));
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let ps = vec![
         submit(
             &t,
@@ -188,7 +188,7 @@ fn a_dead_server_fails_every_request_with_eio() {
     let mut s = QemuNbd::unix(SIZE, "dies");
     let d = Arc::new(connect(&s));
     let t = SharedDevice::target(&d);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let ps: Vec<_> = (0..256u64)
         .map(|i| {
             submit(
@@ -224,7 +224,7 @@ fn shutdown_with_requests_in_flight_cancels_them_and_never_hangs() {
     let s = QemuNbd::tcp(SIZE, "bye");
     let d = Arc::new(connect(&s));
     let t = SharedDevice::target(&d);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let ps: Vec<_> = (0..256u64)
         .map(|i| {
             submit(
@@ -260,7 +260,7 @@ fn the_last_reference_dropped_on_the_reader_thread() {
     let t = SharedDevice::target(&d);
     drop(d);
     let (ring, mut reaper) = aio_core::CompletionRing::new(256).unwrap();
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     for i in 0..64u64 {
         let mut o = op(&t, OpKind::Read, i * 4096, vec![0; 4096]);
         o.set_ring(Arc::clone(&ring));

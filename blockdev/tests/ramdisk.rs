@@ -6,14 +6,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aio_core::sync::{Arc, thread};
-use aio_core::{BasicEngine, Error, Op, OpKind, into_dyn};
+use aio_core::{Engines, Error, Op, OpKind, into_dyn};
 use blockdev::{Device, RamDisk, RamDiskOptions, SharedDevice};
 use common::*;
 
 #[test]
 fn integrity_at_depth_64_and_256() {
     let t = into_dyn(RamDisk::new(8 << 20).unwrap());
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     integrity(&t, &mut e, 4096, 2048, 64, 1);
     integrity(&t, &mut e, 512, 4096, 256, 2);
     // Blocks that straddle the 64 KiB lock regions.
@@ -32,7 +32,7 @@ fn reads_at_and_past_the_end_are_cut_like_a_block_device() {
     let d = RamDisk::new(10_000).unwrap();
     assert_eq!(d.geometry().capacity, 10_000);
     let t = into_dyn(d);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let ps = vec![
         submit(&t, &mut e, op(&t, OpKind::Read, 9_000, vec![0; 4096])),
         submit(&t, &mut e, op(&t, OpKind::Read, 10_000, vec![0; 4096])),
@@ -62,7 +62,7 @@ fn reads_at_and_past_the_end_are_cut_like_a_block_device() {
 #[test]
 fn zero_length_and_short_buffers() {
     let t = into_dyn(RamDisk::new(1 << 16).unwrap());
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let ps = vec![
         submit(&t, &mut e, op(&t, OpKind::Read, 0, vec![])),
         submit(&t, &mut e, op(&t, OpKind::Write, 1 << 20, vec![])),
@@ -101,7 +101,7 @@ fn try_nowait_completes_inline() {
 fn shutdown_cancels_new_ops() {
     let d = Arc::new(RamDisk::new(1 << 16).unwrap());
     let t = SharedDevice::target(&d);
-    let mut e = BasicEngine::new();
+    let mut e = Engines::basic();
     let before = submit(&t, &mut e, op(&t, OpKind::Write, 0, vec![1; 10]));
     d.shutdown();
     let after = submit(&t, &mut e, op(&t, OpKind::Read, 0, vec![0; 10]));
@@ -121,7 +121,7 @@ fn threads_writing_disjoint_regions_all_land() {
         .map(|i| {
             let t = Arc::clone(&t);
             thread::spawn(move || {
-                let mut e = BasicEngine::new();
+                let mut e = Engines::basic();
                 for round in 0..per / 64 {
                     let ps: Vec<_> = (0..64)
                         .map(|k| {

@@ -17,17 +17,19 @@ mod common;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use aio_core::sync::{Arc, thread};
-use aio_core::{BasicEngine, CancelOutcome, Engine, Error, OpKind, Target, into_dyn};
+use aio_core::{CancelOutcome, Engines, Error, OpKind, Target, into_dyn};
 use blockdev::{FileDevice, FileOptions, UringEngine};
 use common::*;
 
 const MIB: usize = 1 << 20;
 
-fn engine(fallback: bool) -> Box<dyn Engine> {
+fn engine(fallback: bool) -> Engines {
     if fallback {
-        Box::new(BasicEngine::new())
+        Engines::basic()
     } else {
-        Box::new(UringEngine::new(8).expect("io_uring on the test machines"))
+        Engines::new(Box::new(
+            UringEngine::new(8).expect("io_uring on the test machines"),
+        ))
     }
 }
 
@@ -87,10 +89,10 @@ fn full_count_writes(w: OwnedFd, r: OwnedFd, fallback: bool) {
     let mut e = engine(fallback);
     let a = pattern(1, 0, MIB);
     let b = pattern(2, 0, MIB);
-    let pa = submit(&t, &mut *e, op(&t, OpKind::Write, 0, a.clone()));
-    let pb = submit(&t, &mut *e, op(&t, OpKind::Write, 0, b.clone()));
+    let pa = submit(&t, &mut e, op(&t, OpKind::Write, 0, a.clone()));
+    let pb = submit(&t, &mut e, op(&t, OpKind::Write, 0, b.clone()));
     let h = reader(r, 2 * MIB);
-    let res = drain(&mut *e, vec![pa, pb]);
+    let res = drain(&mut e, vec![pa, pb]);
     assert_eq!(res[0].1, Ok(MIB), "first write (fallback {fallback})");
     assert_eq!(res[1].1, Ok(MIB), "second write (fallback {fallback})");
     let (_r, got) = h.join().unwrap();
@@ -124,27 +126,21 @@ fn a_nonblocking_pipe_keeps_partial_counts_and_eagain() {
         set_nonblock(&w, true);
         let t = device(&w);
         let mut e = engine(fallback);
-        let p1 = submit(&t, &mut *e, op(&t, OpKind::Write, 0, vec![7; MIB]));
-        let n = drain(&mut *e, vec![p1])
+        let p1 = submit(&t, &mut e, op(&t, OpKind::Write, 0, vec![7; MIB]));
+        let n = drain(&mut e, vec![p1])
             .pop()
             .unwrap()
             .1
             .expect("a partial write");
         assert!(n > 0 && n < MIB, "partial count {n}");
-        let p2 = submit(&t, &mut *e, op(&t, OpKind::Write, 0, vec![7; 10]));
-        assert_eq!(
-            drain(&mut *e, vec![p2]).pop().unwrap().1,
-            Err(Error::EAGAIN)
-        );
+        let p2 = submit(&t, &mut e, op(&t, OpKind::Write, 0, vec![7; 10]));
+        assert_eq!(drain(&mut e, vec![p2]).pop().unwrap().1, Err(Error::EAGAIN));
         // And a read of an empty non-blocking pipe says EAGAIN too.
         let (r2, _w2) = pipe();
         set_nonblock(&r2, true);
         let rt = device(&r2);
-        let p3 = submit(&rt, &mut *e, op(&rt, OpKind::Read, 0, vec![0; 10]));
-        assert_eq!(
-            drain(&mut *e, vec![p3]).pop().unwrap().1,
-            Err(Error::EAGAIN)
-        );
+        let p3 = submit(&rt, &mut e, op(&rt, OpKind::Read, 0, vec![0; 10]));
+        assert_eq!(drain(&mut e, vec![p3]).pop().unwrap().1, Err(Error::EAGAIN));
     }
 }
 
@@ -156,20 +152,20 @@ fn a_write_waiting_for_room_can_be_cancelled() {
         let mut e = engine(fallback);
         // 1 MiB into a 64 KiB pipe nobody reads: part goes in, then it waits.
         let big = op(&t, OpKind::Write, 0, vec![1; MIB]);
-        let pbig = submit(&t, &mut *e, big);
+        let pbig = submit(&t, &mut e, big);
         let big_id = pbig.key();
         let small = op(&t, OpKind::Write, 0, vec![2; 10]);
-        let psmall = submit(&t, &mut *e, small);
+        let psmall = submit(&t, &mut e, small);
         let small_id = psmall.key();
         assert!(!pbig.is_complete() && !psmall.is_complete());
         let s = t.strategy().unwrap();
         // The one behind: nothing written, a real cancel.
-        assert_eq!(s.cancel(small_id, &mut *e), CancelOutcome::Cancelled);
+        assert_eq!(s.cancel(small_id, &mut e), CancelOutcome::Cancelled);
         assert!(psmall.wait_timeout(TIMEOUT));
         assert_eq!(psmall.wait().1, Err(Error::ECANCELED));
         // The one in front moved bytes already: not cancelled (as glibc
         // and FreeBSD answer), and it ends with the count it wrote.
-        assert_eq!(s.cancel(big_id, &mut *e), CancelOutcome::InFlight);
+        assert_eq!(s.cancel(big_id, &mut e), CancelOutcome::InFlight);
         drop(r);
         assert!(pbig.wait_timeout(TIMEOUT));
         let n = pbig.wait().1.expect("the count written");
@@ -209,7 +205,7 @@ fn a_pty_read_waits_for_readiness_and_can_be_cancelled() {
         let mt = device(&master);
         let mut e = engine(fallback);
         let o = op(&st, OpKind::Read, 0, vec![0; 64]);
-        let p = submit(&st, &mut *e, o);
+        let p = submit(&st, &mut e, o);
         let id = p.key();
         assert!(!p.is_complete());
         assert_eq!(
@@ -218,15 +214,15 @@ fn a_pty_read_waits_for_readiness_and_can_be_cancelled() {
             "a waiting pty read costs the engine nothing"
         );
         assert_eq!(
-            st.strategy().unwrap().cancel(id, &mut *e),
+            st.strategy().unwrap().cancel(id, &mut e),
             CancelOutcome::Cancelled
         );
         assert!(p.wait_timeout(TIMEOUT));
         assert_eq!(p.wait().1, Err(Error::ECANCELED));
         // Canonical mode: the next read waits for a whole line.
-        let pr = submit(&st, &mut *e, op(&st, OpKind::Read, 0, vec![0; 64]));
-        let pw = submit(&mt, &mut *e, op(&mt, OpKind::Write, 0, b"line\n".to_vec()));
-        let res = drain(&mut *e, vec![pr, pw]);
+        let pr = submit(&st, &mut e, op(&st, OpKind::Read, 0, vec![0; 64]));
+        let pw = submit(&mt, &mut e, op(&mt, OpKind::Write, 0, b"line\n".to_vec()));
+        let res = drain(&mut e, vec![pr, pw]);
         assert_eq!(res[1].1, Ok(5));
         assert_eq!(res[0].1, Ok(5), "fallback {fallback}");
         assert_eq!(&res[0].0.buf()[..5], b"line\n");

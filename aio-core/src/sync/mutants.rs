@@ -91,6 +91,7 @@ DoorbellNoNotify = "doorbell-no-notify", "aio-core", "loom_ticket_vs_engine_wait
 DoorbellSkipWaker = "doorbell-skip-waker", "aio-core", "loom_ticket_wakes_an_engine_through_its_waker", Expect::Deadlock;
 DeliveredUnstamped = "delivered-unstamped", "aio-core", "loom_waited_delivery_then_sync_run_then_resubmit", Expect::Panic("a wait returned an earlier execution's result");
 CreditNotReserved = "credit-not-reserved", "aio-core", "loom_ring_op_submitter_vs_completer_and_reaper", Expect::Panic("out of order");
+EnginesNoWaker = "engines-no-waker", "aio-core", "loom_added_source_wakes_the_home_sleep", Expect::Deadlock;
 PoolNoNotify = "pool-no-notify", "aio-pool", "loom_two_producers_one_sleeping_worker", Expect::Deadlock;
 PoolSleepUnlocked = "pool-sleep-unlocked", "aio-pool", "loom_two_producers_one_sleeping_worker", Expect::Deadlock;
 GateCheckFirst = "gate-check-first", "aio-pool", "loom_shutdown_vs_submit", Expect::Panic("push to a pool after shutdown");

@@ -9,6 +9,7 @@ mod loom_available;
 mod loom_cancel;
 mod loom_delivery;
 mod loom_doorbell;
+mod loom_engines;
 mod loom_ring;
 
 pub(super) use crate::loom_support::{model, nop};

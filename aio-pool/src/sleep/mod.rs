@@ -25,7 +25,7 @@
 //! and `worker.rs` (the sleeper) both use it.
 
 use aio_core::sync::{Condvar, Mutex, MutexGuard};
-use aio_core::{Engine, EngineWaker};
+use aio_core::{EngineWaker, Engines};
 
 /// What the worker is doing, as far as producers need to know. Read and
 /// written only under the pool mutex (`PoolQ::sleep`).
@@ -144,7 +144,7 @@ impl Wakeup {
         lock: &'a Mutex<T>,
         mut g: MutexGuard<'a, T>,
         state: fn(&mut T) -> &mut Sleep,
-        engine: &mut dyn Engine,
+        engine: &mut Engines,
         in_flight: usize,
         room: usize,
     ) {

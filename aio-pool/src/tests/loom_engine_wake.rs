@@ -1,4 +1,4 @@
-//! A worker with an op in flight sleeps in `Engine::wait`; new work must
+//! A worker with an op in flight sleeps in `Engines::wait`; new work must
 //! wake it through the engine's waker (sleep/README.md, "With the engine").
 
 use super::{Keep, async_op, model, nop};
@@ -6,7 +6,7 @@ use crate::SubmitFlags;
 use crate::config::{Class, PoolConfig};
 use crate::set::{PoolSet, ShutdownMode, Submitted};
 use aio_core::sync::{Arc, Condvar, Mutex, thread};
-use aio_core::{Attempt, Engine, FlushKind, InFlight, OpKind, Result, Strategy, Target};
+use aio_core::{Attempt, Engines, FlushKind, InFlight, OpKind, Result, Strategy, Target};
 
 /// A device that completes each op on a thread of its own (with an engine
 /// ticket), but only once the model opens its gate.
@@ -30,7 +30,7 @@ impl Target for GatedDevice {
 }
 
 impl Strategy for GatedDevice {
-    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, engine: &mut Engines) {
         let held = Keep::new((op, engine.ticket(), Arc::clone(&self.gate)));
         thread::spawn(move || {
             {

@@ -8,7 +8,7 @@ use crate::config::{Class, PoolConfig};
 use crate::set::{PoolSet, ShutdownMode, Submitted};
 use aio_core::sync::{Arc, Mutex, UnsafeCell, thread};
 use aio_core::{
-    Attempt, Completion, Engine, EngineTicket, FlushKind, InFlight, Op, OpKind, Result, Strategy,
+    Attempt, Completion, EngineTicket, Engines, FlushKind, InFlight, Op, OpKind, Result, Strategy,
     Target,
 };
 
@@ -62,13 +62,13 @@ plain_target!(ParkDevice);
 plain_target!(ThreadDevice);
 
 impl Strategy for ParkDevice {
-    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, engine: &mut Engines) {
         *self.slot.lock() = Some((op, engine.ticket()));
     }
 }
 
 impl Strategy for ThreadDevice {
-    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, engine: &mut Engines) {
         if op.offset() == 0 {
             let held = Keep::new((op, engine.ticket(), Arc::clone(&self.done)));
             thread::spawn(move || {

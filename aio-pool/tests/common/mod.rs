@@ -18,8 +18,8 @@ use std::time::Duration;
 use aio_core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use aio_core::sync::{Arc, Condvar, Mutex, thread};
 use aio_core::{
-    Attempt, CancelOutcome, Engine, EngineTicket, Error, FlushKind, InFlight, MemTarget, Op, OpKey,
-    OpKind, Pending, Result, Strategy, Target, into_dyn,
+    Attempt, CancelOutcome, EngineTicket, Engines, Error, FlushKind, InFlight, MemTarget, Op,
+    OpKey, OpKind, Pending, Result, Strategy, Target, into_dyn,
 };
 
 /// How long any test waits for anything before failing.
@@ -199,7 +199,7 @@ impl Target for LaterTarget {
 }
 
 impl Strategy for LaterTarget {
-    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, engine: &mut Engines) {
         let ticket = engine.ticket();
         let n = self.inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.inner.max_in_flight.fetch_max(n, Ordering::SeqCst);
@@ -208,7 +208,7 @@ impl Strategy for LaterTarget {
         self.inner.cv.notify_all();
     }
 
-    fn cancel(&self, key: OpKey, _engine: &mut dyn Engine) -> CancelOutcome {
+    fn cancel(&self, key: OpKey, _engine: &mut Engines) -> CancelOutcome {
         let mut g = self.inner.st.lock();
         let Some(i) = g.queue.iter().position(|(f, _)| f.key() == key) else {
             return CancelOutcome::InFlight;
@@ -266,7 +266,7 @@ impl Target for NowaitTarget {
 }
 
 impl Strategy for NowaitTarget {
-    fn submit(&self, op: InFlight, _engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, _engine: &mut Engines) {
         self.submit_calls.fetch_add(1, Ordering::Relaxed);
         run_now(op);
     }
@@ -305,7 +305,7 @@ impl Target for PanicTarget {
 }
 
 impl Strategy for PanicTarget {
-    fn submit(&self, op: InFlight, _engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, _engine: &mut Engines) {
         if op.offset() == Self::BAD {
             panic!("device handler panics (test)");
         }

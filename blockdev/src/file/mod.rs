@@ -9,8 +9,8 @@ use std::path::Path;
 use aio_core::sync::atomic::{AtomicBool, Ordering};
 use aio_core::sync::{Arc, Mutex};
 use aio_core::{
-    Attempt, CancelOutcome, Engine, EngineTicket, Error, FlushKind, InFlight, OpKind, Result,
-    Strategy, Target,
+    Attempt, CancelOutcome, Engine, EngineTicket, Engines, Error, FlushKind, InFlight, OpKind,
+    Result, Strategy, Target,
 };
 
 use crate::device::{Device, Geometry};
@@ -401,7 +401,7 @@ impl Target for FileDevice {
 }
 
 impl Strategy for FileDevice {
-    fn submit(&self, mut op: InFlight, engine: &mut dyn Engine) {
+    fn submit(&self, mut op: InFlight, engine: &mut Engines) {
         let (plan, ptr) = match self.sh.plan_op(&mut op) {
             Ok(p) => p,
             Err(r) => return op.complete(r),
@@ -416,7 +416,7 @@ impl Strategy for FileDevice {
             }
         }
         if !self.sh.force_fallback
-            && let Some(u) = engine.as_any_mut().downcast_mut::<UringEngine>()
+            && let Some(u) = engine.get::<UringEngine>()
         {
             {
                 let sqe = Sqe {
@@ -441,13 +441,13 @@ impl Strategy for FileDevice {
     /// one waiting in the kernel with `IORING_OP_ASYNC_CANCEL`. A transfer
     /// the kernel has already started on a regular file cannot be
     /// cancelled (`InFlight`). On the pool path ops cannot be cancelled.
-    fn cancel(&self, op: aio_core::OpKey, engine: &mut dyn Engine) -> CancelOutcome {
+    fn cancel(&self, op: aio_core::OpKey, engine: &mut Engines) -> CancelOutcome {
         if !self.sh.seekable
             && let Some(o) = stream::cancel(&self.sh, op)
         {
             return o;
         }
-        match engine.as_any_mut().downcast_mut::<UringEngine>() {
+        match engine.get::<UringEngine>() {
             Some(u) if !self.sh.force_fallback => u.cancel_op(op),
             _ => CancelOutcome::InFlight,
         }

@@ -496,10 +496,6 @@ impl Engine for UringEngine {
     fn ticket(&mut self) -> EngineTicket {
         Doorbell::ticket(&self.bell)
     }
-
-    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
-        self
-    }
 }
 
 impl Drop for UringEngine {

@@ -56,7 +56,7 @@ use aio_core::sync::atomic::{AtomicBool, Ordering};
 use aio_core::sync::thread::{self, JoinHandle};
 use aio_core::sync::{Arc, Mutex};
 use aio_core::{
-    Attempt, Engine, EngineTicket, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target,
+    Attempt, EngineTicket, Engines, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target,
 };
 
 use super::table::InflightTable;
@@ -271,7 +271,7 @@ impl NbdDevice {
             unsafe { aio_core::Op::from_raw_parts(aio_core::into_dyn(NullTarget), buf, len) };
         op.prepare(kind, offset, len)?;
         let (pending, queued) = op.enqueue();
-        let mut engine = aio_core::BasicEngine::new();
+        let mut engine = aio_core::Engines::basic();
         if let Some(f) = queued.start() {
             self.submit(f, &mut engine);
         }
@@ -322,7 +322,7 @@ impl Strategy for NbdDevice {
     /// Queues the request for the writer thread and returns; the reader
     /// thread completes the op when the reply arrives. Requests that cannot
     /// be sent (empty, out of bounds, connection gone) complete here.
-    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, engine: &mut Engines) {
         let kind = op.kind();
         let (cmd, len) = match kind {
             OpKind::Read | OpKind::Write => {

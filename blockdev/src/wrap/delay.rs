@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use aio_core::sync::atomic::{AtomicBool, Ordering};
 use aio_core::sync::{Arc, Mutex};
-use aio_core::{Attempt, Engine, Error, FlushKind, InFlight, Result, Strategy, Target};
+use aio_core::{Attempt, Engines, Error, FlushKind, InFlight, Result, Strategy, Target};
 
 use super::forward::{SharedDevice, forward};
 use super::hold::{Held, fire, hold_on_timer};
@@ -132,7 +132,7 @@ impl<D: Device + 'static> Strategy for DelayDevice<D> {
     /// timer and completed with `ECANCELED` here (its I/O was done, but its
     /// owner never learns the result, as with any cancelled op). An op still
     /// at the inner device cannot be cancelled (`InFlight`).
-    fn cancel(&self, key: aio_core::OpKey, _engine: &mut dyn Engine) -> aio_core::CancelOutcome {
+    fn cancel(&self, key: aio_core::OpKey, _engine: &mut Engines) -> aio_core::CancelOutcome {
         match self.timer.handle().take(|h| h.op.key() == key) {
             Some(h) => {
                 h.ticket.complete(h.op, Err(Error::ECANCELED));
@@ -145,7 +145,7 @@ impl<D: Device + 'static> Strategy for DelayDevice<D> {
     /// Forwards the op to the inner device through `engine`; the timer
     /// thread completes it once the inner result is in and the latency has
     /// passed (measured from the inner completion).
-    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, engine: &mut Engines) {
         if self.closed.load(Ordering::Acquire) {
             return op.complete(Err(Error::ECANCELED));
         }

@@ -20,7 +20,7 @@ use std::fmt;
 use std::time::Duration;
 
 use aio_core::sync::{Arc, Mutex};
-use aio_core::{Attempt, Engine, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target};
+use aio_core::{Attempt, Engines, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target};
 
 use super::forward::{SharedDevice, forward};
 use super::hold::{Held, fire, hold_on_timer};
@@ -243,7 +243,7 @@ impl<D: Device + 'static> Strategy for FaultDevice<D> {
     /// there as a shadow op, a record of its own that this key does not
     /// name; an op without a fault went to the inner device as it is, and
     /// the cancel is not passed on to it.
-    fn cancel(&self, key: aio_core::OpKey, _engine: &mut dyn Engine) -> aio_core::CancelOutcome {
+    fn cancel(&self, key: aio_core::OpKey, _engine: &mut Engines) -> aio_core::CancelOutcome {
         match self.timer.handle().take(|h| h.op.key() == key) {
             Some(h) => {
                 h.ticket.complete(h.op, Err(Error::ECANCELED));
@@ -253,7 +253,7 @@ impl<D: Device + 'static> Strategy for FaultDevice<D> {
         }
     }
 
-    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, engine: &mut Engines) {
         let Some(fault) = self.decide(op.kind(), op.len()) else {
             return Strategy::submit(&*self.inner, op, engine);
         };

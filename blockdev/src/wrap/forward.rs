@@ -14,7 +14,7 @@
 
 use aio_core::sync::Arc;
 use aio_core::{
-    Attempt, Availability, Completion, Engine, EngineTicket, Error, FlushKind, InFlight, Op,
+    Attempt, Availability, Completion, EngineTicket, Engines, Error, FlushKind, InFlight, Op,
     Result, Strategy, Target,
 };
 
@@ -46,7 +46,7 @@ fn shadow_done(c: &Completion<'_>) {
 pub(crate) fn forward(
     inner: &Arc<dyn Target>,
     mut outer: InFlight,
-    engine: &mut dyn Engine,
+    engine: &mut Engines,
     len: usize,
     then: Then,
 ) {
@@ -153,10 +153,10 @@ impl<D: Target> Target for SharedDevice<D> {
 }
 
 impl<D: Strategy> Strategy for SharedDevice<D> {
-    fn submit(&self, op: InFlight, engine: &mut dyn Engine) {
+    fn submit(&self, op: InFlight, engine: &mut Engines) {
         self.0.submit(op, engine)
     }
-    fn cancel(&self, key: aio_core::OpKey, engine: &mut dyn Engine) -> aio_core::CancelOutcome {
+    fn cancel(&self, key: aio_core::OpKey, engine: &mut Engines) -> aio_core::CancelOutcome {
         self.0.cancel(key, engine)
     }
     fn try_nowait(&self, op: InFlight) -> std::result::Result<(), InFlight> {

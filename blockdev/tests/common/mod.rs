@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 pub use test_support::{QemuNbd, TempFile, scratch_dir};
 
 use aio_core::sync::Arc;
-use aio_core::{Engine, Op, OpKind, Pending, Result, Target};
+use aio_core::{Engines, Op, OpKind, Pending, Result, Target};
 use blockdev::XorShift;
 
 /// How long any test may wait for its ops.
@@ -26,7 +26,7 @@ pub fn op(target: &Arc<dyn Target>, kind: OpKind, offset: u64, buf: Vec<u8>) -> 
 }
 
 /// Submits `op` to its target's strategy through `engine`.
-pub fn submit(target: &Arc<dyn Target>, engine: &mut dyn Engine, op: Op) -> Pending {
+pub fn submit(target: &Arc<dyn Target>, engine: &mut Engines, op: Op) -> Pending {
     let (p, q) = op.enqueue();
     let f = q.start().expect("a fresh op starts");
     target
@@ -38,13 +38,13 @@ pub fn submit(target: &Arc<dyn Target>, engine: &mut dyn Engine, op: Op) -> Pend
 
 /// Polls and waits on `engine` until every op is delivered; fails the test
 /// after `TIMEOUT`. Returns the ops and results in submission order.
-pub fn drain(engine: &mut dyn Engine, pendings: Vec<Pending>) -> Vec<(Op, Result<usize>)> {
+pub fn drain(engine: &mut Engines, pendings: Vec<Pending>) -> Vec<(Op, Result<usize>)> {
     drain_within(engine, pendings, TIMEOUT)
 }
 
 /// As [`drain`], with a chosen timeout.
 pub fn drain_within(
-    engine: &mut dyn Engine,
+    engine: &mut Engines,
     pendings: Vec<Pending>,
     timeout: Duration,
 ) -> Vec<(Op, Result<usize>)> {
@@ -97,7 +97,7 @@ pub fn checksum(b: &[u8]) -> u64 {
 /// the same way, and compares checksums (then bytes).
 pub fn integrity(
     target: &Arc<dyn Target>,
-    engine: &mut dyn Engine,
+    engine: &mut Engines,
     bs: usize,
     nblocks: u64,
     qd: usize,
