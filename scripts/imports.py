@@ -21,7 +21,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CRATES = ["aio-core", "blockdev", "aio-pool", "aio-posix", "aio-bench", "tests", "test-support"]
+CRATES = ["aio-core", "blockdev", "aio-pool", "aio-posix", "aio-posix/cabi", "aio-bench", "tests", "test-support"]
 
 # Cycles that are kept on purpose, with the reason written at the place named.
 # (crate, frozenset of files) -> where the reason is written.

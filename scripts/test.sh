@@ -13,8 +13,14 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "scripts/imports.py --check (no import cycle between the files of a crate)"
+python3 scripts/imports.py --check >/dev/null || { python3 scripts/imports.py; exit 1; }
+
 step "cargo doc (rustdoc warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+# The protocol narrations are the docs of private modules: only a build
+# with private items checks their intra-doc links to the code they narrate.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --quiet
 
 step "cargo test --workspace"
 # Refresh target/debug/libaio_posix.so first: cargo puts target/debug on
