@@ -115,7 +115,7 @@ impl In<'_> {
 
 /// Whether lio_listio lists may carry an aiocb that is in flight (see the
 /// lio_listio step): on unless AIOCB_FUZZ_LIO_INFLIGHT=0. (It was off while
-/// the library overwrote the status of such an entry; fixed in engine.rs.)
+/// the library overwrote the status of such an entry; fixed in instance/wait.rs, `listio`.)
 fn lio_inflight() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("AIOCB_FUZZ_LIO_INFLIGHT").is_none_or(|v| v != "0"))
@@ -444,7 +444,7 @@ fuzz_target!(|data: &[u8]| {
                     let j = j % NCB;
                     // An aiocb in flight (live, or earlier in this list) as
                     // an entry, for LIO_NOWAIT: it must be refused without
-                    // its status being touched (engine.rs, `listio`).
+                    // its status being touched (instance/wait.rs, `listio`).
                     if (cbs.live[j] || used[j]) && (wait || !lio_inflight()) {
                         continue;
                     }
