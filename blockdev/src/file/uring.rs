@@ -1,5 +1,11 @@
 #![doc = include_str!("uring.md")]
 
+// Why this file is over ~450 lines of code: it is one engine whose parts
+// (push, reap, cancel, teardown) share the slot table, and the memory-safety
+// argument (uring.md, "Memory safety") is about all of them at once: what an
+// SQE points at, and when a slot, its InFlight token and its iovec array may
+// go. Splitting it would spread that argument over files.
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
