@@ -88,6 +88,7 @@ mod device;
 mod fdreg;
 #[cfg(not(loom))]
 mod file;
+mod iov;
 mod nbd;
 mod pool;
 mod queue;

@@ -27,7 +27,10 @@ use std::fmt;
 
 use aio_core::sync::Mutex;
 use aio_core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use aio_core::{Attempt, Engines, Error, FlushKind, InFlight, OpKind, Result, Strategy, Target};
+use aio_core::{
+    Attempt, Engines, Error, FlushKind, InFlight, OpKind, Result, Segments, SegmentsMut, Strategy,
+    Target,
+};
 
 use crate::device::{Device, Geometry, clamp_transfer};
 
@@ -167,6 +170,50 @@ impl RamDisk {
         Ok(n)
     }
 
+    /// Reads into `segs`, in order: one transfer of their total length,
+    /// clamped once at the end of the disk (so a short read stops inside
+    /// whichever segment holds the last byte).
+    fn do_readv(&self, segs: &mut SegmentsMut<'_>, offset: u64) -> Result<usize> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::ECANCELED);
+        }
+        let n = match clamp_transfer(false, offset, segs.total_len(), self.capacity) {
+            Ok(n) => n,
+            Err(r) => return r,
+        };
+        let (mut at, mut left) = (offset, n);
+        for seg in segs.iter_mut() {
+            let k = seg.len().min(left);
+            self.copy(at, k, |disk, i| {
+                seg[i..i + disk.len()].copy_from_slice(disk)
+            });
+            at += k as u64;
+            left -= k;
+        }
+        Ok(n)
+    }
+
+    /// Writes `segs`, in order, as [`RamDisk::do_readv`] reads.
+    fn do_writev(&self, segs: &Segments<'_>, offset: u64) -> Result<usize> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::ECANCELED);
+        }
+        let n = match clamp_transfer(true, offset, segs.total_len(), self.capacity) {
+            Ok(n) => n,
+            Err(r) => return r,
+        };
+        let (mut at, mut left) = (offset, n);
+        for seg in segs.iter() {
+            let k = seg.len().min(left);
+            self.copy(at, k, |disk, i| {
+                disk.copy_from_slice(&seg[i..i + disk.len()])
+            });
+            at += k as u64;
+            left -= k;
+        }
+        Ok(n)
+    }
+
     fn do_flush(&self) -> Result<usize> {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::ECANCELED);
@@ -178,8 +225,10 @@ impl RamDisk {
     fn run(&self, op: &mut InFlight) -> Result<usize> {
         let offset = op.offset();
         match op.kind() {
-            OpKind::Read => self.do_read(op.buf_mut(), offset),
-            OpKind::Write => self.do_write(op.buf(), offset),
+            // The segments (one for a contiguous buffer): a segmented op is
+            // one transfer too.
+            OpKind::Read => self.do_readv(&mut op.segments_mut(), offset),
+            OpKind::Write => self.do_writev(&op.segments(), offset),
             OpKind::Fsync | OpKind::Fdatasync => self.do_flush(),
         }
     }
@@ -192,6 +241,14 @@ impl Target for RamDisk {
 
     fn write_at(&self, buf: &[u8], offset: u64) -> Attempt<Result<usize>> {
         Attempt::Ready(self.do_write(buf, offset))
+    }
+
+    fn read_vectored_at(&self, segs: &mut SegmentsMut<'_>, offset: u64) -> Attempt<Result<usize>> {
+        Attempt::Ready(self.do_readv(segs, offset))
+    }
+
+    fn write_vectored_at(&self, segs: &Segments<'_>, offset: u64) -> Attempt<Result<usize>> {
+        Attempt::Ready(self.do_writev(segs, offset))
     }
 
     fn flush(&self, _kind: FlushKind) -> Attempt<Result<()>> {

@@ -8,6 +8,7 @@ use aio_core::sync::Arc;
 use aio_core::{EngineTicket, Error, InFlight, OpKind, Result};
 
 use super::shared::{FileShared, Plan, Status};
+use crate::iov;
 use crate::pool::BlockingPool;
 
 impl FileShared {
@@ -65,40 +66,39 @@ pub(crate) fn retry_blocking(
 }
 
 /// Runs one transfer or flush with blocking system calls (the pool path).
+/// A transfer is one call over the op's segments, clamped to `plan.len`:
+/// `pread`/`pwrite` (`read`/`write` on a stream) for one segment, as
+/// always, `preadv`/`pwritev` (`readv`/`writev`) for more.
 fn blocking_io(sh: &FileShared, op: &mut InFlight, plan: Plan) -> Result<usize> {
     let fd = sh.fd;
+    let off = plan.offset as libc::off_t;
     loop {
         let r: isize = match plan.kind {
             OpKind::Read => {
-                let buf = &mut op.buf_mut()[..plan.len];
-                // SAFETY: `buf` is valid for `plan.len` bytes, owned through
-                // the in-flight token.
+                let mut segs = op.segments_mut();
+                let iov = iov::range(segs.as_iovecs(), 0, plan.len);
+                // SAFETY: every iovec covers bytes of the op's buffer (at
+                // most `plan.len` in all), ours through the in-flight token
+                // until it completes, after this call.
                 unsafe {
-                    if sh.seekable {
-                        libc::pread(
-                            fd,
-                            buf.as_mut_ptr().cast(),
-                            plan.len,
-                            plan.offset as libc::off_t,
-                        )
-                    } else {
-                        libc::read(fd, buf.as_mut_ptr().cast(), plan.len)
+                    match (iov.as_slice(), sh.seekable) {
+                        ([one], true) => libc::pread(fd, one.iov_base, one.iov_len, off),
+                        ([one], false) => libc::read(fd, one.iov_base, one.iov_len),
+                        (v, true) => libc::preadv(fd, v.as_ptr(), iov.count(), off),
+                        (v, false) => libc::readv(fd, v.as_ptr(), iov.count()),
                     }
                 }
             }
             OpKind::Write => {
-                let buf = &op.buf()[..plan.len];
-                // SAFETY: as above, for reading.
+                let segs = op.segments();
+                let iov = iov::range(segs.as_iovecs(), 0, plan.len);
+                // SAFETY: as above; the kernel only reads the bytes.
                 unsafe {
-                    if sh.seekable {
-                        libc::pwrite(
-                            fd,
-                            buf.as_ptr().cast(),
-                            plan.len,
-                            plan.offset as libc::off_t,
-                        )
-                    } else {
-                        libc::write(fd, buf.as_ptr().cast(), plan.len)
+                    match (iov.as_slice(), sh.seekable) {
+                        ([one], true) => libc::pwrite(fd, one.iov_base, one.iov_len, off),
+                        ([one], false) => libc::write(fd, one.iov_base, one.iov_len),
+                        (v, true) => libc::pwritev(fd, v.as_ptr(), iov.count(), off),
+                        (v, false) => libc::writev(fd, v.as_ptr(), iov.count()),
                     }
                 }
             }

@@ -14,6 +14,7 @@ use aio_core::{
 };
 
 use crate::device::{Device, Geometry};
+use crate::iov;
 use crate::pool::BlockingPool;
 
 mod blocking;
@@ -402,7 +403,7 @@ impl Target for FileDevice {
 
 impl Strategy for FileDevice {
     fn submit(&self, mut op: InFlight, engine: &mut Engines) {
-        let (plan, ptr) = match self.sh.plan_op(&mut op) {
+        let plan = match self.sh.plan_op(&op) {
             Ok(p) => p,
             Err(r) => return op.complete(r),
         };
@@ -423,7 +424,6 @@ impl Strategy for FileDevice {
                     kind: plan.kind,
                     fd: self.sh.fd,
                     offset: plan.offset,
-                    ptr,
                     // `plan` capped the length at MAX_RW < u32::MAX.
                     len: plan.len as u32,
                 };
@@ -465,7 +465,7 @@ impl Strategy for FileDevice {
         if op.kind() != OpKind::Read || !sh.seekable || !sh.nowait_ok.load(Ordering::Relaxed) {
             return Err(op);
         }
-        let (plan, ptr) = match self.sh.plan_op(&mut op) {
+        let plan = match self.sh.plan_op(&op) {
             Ok(p) => p,
             Err(r) => {
                 op.complete(r);
@@ -475,14 +475,23 @@ impl Strategy for FileDevice {
         if plan.status.direct {
             return Err(op);
         }
-        let iov = libc::iovec {
-            iov_base: ptr.cast(),
-            iov_len: plan.len,
+        // One call over the op's segments (one for a contiguous buffer),
+        // clamped to `plan.len`.
+        let n = {
+            let mut segs = op.segments_mut();
+            let iov = iov::range(segs.as_iovecs(), 0, plan.len);
+            // SAFETY: the iovecs cover `plan.len` bytes of the op's
+            // buffer, owned through the in-flight token.
+            unsafe {
+                libc::preadv2(
+                    sh.fd,
+                    iov.as_slice().as_ptr(),
+                    iov.count(),
+                    plan.offset as libc::off_t,
+                    libc::RWF_NOWAIT,
+                )
+            }
         };
-        // SAFETY: the iovec points at `plan.len` bytes of the op's buffer,
-        // owned through the in-flight token.
-        let n =
-            unsafe { libc::preadv2(sh.fd, &iov, 1, plan.offset as libc::off_t, libc::RWF_NOWAIT) };
         if n < 0 {
             let e = Error::last_os_error();
             if e == Error::EOPNOTSUPP || e == Error::EINVAL {

@@ -83,17 +83,23 @@ impl FileShared {
         })
     }
 
-    pub(super) fn plan_op(
-        &self,
-        op: &mut InFlight,
-    ) -> std::result::Result<(Plan, *mut u8), Result<usize>> {
+    /// [`FileShared::plan`] for an op: its kind, offset and length, and
+    /// (for the direct-I/O check) its buffer address, or for two or more
+    /// segments every segment's address and length or-ed together (all
+    /// must be aligned; the kernel checks the rest).
+    pub(super) fn plan_op(&self, op: &InFlight) -> std::result::Result<Plan, Result<usize>> {
         let kind = op.kind();
-        let ptr = if kind.is_transfer() {
-            op.buf_mut().as_mut_ptr()
+        let addr = if kind.is_transfer() {
+            let segs = op.segments();
+            match segs.as_iovecs() {
+                [one] => one.iov_base as usize,
+                many => many
+                    .iter()
+                    .fold(0, |a, s| a | s.iov_base as usize | s.iov_len),
+            }
         } else {
-            std::ptr::null_mut()
+            0
         };
-        let plan = self.plan(kind, op.offset(), op.len(), ptr as usize)?;
-        Ok((plan, ptr))
+        self.plan(kind, op.offset(), op.len(), addr)
     }
 }

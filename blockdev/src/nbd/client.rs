@@ -146,8 +146,15 @@ fn reader_loop(sh: &Shared, mut s: Stream) {
         } else {
             match req.kind {
                 OpKind::Read => {
-                    let buf = &mut req.op.buf_mut()[..req.len];
-                    if s.read_exact(buf).is_err() {
+                    // Scattered into the op's segments (one for a
+                    // contiguous buffer), in order, `req.len` bytes in all.
+                    let mut left = req.len;
+                    let got = req.op.segments_mut().iter_mut().try_for_each(|seg| {
+                        let k = seg.len().min(left);
+                        left -= k;
+                        s.read_exact(&mut seg[..k])
+                    });
+                    if got.is_err() {
                         // The op is ours (out of the table): fail it here.
                         let e = sh.gone_error();
                         req.ticket.complete(req.op, Err(e));
@@ -353,7 +360,14 @@ impl Strategy for NbdDevice {
         let mut msg = Vec::with_capacity(28 + if cmd == CMD_WRITE { len } else { 0 });
         msg.extend_from_slice(&header(cmd, 0, op.offset(), len as u32));
         if cmd == CMD_WRITE {
-            msg.extend_from_slice(&op.buf()[..len]);
+            // Gathered from the op's segments (one for a contiguous
+            // buffer), in order: one request.
+            let mut left = len;
+            for seg in op.segments().iter() {
+                let k = seg.len().min(left);
+                msg.extend_from_slice(&seg[..k]);
+                left -= k;
+            }
         }
         let ticket = engine.ticket();
         match self.sh.table.insert(Req {

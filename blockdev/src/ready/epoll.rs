@@ -10,6 +10,7 @@ use aio_core::sync::Arc;
 use aio_core::{Error, Result};
 
 use super::{Poller, Readiness, Try, Waiter};
+use crate::iov;
 
 /// epoll with one-shot entries keyed by descriptor number. Its
 /// descriptor and the duplicates it watches are registered for closing
@@ -139,33 +140,32 @@ impl Poller for Epoll {
 pub(crate) fn attempt(w: &mut Waiter, fd: RawFd) -> Try {
     loop {
         let read = w.op.kind() == aio_core::OpKind::Read;
+        // Bytes `done..len` of the op's segments (one for a contiguous
+        // buffer): a short write continues in whichever segment it
+        // stopped in, at the byte it stopped at.
         let n = if read {
-            let buf = &mut w.op.buf_mut()[w.done..w.len];
-            let iov = libc::iovec {
-                iov_base: buf.as_mut_ptr().cast(),
-                iov_len: buf.len(),
-            };
-            // SAFETY: the iovec covers bytes of the op's buffer, ours
+            let mut segs = w.op.segments_mut();
+            let iov = iov::range(segs.as_iovecs(), w.done, w.len - w.done);
+            let (v, c) = (iov.as_slice().as_ptr(), iov.count());
+            // SAFETY: the iovecs cover bytes of the op's buffer, ours
             // through the in-flight token.
             unsafe {
                 if w.plain {
-                    libc::readv(fd, &iov, 1)
+                    libc::readv(fd, v, c)
                 } else {
-                    libc::preadv2(fd, &iov, 1, -1, libc::RWF_NOWAIT)
+                    libc::preadv2(fd, v, c, -1, libc::RWF_NOWAIT)
                 }
             }
         } else {
-            let buf = &w.op.buf()[w.done..w.len];
-            let iov = libc::iovec {
-                iov_base: buf.as_ptr() as *mut libc::c_void,
-                iov_len: buf.len(),
-            };
+            let segs = w.op.segments();
+            let iov = iov::range(segs.as_iovecs(), w.done, w.len - w.done);
+            let (v, c) = (iov.as_slice().as_ptr(), iov.count());
             // SAFETY: as above; the kernel only reads.
             unsafe {
                 if w.plain {
-                    libc::writev(fd, &iov, 1)
+                    libc::writev(fd, v, c)
                 } else {
-                    libc::pwritev2(fd, &iov, 1, -1, libc::RWF_NOWAIT)
+                    libc::pwritev2(fd, v, c, -1, libc::RWF_NOWAIT)
                 }
             }
         };

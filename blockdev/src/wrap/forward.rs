@@ -14,9 +14,11 @@
 
 use aio_core::sync::Arc;
 use aio_core::{
-    Attempt, Availability, Completion, EngineTicket, Engines, Error, FlushKind, InFlight, Op,
-    Result, Strategy, Target,
+    Attempt, Availability, Completion, EngineTicket, Engines, Error, FlushKind, InFlight, IoBuf,
+    Op, Result, Strategy, Target,
 };
+
+use crate::iov;
 
 /// What to do with the outer op once the inner device has finished.
 pub(crate) type Then = Box<dyn FnOnce(InFlight, EngineTicket, Result<usize>) + Send>;
@@ -53,23 +55,51 @@ pub(crate) fn forward(
     let ticket = engine.ticket();
     let kind = outer.kind();
     let offset = outer.offset();
-    let (ptr, cap) = if kind.is_transfer() {
+    // (A transfer of 0 bytes has no segments: nothing to share.)
+    let nsegs = if kind.is_transfer() {
+        outer.segments().len()
+    } else {
+        0
+    };
+    let segmented = nsegs > 1;
+    let (ptr, cap) = if nsegs == 1 {
         let b = outer.buf_mut();
         (b.as_mut_ptr(), b.len())
     } else {
         (std::ptr::null_mut(), 0)
     };
-    // SAFETY: the buffer is the outer op's, valid for `cap` bytes and
-    // reserved to us by the outer in-flight token, which `Ctx` keeps until
-    // after the shadow op's callback, i.e. until the inner device is done
-    // with the buffer (see the module docs).
-    let mut shadow = unsafe { Op::from_raw_parts(Arc::clone(inner), ptr, cap) };
+    let mut shadow = if segmented {
+        // A segmented op: the shadow gets the first `len` bytes of the
+        // same segments (a shortened transfer ends inside the segment
+        // that holds its last byte), so the inner device serves one
+        // request too.
+        let segs = outer.segments();
+        let cap = segs.total_len();
+        let iovs = iov::range(segs.as_iovecs(), 0, len.min(cap))
+            .as_slice()
+            .to_vec();
+        // SAFETY: the segments are the outer op's, valid and reserved to
+        // us by the outer in-flight token exactly as the contiguous buffer
+        // below is.
+        let buf = unsafe { IoBuf::from_segments(iovs) };
+        Op::with_io_buf(Arc::clone(inner), buf)
+    } else {
+        // SAFETY: the buffer is the outer op's, valid for `cap` bytes and
+        // reserved to us by the outer in-flight token, which `Ctx` keeps until
+        // after the shadow op's callback, i.e. until the inner device is done
+        // with the buffer (see the module docs).
+        unsafe { Op::from_raw_parts(Arc::clone(inner), ptr, cap) }
+    };
     // The shadow carries the outer op's id (user data), so an inner
     // device's logs name the op its owner knows. Cancels key on the record
     // (`OpKey`), and the shadow is a record of its own, so a cancel of the
     // outer op, or of another op with the same id, never reaches it.
     shadow.set_id(outer.id());
-    let len = if kind.is_transfer() { len.min(cap) } else { 0 };
+    let len = if kind.is_transfer() {
+        len.min(shadow.io_buf().len())
+    } else {
+        0
+    };
     if let Err(e) = shadow.prepare(kind, offset, len) {
         return then(outer, ticket, Err(e));
     }
