@@ -54,6 +54,7 @@
 compile_error!("loom models need debug assertions: build them with `--profile loom`");
 
 pub mod error;
+pub mod lock_order;
 #[cfg(loom)]
 pub mod loom_support;
 mod mem;
