@@ -87,6 +87,7 @@ mod device;
 mod fdreg;
 #[cfg(not(loom))]
 mod file;
+pub mod lock_order;
 mod nbd;
 mod pool;
 mod queue;
