@@ -57,6 +57,7 @@ compile_error!("loom models need debug assertions: build them with `--profile lo
 
 pub mod engine;
 pub mod error;
+pub mod lock_order;
 #[cfg(loom)]
 pub mod loom_support;
 mod mem;

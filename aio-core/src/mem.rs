@@ -26,7 +26,7 @@ impl MemTarget {
     /// `size` zeroed bytes, gate open.
     pub fn new(size: usize) -> MemTarget {
         MemTarget {
-            data: Mutex::new(vec![0; size]),
+            data: Mutex::ranked(crate::lock_order::MEM_TARGET_DATA, vec![0; size]),
             closed: AtomicBool::new(false),
             avail: Availability::new(),
             flushes: AtomicU64::new(0),

@@ -160,7 +160,7 @@ impl CompletionRing {
             credits: CachePadded::new(AtomicU64::new(0)),
             slots,
             mask: capacity as u64 - 1,
-            mtx: Mutex::new(()),
+            mtx: Mutex::ranked(crate::lock_order::COMPLETION_RING, ()),
             available: Condvar::new(),
             ready: Condvar::new(),
         });

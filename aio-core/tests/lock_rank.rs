@@ -59,6 +59,25 @@ fn same_rank_twice_panics() {
 }
 
 #[test]
+fn lock_nested_allows_the_same_rank_only() {
+    let a = Mutex::ranked(OUTER, ());
+    let b = Mutex::ranked(OUTER, ());
+    let ga = a.lock();
+    let gb = b.lock_nested();
+    drop((gb, ga));
+    let e = thread::spawn(|| {
+        let inner = Mutex::ranked(INNER, ());
+        let outer = Mutex::ranked(OUTER, ());
+        let _gi = inner.lock();
+        let _go = outer.lock_nested();
+    })
+    .join()
+    .unwrap_err();
+    let m = message(e);
+    assert!(m.contains("test::OUTER") && m.contains("nested"), "{m}");
+}
+
+#[test]
 fn unranked_is_unchecked() {
     let a = Mutex::ranked(INNER, ());
     let b = Mutex::new(());

@@ -143,6 +143,16 @@
 //!   are lock-free loads.
 //! ```
 //!
+//! The levels of this table are declared once, in [`lock_order`], in
+//! aio-pool's band 200–299 (aio-posix's slot lock, 100–199, is held across
+//! [`PoolSet::cancel`]; blockdev's and aio-core's are above): in order,
+//! [`WORKERS_START`](lock_order::WORKERS_START),
+//! [`ORDER_SHARD`](lock_order::ORDER_SHARD), [`POOL_Q`](lock_order::POOL_Q),
+//! [`SHARED_SPACE`](lock_order::SHARED_SPACE),
+//! [`WAKER_SLOT`](lock_order::WAKER_SLOT),
+//! [`CANCEL_REPLY`](lock_order::CANCEL_REPLY),
+//! [`WORKERS_JOINS`](lock_order::WORKERS_JOINS). Debug builds check them.
+//!
 //! # Example: what the POSIX layer does
 //!
 //! ```
@@ -174,6 +184,7 @@ compile_error!("loom models need debug assertions: build them with `--profile lo
 
 mod config;
 mod cpu;
+pub mod lock_order;
 mod order;
 mod pool;
 mod set;

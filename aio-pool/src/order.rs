@@ -147,7 +147,12 @@ impl Default for OrderTable {
     fn default() -> Self {
         OrderTable {
             shards: (0..SHARDS)
-                .map(|_| CachePadded::new(Mutex::new(HashMap::new())))
+                .map(|_| {
+                    CachePadded::new(Mutex::ranked(
+                        crate::lock_order::ORDER_SHARD,
+                        HashMap::new(),
+                    ))
+                })
                 .collect(),
             parked: AtomicUsize::new(0),
         }

@@ -139,7 +139,7 @@ impl PoolSet {
             queued: AtomicUsize::new(0),
             gate: AtomicUsize::new(0),
             space_waiters: AtomicUsize::new(0),
-            space: Mutex::new(()),
+            space: Mutex::ranked(crate::lock_order::SHARED_SPACE, ()),
             space_cv: Condvar::new(),
             started: [
                 AtomicBool::new(false),

@@ -63,14 +63,17 @@ impl Workers {
         pools: usize,
     ) -> Workers {
         Workers {
-            joins: Mutex::new(Vec::new()),
-            start: Mutex::new(Starter {
-                factory: Arc::new(factory),
-                wrap,
-                pin,
-                mask,
-                spawned: vec![false; pools],
-            }),
+            joins: Mutex::ranked(crate::lock_order::WORKERS_JOINS, Vec::new()),
+            start: Mutex::ranked(
+                crate::lock_order::WORKERS_START,
+                Starter {
+                    factory: Arc::new(factory),
+                    wrap,
+                    pin,
+                    mask,
+                    spawned: vec![false; pools],
+                },
+            ),
         }
     }
 

@@ -44,17 +44,24 @@ impl Completer {
     /// The active op of `q` completed (or was refused): submit the next
     /// one; one the pools refuse completes at once with its error, and
     /// the one after it is tried.
+    ///
+    /// The next op's slot lock is taken with `lock_nested`: when
+    /// `aio_cancel` cancels a queued active op, its callback (and so this
+    /// release) runs on the canceller's thread, which holds the cancelled
+    /// op's slot lock. Two slot locks nest only so, the completing op's
+    /// first; the other order cannot happen because whoever holds a parked
+    /// op's slot lock never waits for a callback (README, "Lock order").
     pub(crate) fn release(&self, q: &StreamQ) {
         while let Some((idx, op)) = q.next() {
             match (self.resubmit)(op) {
                 Ok(p) => {
-                    let mut st = self.slab.slots[idx as usize].st.lock();
+                    let mut st = self.slab.slots[idx as usize].st.lock_nested();
                     st.pending = Some(p);
                     st.parked = None;
                     return;
                 }
                 Err((op, e)) => {
-                    let mut st = self.slab.slots[idx as usize].st.lock();
+                    let mut st = self.slab.slots[idx as usize].st.lock_nested();
                     self.complete_unsubmitted(&mut st, idx, op, e);
                 }
             }

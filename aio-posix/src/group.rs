@@ -34,7 +34,7 @@ impl Group {
         Group {
             remaining: AtomicUsize::new(1),
             notify,
-            plug: Mutex::new(None),
+            plug: Mutex::ranked(crate::lock_order::GROUP_PLUG, None),
         }
     }
 
@@ -42,7 +42,7 @@ impl Group {
     /// [`Group::unplug`] (`LIO_NOWAIT`).
     pub(crate) fn plugged(notify: Notification) -> Group {
         Group {
-            plug: Mutex::new(Some(Vec::new())),
+            plug: Mutex::ranked(crate::lock_order::GROUP_PLUG, Some(Vec::new())),
             ..Group::new(notify)
         }
     }

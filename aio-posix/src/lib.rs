@@ -61,6 +61,7 @@ pub mod ffi;
 mod group;
 #[cfg(not(loom))]
 mod instance;
+mod lock_order;
 mod notify;
 #[cfg(not(loom))]
 mod pthread;

@@ -121,7 +121,7 @@ impl Slab {
         let n = n.clamp(1, u32::MAX as usize);
         let slots = (0..n)
             .map(|i| Slot {
-                st: Mutex::new(SlotState::default()),
+                st: Mutex::ranked(crate::lock_order::SLOT, SlotState::default()),
                 info: UnsafeCell::new(Info {
                     core: std::ptr::null(),
                     idx: i as u32,
@@ -136,8 +136,8 @@ impl Slab {
             .collect();
         Slab {
             slots,
-            free: Mutex::new((0..n as u32).rev().collect()),
-            done: Mutex::new(Vec::with_capacity(n)),
+            free: Mutex::ranked(crate::lock_order::SLAB_FREE, (0..n as u32).rev().collect()),
+            done: Mutex::ranked(crate::lock_order::SLAB_DONE, Vec::with_capacity(n)),
         }
     }
 

@@ -11,9 +11,17 @@ use aio_core::sync::Mutex;
 /// is submitted at a time; the others wait here, in order, with their
 /// `Op`. The completion of the active op releases the next (see
 /// `README.md`, "Streams").
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct StreamQ {
     q: Mutex<StreamState>,
+}
+
+impl Default for StreamQ {
+    fn default() -> Self {
+        StreamQ {
+            q: Mutex::ranked(crate::lock_order::STREAM_Q, StreamState::default()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]

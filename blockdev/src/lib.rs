@@ -89,6 +89,7 @@ mod fdreg;
 #[cfg(not(loom))]
 mod file;
 mod iov;
+pub mod lock_order;
 mod nbd;
 mod pool;
 mod queue;

@@ -49,7 +49,7 @@ impl BlockingPool {
                 queue: WorkQueue::new(),
             }),
             max: max.max(1),
-            workers: Mutex::new(Vec::new()),
+            workers: Mutex::ranked(crate::lock_order::BLOCKING_POOL_WORKERS, Vec::new()),
         })
     }
 

@@ -39,11 +39,14 @@ pub(crate) enum Pushed {
 impl<T> WorkQueue<T> {
     pub(crate) fn new() -> Self {
         WorkQueue {
-            state: Mutex::new(QState {
-                items: VecDeque::new(),
-                sleeping: 0,
-                closed: false,
-            }),
+            state: Mutex::ranked(
+                crate::lock_order::WORK_QUEUE,
+                QState {
+                    items: VecDeque::new(),
+                    sleeping: 0,
+                    closed: false,
+                },
+            ),
             cv: Condvar::new(),
         }
     }

@@ -104,7 +104,10 @@ impl RamDisk {
         let mut shards = Vec::with_capacity(n);
         for i in 0..n {
             let len = o.shard_size.min(cap - i * o.shard_size);
-            shards.push(Mutex::new(vec![0u8; len].into_boxed_slice()));
+            shards.push(Mutex::ranked(
+                crate::lock_order::RAMDISK_SHARD,
+                vec![0u8; len].into_boxed_slice(),
+            ));
         }
         Ok(RamDisk {
             name: o.name,

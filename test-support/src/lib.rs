@@ -33,6 +33,8 @@ pub use nbd::QemuNbd;
 pub use paths::{
     CDYLIB_FILE, CDYLIB_PACKAGE, TempFile, libaio_posix, scratch, scratch_dir, workspace_root,
 };
-pub use process::{assert_ok, run_with_timeout, wait_until, within_deadline};
+#[cfg(not(loom))]
+pub use process::within_deadline;
+pub use process::{assert_ok, run_with_timeout, wait_until};
 pub use tool::require_tool;
 pub use trace::{figure, trace_counts, trace_file};

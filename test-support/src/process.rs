@@ -72,7 +72,9 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
 
 /// Runs `f` on another thread and fails the test if it has not returned
 /// within `timeout` (for calls that block by design, such as synchronous
-/// mode on a remote device).
+/// mode on a remote device). Not in loom builds (the shim's loom
+/// `JoinHandle` has no `is_finished`; no model uses this).
+#[cfg(not(loom))]
 pub fn within_deadline<R: Send + 'static>(
     timeout: Duration,
     f: impl FnOnce() -> R + Send + 'static,

@@ -34,7 +34,7 @@ impl Availability {
     pub fn new() -> Self {
         Availability {
             releases: AtomicU64::new(0),
-            waiters: Mutex::new(Vec::new()),
+            waiters: Mutex::ranked(crate::lock_order::AVAILABILITY_WAITERS, Vec::new()),
         }
     }
 

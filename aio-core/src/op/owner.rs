@@ -106,7 +106,7 @@ impl Op {
                     id: next_id(),
                 }),
                 result: UnsafeCell::new(0),
-                mtx: Mutex::new(Signals::default()),
+                mtx: Mutex::ranked(crate::lock_order::OP_SHARED, Signals::default()),
                 delivered: Condvar::new(),
                 available: Condvar::new(),
             }),

@@ -352,6 +352,12 @@ impl<T> Mutex<T> {
         MutexGuard(self.0.lock().unwrap())
     }
 
+    /// Locks the mutex while another lock of the same rank may be held;
+    /// under loom, [`Mutex::lock`] (ranks are ignored).
+    pub fn lock_nested(&self) -> MutexGuard<'_, T> {
+        self.lock()
+    }
+
     /// Locks the mutex if it is free.
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         self.0.try_lock().ok().map(MutexGuard)

@@ -10,6 +10,10 @@
 //! takes it back with the lock. [`Mutex::new`](super::Mutex::new) makes an
 //! unranked mutex, which is never checked; `try_lock` is not checked
 //! either (a try cannot deadlock) but records the rank as held.
+//! [`Mutex::lock_nested`](super::Mutex::lock_nested) allows a lock of the
+//! same level to be held already (Linux's `mutex_lock_nested`): for two
+//! instances of one lock whose order a protocol fixes and a rank cannot
+//! see (the caller documents why they cannot deadlock).
 //!
 //! Release builds carry none of it: the rank field, the thread-local stack
 //! and the guard's record are all behind `cfg(debug_assertions)`, and the
@@ -101,6 +105,20 @@ mod check {
         }
     }
 
+    /// Like [`check`], but another lock of `rank`'s own level may be held
+    /// (see [`Mutex::lock_nested`](crate::sync::Mutex::lock_nested)).
+    #[track_caller]
+    pub(crate) fn check_nested(rank: Option<LockRank>) {
+        let Some(r) = rank else { return };
+        let bad = HELD.with(|h| h.borrow().iter().copied().find(|held| held.level > r.level));
+        if let Some(held) = bad {
+            panic!(
+                "lock order violated: taking `{}` (rank {}, nested) while holding `{}` (rank {})",
+                r.name, r.level, held.name, held.level
+            );
+        }
+    }
+
     fn push(r: LockRank) {
         HELD.with(|h| h.borrow_mut().push(r));
     }
@@ -159,4 +177,4 @@ mod check {
 }
 
 #[cfg(all(debug_assertions, not(loom)))]
-pub(crate) use check::{Held, check};
+pub(crate) use check::{Held, check, check_nested};

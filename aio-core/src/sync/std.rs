@@ -399,6 +399,21 @@ impl<T: ?Sized> Mutex<T> {
         }
     }
 
+    /// Locks the mutex, blocking until it is free, while this thread may
+    /// already hold another lock of the same rank (not a higher one): two
+    /// instances of one lock, ordered by a protocol the rank cannot see.
+    /// The caller says why no thread takes them the other way round.
+    #[inline]
+    pub fn lock_nested(&self) -> MutexGuard<'_, T> {
+        #[cfg(debug_assertions)]
+        rank::check_nested(self.rank);
+        MutexGuard {
+            inner: self.inner.lock().unwrap_or_else(PoisonError::into_inner),
+            #[cfg(debug_assertions)]
+            held: rank::Held::take(self.rank),
+        }
+    }
+
     /// Locks the mutex if it is free. A try cannot deadlock, so its rank
     /// is not checked (it is recorded as held).
     #[inline]

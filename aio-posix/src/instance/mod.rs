@@ -187,7 +187,7 @@ impl Instance {
         Ok(Instance {
             core: Completer::new(cfg.max_ops, cfg.notify_threads, resubmit),
             pools,
-            fds: Mutex::new(HashMap::new()),
+            fds: Mutex::ranked(crate::lock_order::INSTANCE_FDS, HashMap::new()),
             blocking: BlockingPool::new(4),
             cfg,
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
@@ -271,7 +271,8 @@ impl Instance {
 /// The instance's address (0: not built yet, or a fork child's fresh start).
 static GLOBAL: AtomicUsize = AtomicUsize::new(0);
 /// Set by `aio_init` before the instance exists.
-static PENDING_CONFIG: Mutex<Option<Config>> = Mutex::new(None);
+static PENDING_CONFIG: Mutex<Option<Config>> =
+    Mutex::ranked(crate::lock_order::PENDING_CONFIG, None);
 static ATFORK: aio_core::sync::Once = aio_core::sync::Once::new();
 
 extern "C" fn atfork_prepare() {

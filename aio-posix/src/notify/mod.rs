@@ -262,13 +262,13 @@ impl Dispatcher {
     /// to `credit_max` notifications not yet started.
     pub(crate) fn new(max: usize, credit_max: usize) -> Dispatcher {
         Dispatcher {
-            q: Mutex::new(Queue::default()),
+            q: Mutex::ranked(crate::lock_order::DISPATCHER_Q, Queue::default()),
             cv: Condvar::new(),
             max: max.max(1),
             credits: AtomicUsize::new(0),
             credit_max: credit_max.max(1),
             #[cfg(loom)]
-            joins: Mutex::new(Vec::new()),
+            joins: Mutex::ranked(crate::lock_order::DISPATCHER_JOINS, Vec::new()),
         }
     }
 

@@ -283,7 +283,7 @@ impl FileDevice {
                 fixed_direct,
                 force_fallback: o.force_fallback,
                 fallback_threads: o.fallback_threads,
-                pool: Mutex::new(o.pool.clone()),
+                pool: Mutex::ranked(crate::lock_order::FILE_POOL, o.pool.clone()),
                 closed: AtomicBool::new(false),
                 nowait_ok: AtomicBool::new(seekable),
             }),

@@ -243,8 +243,8 @@ impl NbdDevice {
             sh,
             info,
             name: format!("nbd:{export}"),
-            reader: Mutex::new(Some(reader)),
-            writer: Mutex::new(Some(writer)),
+            reader: Mutex::ranked(crate::lock_order::NBD_READER, Some(reader)),
+            writer: Mutex::ranked(crate::lock_order::NBD_WRITER, Some(writer)),
         })
     }
 

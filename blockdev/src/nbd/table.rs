@@ -35,11 +35,14 @@ pub(crate) struct InflightTable<T> {
 impl<T> InflightTable<T> {
     pub(crate) fn new() -> Self {
         InflightTable {
-            state: Mutex::new(State {
-                ops: HashMap::new(),
-                next: 1,
-                closed: None,
-            }),
+            state: Mutex::ranked(
+                crate::lock_order::NBD_INFLIGHT,
+                State {
+                    ops: HashMap::new(),
+                    next: 1,
+                    closed: None,
+                },
+            ),
         }
     }
 

@@ -206,7 +206,7 @@ pub(crate) fn global(create: bool) -> Option<Arc<Readiness>> {
     /// The live waiter and the process it belongs to.
     type Cell = Mutex<Option<(u32, Arc<Readiness>)>>;
     static CELL: aio_core::sync::OnceLock<Cell> = aio_core::sync::OnceLock::new();
-    let cell = CELL.get_or_init(|| Mutex::new(None));
+    let cell = CELL.get_or_init(|| Mutex::ranked(crate::lock_order::READINESS_CELL, None));
     let pid = std::process::id();
     let mut g = cell.lock();
     if let Some((p, r)) = &*g

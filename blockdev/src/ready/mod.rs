@@ -178,7 +178,7 @@ impl Readiness {
     pub(crate) fn new(poller: Box<dyn Poller>) -> Readiness {
         Readiness {
             poller,
-            state: Mutex::new(State::default()),
+            state: Mutex::ranked(crate::lock_order::READINESS_STATE, State::default()),
         }
     }
 

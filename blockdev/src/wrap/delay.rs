@@ -90,7 +90,7 @@ impl<D: Device + 'static> DelayDevice<D> {
             inner_dyn: SharedDevice::target(&inner),
             inner,
             latency,
-            rng: Mutex::new(XorShift::new(seed)),
+            rng: Mutex::ranked(crate::lock_order::DELAY_RNG, XorShift::new(seed)),
             timer,
             closed: AtomicBool::new(false),
         })

@@ -121,9 +121,9 @@ impl<D: Device + 'static> FaultDevice<D> {
             name: format!("fault({})", inner.name()),
             inner_dyn: SharedDevice::target(&inner),
             inner,
-            rng: Mutex::new(XorShift::new(policy.seed)),
+            rng: Mutex::ranked(crate::lock_order::FAULT_RNG, XorShift::new(policy.seed)),
             policy,
-            log: Mutex::new(Vec::new()),
+            log: Mutex::ranked(crate::lock_order::FAULT_LOG, Vec::new()),
             timer,
         })
     }

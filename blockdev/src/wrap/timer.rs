@@ -90,7 +90,7 @@ impl<T: Send + 'static> Timer<T> {
         })?;
         Ok(Timer {
             shared,
-            handle: Mutex::new(Some(handle)),
+            handle: Mutex::ranked(crate::lock_order::TIMER_HANDLE, Some(handle)),
         })
     }
 
@@ -122,11 +122,14 @@ impl<T: Send + 'static> Drop for Timer<T> {
 impl<T> TimerShared<T> {
     fn new() -> Arc<TimerShared<T>> {
         Arc::new(TimerShared {
-            state: Mutex::new(TState {
-                heap: BinaryHeap::new(),
-                seq: 0,
-                closed: false,
-            }),
+            state: Mutex::ranked(
+                crate::lock_order::TIMER_STATE,
+                TState {
+                    heap: BinaryHeap::new(),
+                    seq: 0,
+                    closed: false,
+                },
+            ),
             cv: Condvar::new(),
         })
     }
