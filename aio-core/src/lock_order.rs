@@ -42,8 +42,7 @@ pub const OP_SHARED: LockRank = LockRank::new(420, "aio_core::OpShared::mtx");
 /// ([`CompletionRing`](crate::ring::CompletionRing)'s `mtx`): a leaf.
 pub const COMPLETION_RING: LockRank = LockRank::new(440, "aio_core::CompletionRing::mtx");
 
-/// The engine doorbell's `signals` (`strategy.rs`): a leaf. Reserved: the
-/// lock is not ranked yet (its file is being rewritten).
+/// The engine doorbell's `signals` (`engine/doorbell.rs`): a leaf.
 pub const DOORBELL_SIGNALS: LockRank = LockRank::new(460, "aio_core::Doorbell::signals");
 
 /// [`MemTarget`](crate::MemTarget)'s data, the test target's bytes: a

@@ -4,9 +4,6 @@
 //! bands: aio-posix holds a slot lock, band 100–199, while it calls
 //! [`PoolSet::cancel`](crate::PoolSet::cancel); no aio-pool lock is held
 //! while a device's or aio-core's lock is taken).
-//!
-//! [`POOL_Q`], [`WAKER_SLOT`] and [`CANCEL_REPLY`] are declared but not
-//! applied yet: their files (`pool.rs`, `sleep/`) are being rewritten.
 
 use aio_core::sync::LockRank;
 

@@ -95,10 +95,18 @@ pub(crate) struct CancelReq {
 
 /// Where workers answer a [`CancelReq`]: (answers, any `Cancelled`, any
 /// `InFlight`: a device found the op under way and did not cancel it).
-#[derive(Default)]
 pub(crate) struct CancelReply {
     pub(crate) m: Mutex<(usize, bool, bool)>,
     pub(crate) cv: Condvar,
+}
+
+impl Default for CancelReply {
+    fn default() -> Self {
+        CancelReply {
+            m: Mutex::ranked(crate::lock_order::CANCEL_REPLY, (0, false, false)),
+            cv: Condvar::new(),
+        }
+    }
 }
 
 impl CancelReply {
@@ -169,12 +177,15 @@ impl Pool {
             class,
             index,
             cpu,
-            q: Mutex::new(PoolQ {
-                queue: VecDeque::with_capacity(cap),
-                sleep: Sleep::Awake,
-                exit: false,
-                cancels: Vec::new(),
-            }),
+            q: Mutex::ranked(
+                crate::lock_order::POOL_Q,
+                PoolQ {
+                    queue: VecDeque::with_capacity(cap),
+                    sleep: Sleep::Awake,
+                    exit: false,
+                    cancels: Vec::new(),
+                },
+            ),
             reserved: AtomicUsize::new(0),
             wakeup: Wakeup::new(waker),
             stats: Counters::default(),

@@ -49,7 +49,7 @@ impl Doorbell {
     fn make(waker: Option<Box<dyn EngineWaker>>) -> Arc<Doorbell> {
         Arc::new(Doorbell {
             outstanding: AtomicUsize::new(0),
-            signals: Mutex::new(0),
+            signals: Mutex::ranked(crate::lock_order::DOORBELL_SIGNALS, 0),
             cv: Condvar::new(),
             waker,
         })

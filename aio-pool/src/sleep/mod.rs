@@ -99,7 +99,7 @@ impl Wakeup {
     pub(crate) fn new(waker: Option<Box<dyn EngineWaker>>) -> Wakeup {
         Wakeup {
             pending: Condvar::new(),
-            waker: Mutex::new(waker),
+            waker: Mutex::ranked(crate::lock_order::WAKER_SLOT, waker),
         }
     }
 
