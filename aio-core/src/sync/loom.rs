@@ -31,59 +31,7 @@ pub mod atomic {
                 pub fn new(v: $t) -> Self {
                     Self(loom::sync::atomic::$name::new(v))
                 }
-                #[inline(always)]
-                pub fn load(&self, o: Ordering) -> $t {
-                    self.0.load(o)
-                }
-                #[inline(always)]
-                pub fn store(&self, v: $t, o: Ordering) {
-                    self.0.store(v, o)
-                }
-                #[inline(always)]
-                pub fn swap(&self, v: $t, o: Ordering) -> $t {
-                    self.0.swap(v, o)
-                }
-                #[inline(always)]
-                pub fn compare_exchange(&self, c: $t, n: $t, s: Ordering, f: Ordering) -> Result<$t, $t> {
-                    self.0.compare_exchange(c, n, s, f)
-                }
-                #[inline(always)]
-                pub fn compare_exchange_weak(&self, c: $t, n: $t, s: Ordering, f: Ordering) -> Result<$t, $t> {
-                    self.0.compare_exchange_weak(c, n, s, f)
-                }
-                #[inline(always)]
-                pub fn fetch_add(&self, v: $t, o: Ordering) -> $t {
-                    self.0.fetch_add(v, o)
-                }
-                #[inline(always)]
-                pub fn fetch_sub(&self, v: $t, o: Ordering) -> $t {
-                    self.0.fetch_sub(v, o)
-                }
-                #[inline(always)]
-                pub fn fetch_or(&self, v: $t, o: Ordering) -> $t {
-                    self.0.fetch_or(v, o)
-                }
-                #[inline(always)]
-                pub fn fetch_and(&self, v: $t, o: Ordering) -> $t {
-                    self.0.fetch_and(v, o)
-                }
-                #[inline(always)]
-                pub fn fetch_xor(&self, v: $t, o: Ordering) -> $t {
-                    self.0.fetch_xor(v, o)
-                }
-                #[inline(always)]
-                pub fn fetch_max(&self, v: $t, o: Ordering) -> $t {
-                    self.0.fetch_max(v, o)
-                }
-                #[inline(always)]
-                pub fn fetch_update(
-                    &self,
-                    s: Ordering,
-                    f: Ordering,
-                    g: impl FnMut($t) -> Option<$t>,
-                ) -> Result<$t, $t> {
-                    self.0.fetch_update(s, f, g)
-                }
+                crate::sync::atomic_int_methods!($t);
             }
         };
     }
