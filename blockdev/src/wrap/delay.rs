@@ -133,13 +133,7 @@ impl<D: Device + 'static> Strategy for DelayDevice<D> {
     /// owner never learns the result, as with any cancelled op). An op still
     /// at the inner device cannot be cancelled (`InFlight`).
     fn cancel(&self, key: aio_core::OpKey, _engine: &mut Engines) -> aio_core::CancelOutcome {
-        match self.timer.handle().take(|h| h.op.key() == key) {
-            Some(h) => {
-                h.ticket.complete(h.op, Err(Error::ECANCELED));
-                aio_core::CancelOutcome::Cancelled
-            }
-            None => aio_core::CancelOutcome::InFlight,
-        }
+        super::hold::cancel_held(&self.timer, key)
     }
 
     /// Forwards the op to the inner device through `engine`; the timer

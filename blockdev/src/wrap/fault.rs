@@ -244,13 +244,7 @@ impl<D: Device + 'static> Strategy for FaultDevice<D> {
     /// name; an op without a fault went to the inner device as it is, and
     /// the cancel is not passed on to it.
     fn cancel(&self, key: aio_core::OpKey, _engine: &mut Engines) -> aio_core::CancelOutcome {
-        match self.timer.handle().take(|h| h.op.key() == key) {
-            Some(h) => {
-                h.ticket.complete(h.op, Err(Error::ECANCELED));
-                aio_core::CancelOutcome::Cancelled
-            }
-            None => aio_core::CancelOutcome::InFlight,
-        }
+        super::hold::cancel_held(&self.timer, key)
     }
 
     fn submit(&self, op: InFlight, engine: &mut Engines) {

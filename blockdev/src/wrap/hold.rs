@@ -6,10 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use aio_core::{EngineTicket, InFlight, Result};
+use aio_core::{CancelOutcome, EngineTicket, Error, InFlight, OpKey, Result};
 
 use super::forward::Then;
-use super::timer::TimerHandle;
+use super::timer::{Timer, TimerHandle};
 
 /// An op whose inner result waits for its deadline.
 pub(crate) struct Held {
@@ -42,4 +42,18 @@ pub(crate) fn hold_on_timer(timer: TimerHandle<Held>, delay: Duration) -> Then {
             fire(h);
         }
     })
+}
+
+/// Cancels the op `key` if its inner result is being held on `timer`: it
+/// is taken off and completed with `ECANCELED` (its I/O was done, but its
+/// owner never learns the result, as with any cancelled op). Any other op
+/// answers `InFlight`. The cancel of both wrappers.
+pub(crate) fn cancel_held(timer: &Timer<Held>, key: OpKey) -> CancelOutcome {
+    match timer.handle().take(|h| h.op.key() == key) {
+        Some(h) => {
+            h.ticket.complete(h.op, Err(Error::ECANCELED));
+            CancelOutcome::Cancelled
+        }
+        None => CancelOutcome::InFlight,
+    }
 }
