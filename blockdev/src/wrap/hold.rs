@@ -1,4 +1,4 @@
-//! Holding a forwarded op's inner result on a [`Timer`](super::timer::Timer) until a deadline:
+//! Holding a forwarded op's inner result on a [`Timer`] until a deadline:
 //! the piece [`DelayDevice`](super::delay::DelayDevice) (every op) and
 //! [`FaultDevice`](super::fault::FaultDevice) (reordered ops) share. The
 //! timer thread completes the outer op through its engine ticket
