@@ -7,11 +7,46 @@
 #ifndef AIO_POSIX_H
 #define AIO_POSIX_H
 
+#include <aio.h>
 #include <stdint.h>
+#include <sys/uio.h>
+
+/**
+ * Extension (FreeBSD's value): the `lio_listio` opcode of a vectored
+ * read (as `aio_readv`). Collides with none of glibc's `LIO_*` values.
+ */
+#define LIO_READV 6
+
+/**
+ * Extension (FreeBSD's value): the `lio_listio` opcode of a vectored
+ * write (as `aio_writev`).
+ */
+#define LIO_WRITEV 5
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Extension (FreeBSD): a vectored `aio_read`, the `iovec` array in
+ * `aio_iov` (`aio_buf`), its length in `aio_iovcnt` (`aio_nbytes`); the
+ * array is copied in by the call. 0, or -1 and `errno` (`EINVAL`: count 0
+ * or above `IOV_MAX`; `EFAULT`: bad array; otherwise as `aio_read`). See
+ * `aio_posix::ffi::aio_readv`.
+ *
+ * # Safety
+ * As for `aio_posix::ffi::aio_readv`.
+ */
+int aio_readv(struct aiocb *aiocbp);
+
+/**
+ * Extension (FreeBSD): a vectored `aio_write`, as `aio_readv`. See
+ * `aio_posix::ffi::aio_writev`.
+ *
+ * # Safety
+ * As for `aio_posix::ffi::aio_writev`.
+ */
+int aio_writev(struct aiocb *aiocbp);
 
 /**
  * Extension: calls of the entry point `name` (e.g. `"aio_read"`, both
@@ -28,3 +63,12 @@ uint64_t aio_posix_calls(const char *name);
 #endif  // __cplusplus
 
 #endif  /* AIO_POSIX_H */
+
+/** aio_readv/aio_writev: the iovec array (FreeBSD's name of aio_buf). */
+#ifndef aio_iov
+#define aio_iov aio_buf
+#endif
+/** aio_readv/aio_writev: the number of iovecs (FreeBSD's name of aio_nbytes). */
+#ifndef aio_iovcnt
+#define aio_iovcnt aio_nbytes
+#endif

@@ -46,13 +46,16 @@ use std::mem::offset_of;
 pub struct RawAiocb {
     /// The file descriptor.
     pub aio_fildes: libc::c_int,
-    /// `LIO_READ`, `LIO_WRITE` or `LIO_NOP` (for `lio_listio`).
+    /// `LIO_READ`, `LIO_WRITE`, `LIO_NOP`, or (extension)
+    /// [`LIO_READV`]/[`LIO_WRITEV`] (for `lio_listio`).
     pub aio_lio_opcode: libc::c_int,
     /// Request priority offset (0 ..= `AIO_PRIO_DELTA_MAX`).
     pub aio_reqprio: libc::c_int,
-    /// The buffer.
+    /// The buffer (`aio_readv`/`aio_writev`: the `iovec` array, FreeBSD's
+    /// `aio_iov`).
     pub aio_buf: *mut libc::c_void,
-    /// The transfer length.
+    /// The transfer length (`aio_readv`/`aio_writev`: the number of
+    /// `iovec`s, FreeBSD's `aio_iovcnt`).
     pub aio_nbytes: libc::size_t,
     /// How to notify completion.
     pub aio_sigevent: RawSigevent,
@@ -181,6 +184,33 @@ impl Fields {
         }
     }
 }
+
+/// `lio_listio` opcode (extension, FreeBSD's name and value): a vectored
+/// read, as by `aio_readv`. Chosen not to collide with glibc's `LIO_READ`
+/// (0), `LIO_WRITE` (1), `LIO_NOP` (2) nor the values glibc uses inside
+/// its own implementation (`LIO_DSYNC` 3, `LIO_SYNC` 4, `LIO_READ64` 128,
+/// `LIO_WRITE64` 129).
+pub const LIO_READV: libc::c_int = 6;
+/// `lio_listio` opcode (extension, FreeBSD's name and value): a vectored
+/// write, as by `aio_writev`. See [`LIO_READV`].
+pub const LIO_WRITEV: libc::c_int = 5;
+
+const _: () = {
+    let taken = [
+        libc::LIO_READ,
+        libc::LIO_WRITE,
+        libc::LIO_NOP,
+        3,
+        4,
+        128,
+        129,
+    ];
+    let mut i = 0;
+    while i < taken.len() {
+        assert!(taken[i] != LIO_READV && taken[i] != LIO_WRITEV);
+        i += 1;
+    }
+};
 
 /// Tag of a submitted aiocb whose result has not been returned.
 pub const TAG_SUBMITTED: u32 = 0x4149_4f53; // "AIOS"

@@ -306,7 +306,7 @@ fn submit(mut req: Request, kind: OpKind) -> std::result::Result<InProgress, Ref
     let mut inline_left = aio.cfg.inline_max;
     // SAFETY: the aiocb and buffer are owned by the request, which the
     // InProgress keeps until the op completes.
-    match unsafe { aio.submit(req.ptr(), kind, None, &mut inline_left, None) } {
+    match unsafe { aio.submit(req.ptr(), kind, None, &mut inline_left, None, false) } {
         Ok(()) => Ok(InProgress { req: Some(req) }),
         Err(error) => Err(Refused {
             request: req,

@@ -2,7 +2,9 @@
 //!
 //! `aio_read`, `aio_write`, `aio_fsync`, `aio_error`, `aio_return`,
 //! `aio_suspend`, `aio_cancel` and `lio_listio` on top of the service pools
-//! (`aio-pool`) and the devices (`blockdev`), per POSIX.1-2024.
+//! (`aio-pool`) and the devices (`blockdev`), per POSIX.1-2024, and
+//! FreeBSD's vectored `aio_readv`/`aio_writev` (`LIO_READV`/`LIO_WRITEV`)
+//! as an extension of the C library.
 //!
 //! **Layering.** The top of the library stack: wires `aio-core`,
 //! `blockdev` and `aio-pool` together. Nothing of ours depends on it but

@@ -123,6 +123,15 @@ fn streams_fifo_without_head_of_line_blocking() {
     assert!(out.contains("streams ok"), "{out}");
 }
 
+/// aio_readv/aio_writev and LIO_READV/LIO_WRITEV against preadv(2)/
+/// pwritev(2) on the same input (the kernel as the oracle; FreeBSD's rules
+/// where they differ, README "Vectored ops").
+#[test]
+fn vectored_ops_agree_with_preadv_pwritev() {
+    let out = run_linked("vectored", &[], &[]);
+    assert!(out.contains("vectored ok"), "{out}");
+}
+
 #[test]
 fn sigev_thread_runs_on_a_bounded_set_of_threads() {
     let out = run_linked("sigev_thread", &[], &[("AIO_POSIX_NOTIFY_THREADS", "2")]);

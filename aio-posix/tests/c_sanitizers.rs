@@ -49,7 +49,7 @@ fn c_programs_under_address_and_undefined_sanitizers() {
         "badinput ok",
     );
     for p in [
-        "cancel", "fork", "fsync", "init", "listio", "streams", "suspend",
+        "cancel", "fork", "fsync", "init", "listio", "streams", "suspend", "vectored",
     ] {
         run_sanitized(p, &[], &[], &format!("{p} ok"));
     }

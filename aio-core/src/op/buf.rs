@@ -67,10 +67,7 @@ enum Mem {
     Raw { ptr: NonNull<u8>, len: usize },
     /// Foreign segments, valid as promised to [`IoBuf::from_segments`];
     /// `total` is the sum of their lengths.
-    Segments {
-        iov: Box<[libc::iovec]>,
-        total: usize,
-    },
+    Segments { iov: Vec<libc::iovec>, total: usize },
 }
 
 // SAFETY: an `IoBuf` by itself gives no access to foreign memory (its
@@ -165,7 +162,24 @@ impl IoBuf {
     ///
     /// If the total length overflows `usize`.
     pub unsafe fn from_segments(iov: impl Into<Box<[libc::iovec]>>) -> IoBuf {
-        let iov = iov.into();
+        // SAFETY: the caller makes `from_segment_vec`'s promise, which is
+        // this function's.
+        unsafe { IoBuf::from_segment_vec(iov.into().into_vec()) }
+    }
+
+    /// As [`IoBuf::from_segments`], from a vector the buffer keeps as it is
+    /// (its spare capacity too): [`IoBuf::into_segment_vec`] hands it back,
+    /// so a caller that refills the same vector for every op (the C
+    /// layer's `aio_readv`) allocates nothing once it has grown.
+    ///
+    /// # Safety
+    ///
+    /// As for [`IoBuf::from_segments`].
+    ///
+    /// # Panics
+    ///
+    /// If the total length overflows `usize`.
+    pub unsafe fn from_segment_vec(iov: Vec<libc::iovec>) -> IoBuf {
         let total = iov
             .iter()
             .try_fold(0usize, |t, s| t.checked_add(s.iov_len))
@@ -216,6 +230,17 @@ impl IoBuf {
     pub fn into_vec(mut self) -> Option<Vec<u8>> {
         match std::mem::replace(&mut self.mem, Mem::None) {
             Mem::Owned(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Takes the segment list out (`None` for any other shape; the
+    /// buffer, and its keep-alive, are dropped either way), with the
+    /// capacity it had, to be refilled and given to
+    /// [`IoBuf::from_segment_vec`] again.
+    pub fn into_segment_vec(mut self) -> Option<Vec<libc::iovec>> {
+        match std::mem::replace(&mut self.mem, Mem::None) {
+            Mem::Segments { iov, .. } => Some(iov),
             _ => None,
         }
     }
@@ -447,6 +472,23 @@ mod tests {
             iov_base: s.as_mut_ptr().cast(),
             iov_len: s.len(),
         }
+    }
+
+    #[test]
+    fn a_segment_vec_comes_back_with_its_capacity() {
+        let mut a = [0u8; 8];
+        let mut b = [0u8; 8];
+        let mut v = Vec::with_capacity(16);
+        v.push(iov(&mut a));
+        v.push(iov(&mut b));
+        let cap = v.capacity();
+        // SAFETY: `a` and `b` outlive the buffer, which moves no data.
+        let buf = unsafe { IoBuf::from_segment_vec(v) };
+        assert!(buf.is_segmented());
+        assert_eq!((buf.segment_count(), buf.len()), (2, 16));
+        let back = buf.into_segment_vec().expect("a segmented buffer");
+        assert_eq!((back.len(), back.capacity()), (2, cap));
+        assert!(IoBuf::from(vec![1u8; 4]).into_segment_vec().is_none());
     }
 
     #[test]

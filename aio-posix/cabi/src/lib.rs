@@ -76,6 +76,46 @@ twin! {
     fn lio_listio / lio_listio64 (mode: c_int, list: *const *mut libc::aiocb, nent: c_int, sig: *mut libc::sigevent) -> c_int
 }
 
+// --- aio_readv / aio_writev (extension, FreeBSD) --------------------------
+// One name each: FreeBSD has no `*64` twin, and `<aio_posix.h>` declares
+// these without a `_FILE_OFFSET_BITS=64` rename.
+
+/// Extension (FreeBSD): a vectored `aio_read`, the `iovec` array in
+/// `aio_iov` (`aio_buf`), its length in `aio_iovcnt` (`aio_nbytes`); the
+/// array is copied in by the call. 0, or -1 and `errno` (`EINVAL`: count 0
+/// or above `IOV_MAX`; `EFAULT`: bad array; otherwise as `aio_read`). See
+/// `aio_posix::ffi::aio_readv`.
+///
+/// # Safety
+/// As for `aio_posix::ffi::aio_readv`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aio_readv(aiocbp: *mut libc::aiocb) -> c_int {
+    // SAFETY: same contract.
+    unsafe { ffi::aio_readv(aiocbp) }
+}
+
+/// Extension (FreeBSD): a vectored `aio_write`, as `aio_readv`. See
+/// `aio_posix::ffi::aio_writev`.
+///
+/// # Safety
+/// As for `aio_posix::ffi::aio_writev`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aio_writev(aiocbp: *mut libc::aiocb) -> c_int {
+    // SAFETY: same contract.
+    unsafe { ffi::aio_writev(aiocbp) }
+}
+
+/// Extension (FreeBSD's value): the `lio_listio` opcode of a vectored
+/// read (as `aio_readv`). Collides with none of glibc's `LIO_*` values.
+pub const LIO_READV: c_int = 6;
+/// Extension (FreeBSD's value): the `lio_listio` opcode of a vectored
+/// write (as `aio_writev`).
+pub const LIO_WRITEV: c_int = 5;
+
+const _: () = assert!(LIO_READV == posix::abi::LIO_READV && LIO_WRITEV == posix::abi::LIO_WRITEV);
+
+// --- end aio_readv / aio_writev --------------------------------------------
+
 /// `aio_suspend`: see `aio_posix::ffi::aio_suspend`. A cancellation
 /// point: `pthread_cancel`'s forced unwind passes through it, hence
 /// `"C-unwind"`.

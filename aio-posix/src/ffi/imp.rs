@@ -49,10 +49,43 @@ pub(super) unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
         let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
         let mut inline_left = aio.cfg.inline_max;
         // SAFETY: forwarded from the entry point's contract.
-        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut inline_left, closed)? };
+        unsafe {
+            aio.submit(
+                cb.cast::<RawAiocb>(),
+                kind,
+                None,
+                &mut inline_left,
+                closed,
+                false,
+            )?
+        };
         Ok(0)
     })
 }
+
+// --- aio_readv / aio_writev (extension, FreeBSD) -------------------------
+
+pub(super) unsafe fn do_submitv(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
+    guard(-1, || {
+        // SAFETY: forwarded from the entry point's contract.
+        let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
+        let mut inline_left = aio.cfg.inline_max;
+        // SAFETY: forwarded from the entry point's contract.
+        unsafe {
+            aio.submit(
+                cb.cast::<RawAiocb>(),
+                kind,
+                None,
+                &mut inline_left,
+                closed,
+                true,
+            )?
+        };
+        Ok(0)
+    })
+}
+
+// --- end aio_readv / aio_writev --------------------------------------------
 
 pub(super) unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
     guard(-1, || {
@@ -64,7 +97,7 @@ pub(super) unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
         // SAFETY: forwarded from the entry point's contract.
         let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
         // SAFETY: forwarded from the entry point's contract.
-        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut 0, closed)? };
+        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut 0, closed, false)? };
         Ok(0)
     })
 }

@@ -60,7 +60,10 @@ pub struct AioInit {
 
 mod imp;
 
-use imp::{do_cancel, do_error, do_fsync, do_listio, do_return, do_submit, guard, suspend_entry};
+use imp::{
+    do_cancel, do_error, do_fsync, do_listio, do_return, do_submit, do_submitv, guard,
+    suspend_entry,
+};
 
 // ---------------------------------------------------------------------------
 // The entry points (exported by aio-posix/cabi/src/lib.rs).
@@ -147,6 +150,91 @@ entry! {
     /// As for [`aio_read`].
     fn aio_write (aiocbp: *mut libc::aiocb) -> c_int = write_imp, 1
 }
+
+// ---------------------------------------------------------------------------
+// aio_readv / aio_writev (extension: FreeBSD's names and semantics).
+// ---------------------------------------------------------------------------
+
+unsafe fn readv_imp(cb: *mut libc::aiocb) -> c_int {
+    // SAFETY: forwarded.
+    unsafe { do_submitv(cb, OpKind::Read) }
+}
+
+unsafe fn writev_imp(cb: *mut libc::aiocb) -> c_int {
+    // SAFETY: forwarded.
+    unsafe { do_submitv(cb, OpKind::Write) }
+}
+
+entry! {
+    /// `aio_readv` (extension, FreeBSD): queues a vectored read, as
+    /// `preadv(2)` at `aio_offset` of `aio_fildes` into the `aio_iovcnt`
+    /// buffers of the `iovec` array `aio_iov`.
+    ///
+    /// # SYNOPSIS
+    /// `#include <aio_posix.h>`
+    ///
+    /// `int aio_readv(struct aiocb *aiocbp);`
+    ///
+    /// # DESCRIPTION
+    /// As in FreeBSD, `aio_iov` and `aio_iovcnt` are `aio_buf` and
+    /// `aio_nbytes` under other names (`<aio_posix.h>` defines them).
+    /// The array is copied in by the call: the program may reuse or free it
+    /// once the call returned; the buffers it points at belong to the op
+    /// until it completes. The read is one request of the segments' total
+    /// length (one `preadv2` or io_uring `READV`), filling them in order;
+    /// `aio_return` gives its byte count. Offset, ordering (a non-seekable
+    /// descriptor's reads complete in the order queued), cancellation,
+    /// `aio_reqprio` and the notification are exactly as for [`aio_read`].
+    /// `lio_listio` takes the same op as `LIO_READV`.
+    ///
+    /// # RETURN VALUES
+    /// 0 if the read was queued; -1 and `errno` otherwise.
+    ///
+    /// # ERRORS
+    /// As [`aio_read`], and (failing the call, with the aiocb's status
+    /// saying so too, as FreeBSD): `EINVAL`: `aio_iovcnt` is 0 or above
+    /// `IOV_MAX` (1024), or the lengths add up to more than `SSIZE_MAX`.
+    /// `EFAULT`: `aio_iov` is NULL or not readable memory (checked by the
+    /// kernel: no crash). A segment's own bad buffer (a NULL `iov_base`
+    /// with a length) is the op's result, as `preadv(2)` gives it: `EFAULT`
+    /// if nothing was transferred, else the bytes before it.
+    ///
+    /// # Safety
+    /// `aiocbp` is NULL or a valid aiocb; it and every segment's memory stay
+    /// valid and untouched until `aio_error` no longer answers
+    /// `EINPROGRESS` (the array itself need not).
+    fn aio_readv (aiocbp: *mut libc::aiocb) -> c_int = readv_imp, 9
+}
+
+entry! {
+    /// `aio_writev` (extension, FreeBSD): queues a vectored write, as
+    /// `pwritev(2)` at `aio_offset` of `aio_fildes` from the `aio_iovcnt`
+    /// buffers of the `iovec` array `aio_iov`.
+    ///
+    /// # SYNOPSIS
+    /// `#include <aio_posix.h>`
+    ///
+    /// `int aio_writev(struct aiocb *aiocbp);`
+    ///
+    /// # DESCRIPTION
+    /// As [`aio_readv`], in the other direction; with `O_APPEND`, or on a
+    /// non-seekable descriptor, writes (vectored or not) are done one at a
+    /// time in the order queued, each as one `pwritev`, so the segments of
+    /// one write are never interleaved with another's. `lio_listio` takes
+    /// the same op as `LIO_WRITEV`.
+    ///
+    /// # RETURN VALUES
+    /// 0 if queued; -1 and `errno` otherwise.
+    ///
+    /// # ERRORS
+    /// As [`aio_readv`].
+    ///
+    /// # Safety
+    /// As for [`aio_readv`].
+    fn aio_writev (aiocbp: *mut libc::aiocb) -> c_int = writev_imp, 10
+}
+
+// --- end aio_readv / aio_writev --------------------------------------------
 
 entry! {
     /// `aio_fsync`: queues an `fsync` (`O_SYNC`) or `fdatasync`
@@ -253,7 +341,9 @@ entry! {
     ///
     /// # DESCRIPTION
     /// Entries with `LIO_READ` or `LIO_WRITE` are queued as by `aio_read`
-    /// and `aio_write` (their own `aio_sigevent` is honoured); `LIO_NOP`
+    /// and `aio_write` (their own `aio_sigevent` is honoured), those with
+    /// the extension opcodes `LIO_READV` and `LIO_WRITEV` (`<aio_posix.h>`)
+    /// as by [`aio_readv`] and [`aio_writev`]; `LIO_NOP`
     /// and NULL entries are skipped. `LIO_WAIT` returns when every queued
     /// entry completed (`sig` is ignored); `LIO_NOWAIT` returns at once and
     /// sends `sig` (if not NULL) once they all completed, at once for an

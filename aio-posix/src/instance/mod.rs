@@ -48,6 +48,7 @@ use crate::stream::StreamQ;
 mod cancel;
 pub(crate) mod status;
 mod submit;
+pub(crate) mod vectored;
 mod wait;
 
 /// glibc's `AIO_PRIO_DELTA_MAX`: the largest valid `aio_reqprio`.

@@ -3,7 +3,7 @@
 
 use aio_core::sync::Arc;
 use aio_core::sync::atomic::Ordering;
-use aio_core::{Error, Op, OpKind, Result};
+use aio_core::{Error, IoBuf, Op, OpKind, Result};
 use aio_pool::{SubmitFlags, Submitted};
 
 use crate::abi::{Fields, RawAiocb, TAG_SUBMITTED, W_GEN, W_INSTANCE, W_SLOT, W_TAG, field};
@@ -12,7 +12,7 @@ use crate::group::Group;
 use crate::notify::Notification;
 use crate::stream::StreamQ;
 
-use super::{AIO_PRIO_DELTA_MAX, Instance, check_fd};
+use super::{AIO_PRIO_DELTA_MAX, Instance, check_fd, vectored};
 
 impl Instance {
     /// Submits one op described by `cb` (`aio_read`, `aio_write`,
@@ -31,6 +31,10 @@ impl Instance {
     /// thread (the inline attempt is for small ops; `lio_listio` shares one
     /// budget across its list). `closed_fd`: a descriptor found closed
     /// before this call built the instance (see [`global_for`](super::global_for)).
+    /// `vectored`: `aio_readv`/`aio_writev` (`LIO_READV`/`LIO_WRITEV`):
+    /// `aio_buf` is an `iovec` array of `aio_nbytes` entries, copied in
+    /// here; a bad count or array fails the call, as in FreeBSD (see
+    /// [`vectored::take`]).
     ///
     /// # Safety
     /// `cb` is null or points at a valid aiocb whose buffer stays valid,
@@ -42,6 +46,7 @@ impl Instance {
         group: Option<&Arc<Group>>,
         inline_left: &mut usize,
         closed_fd: Option<i32>,
+        vectored: bool,
     ) -> Result<()> {
         if cb.is_null() || !(cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()) {
             return Err(Error::EINVAL);
@@ -60,6 +65,23 @@ impl Instance {
             return Err(Error::EINVAL);
         }
         let notify = Notification::from_raw(&req.sigevent)?;
+        // aio_readv/aio_writev: the iovec array copied in now, so the
+        // program may reuse it (FreeBSD); a bad one fails the call and the
+        // aiocb says so too (as for a bad aio_reqprio).
+        let segs = if vectored {
+            // SAFETY: `take` reads the array through the kernel.
+            match unsafe { vectored::take(req.buf, req.nbytes) } {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    // SAFETY: valid aiocb, not in flight.
+                    unsafe { self.set_final(cb, e) };
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        let nbytes = segs.as_ref().map_or(req.nbytes, |s| s.1);
         if !kind.is_transfer() {
             // aio_fsync: only aio_fildes and aio_sigevent count; a closed
             // descriptor fails the call (glibc and FreeBSD agree).
@@ -87,12 +109,12 @@ impl Instance {
             Err(e) => return fail(e),
         };
         let (offset, len) = if kind.is_transfer() {
-            if req.nbytes > isize::MAX as usize {
+            if nbytes > isize::MAX as usize {
                 // What read(2)/write(2) say: no buffer can be that long,
                 // and the kernel checks the range before the count.
                 return fail(Error::from_errno(libc::EFAULT));
             }
-            if req.buf.is_null() && req.nbytes > 0 {
+            if segs.is_none() && req.buf.is_null() && nbytes > 0 {
                 return fail(Error::from_errno(libc::EFAULT));
             }
             if route.seekable {
@@ -100,14 +122,14 @@ impl Instance {
                 // past OFF_MAX on a regular file or block device.
                 if req.offset < 0
                     || (req.offset as u64)
-                        .checked_add(req.nbytes as u64)
+                        .checked_add(nbytes as u64)
                         .is_none_or(|e| e > i64::MAX as u64)
                 {
                     return fail(Error::EINVAL);
                 }
-                (req.offset as u64, req.nbytes)
+                (req.offset as u64, nbytes)
             } else {
-                (0, req.nbytes)
+                (0, nbytes)
             }
         } else {
             (0, 0)
@@ -129,9 +151,18 @@ impl Instance {
             (op, st.generation)
         };
         op.set_target(Arc::clone(&route.target));
-        // SAFETY: the caller keeps `aio_buf` valid for `aio_nbytes` bytes
-        // until the op completes, and does not touch it meanwhile.
-        unsafe { op.set_raw_buf(req.buf.cast(), len) };
+        let buf = match segs {
+            // SAFETY: the caller keeps each segment valid until the op
+            // completes, and does not touch it meanwhile (its list is ours).
+            Some((iov, _)) => unsafe { IoBuf::from_segment_vec(iov) },
+            // SAFETY: the caller keeps `aio_buf` valid for `aio_nbytes`
+            // bytes until the op completes, and does not touch it meanwhile.
+            None => unsafe { IoBuf::from_raw_parts(req.buf.cast(), len) },
+        };
+        // The previous op's segment list, kept for the next aio_readv.
+        if let Some(v) = op.set_io_buf(buf).into_segment_vec() {
+            vectored::give_back(v);
+        }
         if let Err(e) = op.prepare(kind, offset, len) {
             slot.st.lock().op = Some(op);
             self.core.slab.free(idx);

@@ -6,7 +6,7 @@ use aio_core::sync::Arc;
 use aio_core::sync::atomic::Ordering;
 use aio_core::{Error, OpKind, Result};
 
-use crate::abi::{RawAiocb, field};
+use crate::abi::{LIO_READV, LIO_WRITEV, RawAiocb, field};
 use crate::group::Group;
 use crate::notify::{Deferred, Notification};
 use crate::suspend::Wake;
@@ -72,10 +72,12 @@ impl Instance {
             }
             // SAFETY: the caller promises valid aiocbs (aligned: checked).
             let opcode = unsafe { (&raw const (*cb).aio_lio_opcode).read() };
-            let kind = match opcode {
+            let (kind, vectored) = match opcode {
                 libc::LIO_NOP => continue,
-                libc::LIO_READ => OpKind::Read,
-                libc::LIO_WRITE => OpKind::Write,
+                libc::LIO_READ => (OpKind::Read, false),
+                libc::LIO_WRITE => (OpKind::Write, false),
+                LIO_READV => (OpKind::Read, true),
+                LIO_WRITEV => (OpKind::Write, true),
                 _ => {
                     // As glibc: accepted, and the op fails with EINVAL.
                     // SAFETY: valid aiocb (caller).
@@ -84,7 +86,8 @@ impl Instance {
                 }
             };
             // SAFETY: as above.
-            let r = unsafe { self.submit(cb, kind, Some(&group), &mut inline_left, None) };
+            let r =
+                unsafe { self.submit(cb, kind, Some(&group), &mut inline_left, None, vectored) };
             if let Err(e) = r {
                 eagain |= e == Error::EAGAIN;
                 failed = true;
