@@ -86,48 +86,7 @@ pub fn text(a: &Args, o: &Outcome) -> String {
         o.cpu.as_secs_f64(),
         cpu_per_op
     );
-    let active: Vec<_> = o
-        .pools
-        .iter()
-        .filter(|p| p.submitted + p.completed + p.inline > 0)
-        .collect();
-    if !active.is_empty() {
-        let done: u64 = active.iter().map(|p| p.completed + p.inline).sum();
-        let _ = writeln!(
-            s,
-            "  pool        cpu  submitted   completed      inline  share  stolen in/out  inflight-hwm  queue-hwm  sleeps  wakeups  spurious"
-        );
-        for p in active {
-            let share = if done > 0 {
-                100.0 * (p.completed + p.inline) as f64 / done as f64
-            } else {
-                0.0
-            };
-            let _ = writeln!(
-                s,
-                "  {:<6}{:>2}  {:>4}{} {:>10}  {:>10}  {:>10}  {:>4.0}%  {:>6}/{:<6}  {:>12}  {:>9}  {:>6}  {:>7}  {:>8}",
-                format!("{:?}", p.class).to_lowercase(),
-                p.index,
-                p.cpu,
-                if p.pinned { '*' } else { ' ' },
-                p.submitted,
-                p.completed,
-                p.inline,
-                share,
-                p.stolen_in,
-                p.stolen_out,
-                p.in_flight_hwm,
-                p.queue_hwm,
-                p.sleeps,
-                p.wakeups,
-                p.spurious_wakeups,
-            );
-        }
-        let _ = writeln!(
-            s,
-            "  (* = worker pinned; share = completed + inline, of all pools)"
-        );
-    }
+    s.push_str(&aio_pool::stats_table(&o.pools));
     s
 }
 

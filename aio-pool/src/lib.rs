@@ -199,4 +199,4 @@ mod tests;
 
 pub use config::{Class, EngineFactory, PoolConfig, SubmitFlags};
 pub use set::{PoolSet, ShutdownMode, ShutdownReport, SubmitError, Submitted, target_key};
-pub use stats::PoolStats;
+pub use stats::{PoolStats, stats_table};

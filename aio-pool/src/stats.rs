@@ -135,3 +135,55 @@ impl Counters {
         }
     }
 }
+
+/// The per-pool counters as the text table aio-bench prints (and
+/// aio-posix's `AIO_POSIX_STATS` at exit): one line per pool that saw an
+/// op, with its share of the completions (`completed + inline`, of all
+/// pools), and a legend; empty if no pool saw one.
+pub fn stats_table(pools: &[PoolStats]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let active: Vec<_> = pools
+        .iter()
+        .filter(|p| p.submitted + p.completed + p.inline > 0)
+        .collect();
+    if active.is_empty() {
+        return s;
+    }
+    let done: u64 = active.iter().map(|p| p.completed + p.inline).sum();
+    let _ = writeln!(
+        s,
+        "  pool        cpu  submitted   completed      inline  share  stolen in/out  inflight-hwm  queue-hwm  sleeps  wakeups  spurious"
+    );
+    for p in active {
+        let share = if done > 0 {
+            100.0 * (p.completed + p.inline) as f64 / done as f64
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            s,
+            "  {:<6}{:>2}  {:>4}{} {:>10}  {:>10}  {:>10}  {:>4.0}%  {:>6}/{:<6}  {:>12}  {:>9}  {:>6}  {:>7}  {:>8}",
+            format!("{:?}", p.class).to_lowercase(),
+            p.index,
+            p.cpu,
+            if p.pinned { '*' } else { ' ' },
+            p.submitted,
+            p.completed,
+            p.inline,
+            share,
+            p.stolen_in,
+            p.stolen_out,
+            p.in_flight_hwm,
+            p.queue_hwm,
+            p.sleeps,
+            p.wakeups,
+            p.spurious_wakeups,
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  (* = worker pinned; share = completed + inline, of all pools)"
+    );
+    s
+}

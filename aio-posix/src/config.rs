@@ -12,6 +12,7 @@
 //! | `AIO_POSIX_NOTIFY_THREADS` | most threads running `SIGEV_THREAD` functions at once (the pool grows on demand up to it; functions with `sigev_notify_attributes` get threads of their own, counted too) | 64 |
 //! | `AIO_POSIX_INLINE_MAX` | largest transfer tried in the submitting thread (bytes; `lio_listio` shares it across its list); 0: never | 65536 |
 //! | `AIO_POSIX_PIN` | `0` leaves workers unpinned | `1` |
+//! | `AIO_POSIX_STATS` | `1` (or `stderr`): print the service pools' counters (queued, completed, inline, stolen, high-water marks, sleeps, wake-ups) to standard error when the process exits; any other value: a file the table is appended to (see [`stats`](crate::stats)) | unset |
 //! | `AIO_POSIX_TRACE` | a file to which each process appends its call counters (at its first call of each entry point, and at exit) | unset |
 
 /// The library's limits.

@@ -68,6 +68,7 @@ mod notify;
 #[cfg(not(loom))]
 mod pthread;
 mod slab;
+mod stats;
 mod stream;
 mod suspend;
 #[cfg(not(loom))]

@@ -132,6 +132,64 @@ fn vectored_ops_agree_with_preadv_pwritev() {
     assert!(out.contains("vectored ok"), "{out}");
 }
 
+/// `AIO_POSIX_STATS`: a preloaded program's exit prints the pools'
+/// counters, to a file and to stderr, and their completions add up to the
+/// ops the program did.
+#[test]
+fn stats_at_exit_count_the_programs_ops() {
+    let exe = compile("stats", false);
+    let file = test_support::trace_file("stats-table");
+    let out = run_preloaded(
+        &exe,
+        &[],
+        "aio_read",
+        &[("AIO_POSIX_STATS", file.to_str().unwrap())],
+    );
+    let ops: u64 = out
+        .trim()
+        .strip_prefix("stats ops ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output {out:?}"));
+    let table = std::fs::read_to_string(&file).expect("the stats file was written");
+    // The header names the op total; every pool line's `submitted` column
+    // adds up to it (each op is accepted by one pool, once), and its
+    // completed + inline columns to no more (a worker counts a device
+    // thread's completion when it next looks at its engine).
+    assert!(
+        table.contains(&format!(": {ops} ops submitted, ")),
+        "{table}"
+    );
+    let (mut submitted, mut done) = (0u64, 0u64);
+    let mut lines = 0;
+    for l in table.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if matches!(f.first(), Some(&("read" | "write" | "sync"))) {
+            // class index cpu[*] submitted completed inline ...: the
+            // numeric columns, with cpu among them unless it is starred.
+            let cols: Vec<u64> = f.iter().filter_map(|c| c.parse().ok()).collect();
+            assert!(cols.len() >= 9, "{l}");
+            let k = if f[2].ends_with('*') { 1 } else { 2 };
+            submitted += cols[k];
+            done += cols[k + 1] + cols[k + 2];
+            lines += 1;
+        }
+    }
+    assert!(
+        lines >= 3,
+        "reads, writes and an fsync use three classes:\n{table}"
+    );
+    assert_eq!(submitted, ops, "{table}");
+    assert!(done <= ops && done > 0, "{table}");
+    // To stderr with =1.
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.env("LD_PRELOAD", lib_path())
+        .env("AIO_POSIX_STATS", "1");
+    let o = test_support::run_with_timeout(cmd, T);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{ops} ops submitted")), "{err}");
+    assert!(err.contains("inflight-hwm"), "{err}");
+}
+
 #[test]
 fn sigev_thread_runs_on_a_bounded_set_of_threads() {
     let out = run_linked("sigev_thread", &[], &[("AIO_POSIX_NOTIFY_THREADS", "2")]);

@@ -203,6 +203,11 @@ impl Instance {
         self.core.dispatch.shutdown();
     }
 
+    /// The service pools' counters (`AIO_POSIX_STATS`).
+    pub(crate) fn pool_stats(&self) -> Vec<aio_pool::PoolStats> {
+        self.pools.stats()
+    }
+
     fn route(&self, fd: i32, kind: OpKind) -> Result<Route> {
         let st = fstat(fd)?;
         let fmt = st.st_mode & libc::S_IFMT;
@@ -360,8 +365,11 @@ fn global_slow() -> Result<&'static Instance> {
     let aio = Box::new(Instance::new(cfg)?);
     let ptr = Box::into_raw(aio) as usize;
     match GLOBAL.compare_exchange(0, ptr, Ordering::AcqRel, Ordering::Acquire) {
-        // SAFETY: just published; never freed.
-        Ok(_) => Ok(unsafe { &*(ptr as *const Instance) }),
+        Ok(_) => {
+            crate::stats::arm(|| try_global().map(Instance::pool_stats));
+            // SAFETY: just published; never freed.
+            Ok(unsafe { &*(ptr as *const Instance) })
+        }
         Err(other) => {
             // Another thread won: stop and free ours.
             // SAFETY: `ptr` came from Box::into_raw and was never shared.

@@ -1,0 +1,90 @@
+//! `AIO_POSIX_STATS`: the service pools' counters, printed when the
+//! process exits, so that a preloaded program (fio, stress-ng) shows what
+//! the library did: per pool, the ops queued to it, completed by its
+//! worker, completed inline on the submitter, stolen, the high-water marks,
+//! the worker's sleeps and wake-ups (aio-pool's [`stats_table`], the table
+//! aio-bench prints).
+//!
+//! `AIO_POSIX_STATS=1` (or `stderr`) writes to standard error, any other
+//! value is a file the table is appended to. Read when the instance is
+//! built; the hook is an `atexit` handler, so `_exit` prints nothing, and a
+//! fork child, which inherits the handler, prints its own instance's
+//! counters (nothing if it never used AIO).
+
+use std::io::Write as _;
+
+use aio_pool::{PoolStats, stats_table};
+
+static HOOK: aio_core::sync::Once = aio_core::sync::Once::new();
+
+/// How the exit hook reads the counters of the live instance (given by the
+/// instance, which this file does not name: no import cycle).
+static SOURCE: aio_core::sync::OnceLock<fn() -> Option<Vec<PoolStats>>> =
+    aio_core::sync::OnceLock::new();
+
+/// Where the table goes.
+enum Sink {
+    Stderr,
+    File(std::path::PathBuf),
+}
+
+fn sink() -> Option<Sink> {
+    let v = std::env::var_os("AIO_POSIX_STATS")?;
+    Some(match v.to_str() {
+        Some("") | Some("0") => return None,
+        Some("1") | Some("stderr") => Sink::Stderr,
+        _ => Sink::File(v.into()),
+    })
+}
+
+/// Registers the exit hook if `AIO_POSIX_STATS` asks for it (the instance
+/// is being built); `source` gives the live instance's counters.
+pub(crate) fn arm(source: fn() -> Option<Vec<PoolStats>>) {
+    if sink().is_some() {
+        let _ = SOURCE.set(source);
+        HOOK.call_once(|| {
+            // SAFETY: registers a plain extern "C" function.
+            unsafe { libc::atexit(stats_at_exit) };
+        });
+    }
+}
+
+/// The report: a header line with the pid and the op totals, then the
+/// table. (The counters are aio-pool's, read one by one: not a consistent
+/// cut, see [`PoolStats`].)
+pub(crate) fn report() -> Option<String> {
+    let pools = (SOURCE.get()?)()?;
+    let submitted: u64 = pools.iter().map(|p| p.submitted).sum();
+    let done: u64 = pools.iter().map(|p| p.completed + p.inline).sum();
+    // SAFETY: plain syscall.
+    let pid = unsafe { libc::getpid() };
+    // A worker counts a device thread's completions when it next looks
+    // at its engine, so `completed` may trail by the last few ops.
+    Some(format!(
+        "aio_posix pid={pid}: per-pool counters at exit: {submitted} ops submitted, {done} counted complete\n{}",
+        stats_table(&pools)
+    ))
+}
+
+extern "C" fn stats_at_exit() {
+    // Never unwind out of an atexit handler: a failure prints nothing.
+    let _ = std::panic::catch_unwind(|| {
+        let (Some(sink), Some(text)) = (sink(), report()) else {
+            return;
+        };
+        match sink {
+            Sink::Stderr => {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+            Sink::File(p) => {
+                if let Ok(mut f) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                {
+                    let _ = f.write_all(text.as_bytes());
+                }
+            }
+        }
+    });
+}
