@@ -190,6 +190,15 @@ fn stats_at_exit_count_the_programs_ops() {
     assert!(err.contains("inflight-hwm"), "{err}");
 }
 
+/// The descriptor cache: numbers closed and reused for another file, a
+/// pipe, a directory; O_APPEND and O_DIRECT set by fcntl later; each
+/// compared with what pread/read/write give.
+#[test]
+fn reused_descriptor_numbers_behave_as_the_kernel_says() {
+    let out = run_preloaded(&compile("fdreuse", false), &[], "aio_read", &[]);
+    assert!(out.contains("fdreuse ok"), "{out}");
+}
+
 #[test]
 fn sigev_thread_runs_on_a_bounded_set_of_threads() {
     let out = run_linked("sigev_thread", &[], &[("AIO_POSIX_NOTIFY_THREADS", "2")]);

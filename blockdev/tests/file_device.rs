@@ -105,7 +105,8 @@ fn direct_ops(engine: &mut Engines, force_fallback: bool) {
             "block {i}"
         );
     }
-    // Misaligned: buffer address, offset, length. Rejected before submission.
+    // Misaligned: buffer address, offset, length, on written blocks: the
+    // kernel refuses them (the device checks no alignment of its own).
     let mut big = AlignedBuf::new(8192, 4096).unwrap();
     let base = big.as_mut_ptr();
     let cases = [
@@ -123,7 +124,7 @@ fn direct_ops(engine: &mut Engines, force_fallback: bool) {
     for (_, r) in drain(engine, ps) {
         assert_eq!(r, Err(Error::EINVAL));
     }
-    // Synchronous mode checks the same way.
+    // Synchronous mode reaches the same kernel answer.
     let mut v = vec![0u8; 4097];
     let unaligned = if (v.as_ptr() as usize).is_multiple_of(bs) {
         &mut v[1..]

@@ -21,8 +21,21 @@
 //! # Descriptors
 //!
 //! Each descriptor gets `blockdev::FileDevice`s over the caller's fd (never
-//! closed by us), cached by fd number and re-made when `fstat` says the
-//! number now names another file. A seekable one (file, block device) has
+//! closed by us), cached by fd number. A number cached as a seekable file
+//! (regular file, block device) is checked at each submission with one
+//! `lseek(fd, 0, SEEK_CUR)` (a third of an `fstat`'s cost here): if the
+//! number was closed and reused for a pipe, socket or pty, that says
+//! `ESPIPE` and the full check runs; if it now names another seekable
+//! file, the cached devices serve it as they are, since a positional
+//! transfer on the number is exactly what the program asked for and the
+//! device keeps no state of the file's that could make it wrong (its
+//! status flags are read per op; its `O_DIRECT` alignment is learnt again
+//! when an op fails the check with it; a closed number fails the transfer
+//! with `EBADF`, a directory with `EISDIR`, as `pread` says). Every other
+//! number (a stream, or not seen yet) is classified with `fstat` at each
+//! submission and its devices re-made when `fstat` says the number now
+//! names another file: a stream's devices ignore the offset, so a number
+//! reused for a regular file must never reach them. A seekable one (file, block device) has
 //! one device: positional reads and writes run in parallel and an fsync
 //! follows the writes on it. A stream (pipe, FIFO, socket, pty) has one
 //! device per direction, and its ops wait in one FIFO queue per direction
@@ -158,6 +171,14 @@ fn fstat(fd: i32) -> Result<libc::stat> {
     Ok(st)
 }
 
+/// Whether `fd`'s status flags say `O_APPEND` now (checked at each write:
+/// `fcntl(F_SETFL)` may set it at any time).
+fn appending(fd: i32) -> bool {
+    // SAFETY: plain syscall.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    fl >= 0 && fl & libc::O_APPEND != 0
+}
+
 /// `EBADF` unless `fd` is an open descriptor.
 pub(crate) fn check_fd(fd: i32) -> Result<()> {
     // SAFETY: plain syscall.
@@ -209,6 +230,37 @@ impl Instance {
     }
 
     fn route(&self, fd: i32, kind: OpKind) -> Result<Route> {
+        // The fast path (see "Descriptors" above): a number known to name
+        // a seekable file is checked with one lseek, not an fstat.
+        let known = self
+            .fds
+            .lock()
+            .get(&fd)
+            .filter(|e| e.seekable)
+            .map(|e| match kind {
+                OpKind::Read => (Arc::clone(&e.read), Arc::clone(&e.read_q)),
+                _ => (Arc::clone(&e.write), Arc::clone(&e.write_q)),
+            });
+        if let Some((target, q)) = known {
+            // SAFETY: plain syscall; moves no offset (SEEK_CUR by 0).
+            if unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) } >= 0 {
+                let stream = (kind != OpKind::Read && appending(fd)).then_some(q);
+                return Ok(Route {
+                    target,
+                    seekable: true,
+                    stream,
+                });
+            }
+            // ESPIPE (the number now names a pipe, socket, ...), EBADF,
+            // anything else: the full check.
+        }
+        self.route_slow(fd, kind)
+    }
+
+    /// [`Instance::route`] with the descriptor classified by `fstat`, its
+    /// devices made again when the number now names another file.
+    #[cold]
+    fn route_slow(&self, fd: i32, kind: OpKind) -> Result<Route> {
         let st = fstat(fd)?;
         let fmt = st.st_mode & libc::S_IFMT;
         let mut fds = self.fds.lock();
@@ -254,12 +306,7 @@ impl Instance {
         // flushes only with O_APPEND: the appends must land in order, and
         // a flush must follow the appends still waiting in the queue
         // (which the pools' fsync barrier cannot see).
-        let ordered = !seekable
-            || (kind != OpKind::Read && {
-                // SAFETY: plain syscall.
-                let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-                fl >= 0 && fl & libc::O_APPEND != 0
-            });
+        let ordered = !seekable || (kind != OpKind::Read && appending(fd));
         let stream = ordered.then(|| Arc::clone(q));
         drop(fds);
         Ok(Route {

@@ -131,7 +131,9 @@ fn fstat(fd: RawFd) -> Result<libc::stat> {
     Ok(st)
 }
 
-/// Direct-I/O alignment (memory, offset) from statx, if the kernel knows.
+/// Direct-I/O alignment (memory, offset) from statx, if the kernel knows
+/// (the offset alignment sizes the geometry of a device opened with
+/// `O_DIRECT`; no transfer is refused on it: the kernel decides).
 fn dio_align(fd: RawFd) -> Option<(u32, u32)> {
     // SAFETY: `stx` is a plain C struct written by the kernel.
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
@@ -245,18 +247,12 @@ impl FileDevice {
         };
         // The direct-I/O alignment is a property of the file, not of the
         // flag: learn it now, use it whenever O_DIRECT is set at submission.
-        let (mut dio_mem, mut dio_block) = (1, 1);
+        let mut dio_block = 1;
         if seekable {
-            match dio_align(fd) {
-                Some((m, off)) => {
-                    dio_mem = m;
-                    dio_block = block_size.max(off);
-                }
-                None => {
-                    dio_mem = block_size;
-                    dio_block = block_size;
-                }
-            }
+            dio_block = match dio_align(fd) {
+                Some((_, off)) => block_size.max(off),
+                None => block_size,
+            };
         }
         if o.direct && seekable {
             block_size = dio_block;
@@ -267,7 +263,6 @@ impl FileDevice {
             }
             block_size = bs;
             dio_block = bs;
-            dio_mem = dio_mem.max(bs);
         }
         let fixed_direct = owned.is_some().then_some(o.direct && seekable);
         Ok(FileDevice {
@@ -279,7 +274,6 @@ impl FileDevice {
                 capacity,
                 block_size,
                 dio_block,
-                dio_mem,
                 fixed_direct,
                 force_fallback: o.force_fallback,
                 fallback_threads: o.fallback_threads,

@@ -26,11 +26,10 @@ pub(crate) struct FileShared {
     pub(super) bounded: bool,
     pub(super) capacity: u64,
     pub(super) block_size: u32,
-    /// Direct-I/O alignment of the file (offset/length, memory), known
+    /// Direct-I/O alignment of the file (offset and length), known
     /// whether or not `O_DIRECT` is set now: a borrowed descriptor's flag
     /// can change at any time.
     pub(super) dio_block: u32,
-    pub(super) dio_mem: u32,
     /// `Some(direct)` for a descriptor the device opened (nobody else can
     /// change its flags); `None` for a borrowed one, whose status flags
     /// are read at each submission (see [`FileShared::status`]).
