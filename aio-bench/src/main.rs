@@ -7,6 +7,14 @@
 //! read load on the embedded RAM disk. `--help` lists the options; a bad
 //! option or value is a one-line error and exit status 2.
 //!
+//! **Modes** (`--mode`): `direct` (the device called directly: the
+//! baseline), `sync` (ops the caller services), `callback` and `ring`
+//! (through the pools, completion by callback or on a completion ring),
+//! and `posix`: the C ABI's functions (`aio_posix::ffi`) on a file's
+//! descriptor with preallocated aiocbs and aligned buffers, nothing
+//! allocated per request; `--reap suspend` (the only choice so far)
+//! finds its completions with `aio_suspend` then `aio_error`/`aio_return`.
+//!
 //! **Layering.** Sits on top of aio-core, blockdev, aio-pool and aio-posix; nothing
 //! depends on it.
 //!

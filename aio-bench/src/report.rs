@@ -116,7 +116,7 @@ pub fn json(a: &Args, o: &Outcome) -> String {
     let v = serde_json::json!({
         "device": o.device, "capacity": o.capacity,
         "random": a.pattern.random, "read_pct": a.pattern.read_pct, "bs": a.bs,
-        "iodepth": a.iodepth, "jobs": a.jobs, "mode": a.mode.to_string(), "inline": a.inline,
+        "iodepth": a.iodepth, "jobs": a.jobs, "mode": a.mode.to_string(), "reap": a.reap.to_string(), "inline": a.inline,
         "seed": a.seed,
         "ops": o.ops, "errors": o.errors,
         "first_error": o.first_error.map(|e| e.to_string()),

@@ -203,6 +203,45 @@ fn posix_mode_goes_through_the_aio_layer() {
     let _ = std::fs::remove_file(&f);
 }
 
+/// Each `--reap` mode, buffered and with O_DIRECT (the aiocbs' buffers
+/// are aligned), completes exactly the ops asked for, one job and two.
+#[test]
+fn posix_mode_each_reap_mode_completes_the_requested_ops() {
+    let f = tmp("bench-posix-reap");
+    std::fs::write(&f, vec![7u8; 4 << 20]).unwrap();
+    for reap in ["suspend"] {
+        for spec in [
+            format!("file:{}", f.display()),
+            format!("file:{},direct", f.display()),
+        ] {
+            for (jobs, depth) in [("1", "32"), ("2", "8")] {
+                let v = json(&[
+                    "--device",
+                    &spec,
+                    "--mode",
+                    "posix",
+                    "--reap",
+                    reap,
+                    "--rw",
+                    "randrw:70",
+                    "--ops",
+                    "2500",
+                    "--jobs",
+                    jobs,
+                    "--iodepth",
+                    depth,
+                ]);
+                let what = format!("{reap} {spec} jobs {jobs} depth {depth}: {v}");
+                assert_eq!(v["ops"], 2500, "{what}");
+                assert_eq!(v["errors"], 0, "{what}");
+                assert_eq!(v["bytes"], 2500 * 4096, "{what}");
+                assert_eq!(v["reap"], reap, "{what}");
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&f);
+}
+
 #[test]
 fn plot_writes_an_svg() {
     let f = tmp("lat.svg");
@@ -250,6 +289,11 @@ fn bad_options_are_one_line_and_exit_2() {
         &["--mode", "turbo"],
         &["--mode", "posix"],
         &["--mode", "posix", "--device", "ram:1m"],
+        &["--mode", "posix", "--device", "file:/x", "--reap", "poll"],
+        &["--mode", "posix", "--device", "file:/x", "--reap", ""],
+        &["--reap", "suspend"],
+        &["--mode", "ring", "--reap", "suspend"],
+        &["--mode", "posix", "--device", "file:/x", "--reap"],
         &["--pools", "0"],
         &["--inline", "maybe"],
         &["--plot", "out.png"],

@@ -8,10 +8,10 @@ use std::error::Error as _;
 use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
-use super::spec::{Args, DeviceSpec, Mode, Pattern, Stop};
+use super::spec::{Args, DeviceSpec, Mode, Pattern, Reap, Stop};
 use super::values::{
-    parse_bs, parse_count, parse_device, parse_inline, parse_mode, parse_plot, parse_runtime,
-    parse_rw, parse_seed,
+    parse_bs, parse_count, parse_device, parse_inline, parse_mode, parse_plot, parse_reap,
+    parse_runtime, parse_rw, parse_seed,
 };
 
 /// What `--help` prints.
@@ -27,6 +27,9 @@ usage: aio-bench [options]
   --seed N             offsets and mix (default 1)
   --mode direct|sync|callback|ring|posix                  (default callback;
                        posix needs --device file:PATH)
+  --reap suspend       (posix) how completions are found: aio_suspend over
+                       the in-flight aiocbs, then aio_error/aio_return
+                       on each one done (default suspend)
   --pools N            pools per class (default: one per CPU)
   --blocked-streams N  (posix) N aio_reads left waiting on empty pipes
                        during the run (default 0)
@@ -81,6 +84,9 @@ pub struct Cli {
     /// `--mode`, see [`Mode`].
     #[arg(long, allow_hyphen_values = true, value_parser = parse_mode)]
     mode: Option<Mode>,
+    /// `--reap`, see [`Reap`].
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_reap)]
+    reap: Option<Reap>,
     /// `--pools`.
     #[arg(long, allow_hyphen_values = true,
           value_parser = |s: &str| parse_count("--pools", s, 64))]
@@ -123,6 +129,7 @@ impl Cli {
             stop,
             seed: self.seed.unwrap_or(d.seed),
             mode: self.mode.unwrap_or(d.mode),
+            reap: self.reap.unwrap_or(d.reap),
             pools: self.pools.map_or(d.pools, |n| n as usize),
             blocked_streams: self
                 .blocked_streams
@@ -132,6 +139,9 @@ impl Cli {
             plot: self.plot,
             progress: !self.no_progress,
         };
+        if self.reap.is_some() && a.mode != Mode::Posix {
+            return Err("--reap needs --mode posix".into());
+        }
         if a.blocked_streams > 0 && a.mode != Mode::Posix {
             return Err("--blocked-streams needs --mode posix".into());
         }

@@ -11,4 +11,4 @@ mod spec;
 mod values;
 
 pub use self::cli::{Parsed, USAGE, parse};
-pub use self::spec::{Args, DeviceSpec, Mode, Stop};
+pub use self::spec::{Args, DeviceSpec, Mode, Reap, Stop};

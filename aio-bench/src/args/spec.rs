@@ -62,6 +62,22 @@ impl fmt::Display for Mode {
     }
 }
 
+/// How `--mode posix` finds completed aiocbs (`--reap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reap {
+    /// `aio_suspend` over the in-flight aiocbs, then `aio_error` and
+    /// `aio_return` on each one done: what a portable C program does.
+    Suspend,
+}
+
+impl fmt::Display for Reap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reap::Suspend => "suspend",
+        })
+    }
+}
+
 /// When a run stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -90,6 +106,8 @@ pub struct Args {
     pub seed: u64,
     /// `--mode`: how ops are issued and delivered.
     pub mode: Mode,
+    /// `--reap`: how `--mode posix` finds completions.
+    pub reap: Reap,
     /// `--pools`: pools per class (0: one per CPU).
     pub pools: usize,
     /// Stream reads left waiting (on empty pipes) through the library
@@ -120,6 +138,7 @@ impl Default for Args {
             stop: Stop::Runtime(Duration::from_secs(3)),
             seed: 1,
             mode: Mode::Callback,
+            reap: Reap::Suspend,
             pools: 0,
             blocked_streams: 0,
             inline: true,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::spec::{DeviceSpec, Mode, Pattern, Stop};
+use super::spec::{DeviceSpec, Mode, Pattern, Reap, Stop};
 
 /// Parses a size: digits with an optional k/m/g/t suffix (powers of 1024).
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -213,6 +213,14 @@ pub(super) fn parse_mode(s: &str) -> Result<Mode, String> {
             ));
         }
     })
+}
+
+/// Parses `--reap`.
+pub(super) fn parse_reap(s: &str) -> Result<Reap, String> {
+    match s {
+        "suspend" => Ok(Reap::Suspend),
+        _ => Err(format!("bad --reap '{s}' (suspend)")),
+    }
 }
 
 /// Parses `--inline`.

@@ -1,75 +1,188 @@
-//! `--mode posix`: the path a C program takes, through aio-posix's
-//! `aio_read`/`aio_write`/`aio_suspend` on a file's descriptor.
+//! `--mode posix`: the path a C program takes, through the C ABI's own
+//! functions (`aio_posix::ffi`, what `libaio_posix.so` exports) on a
+//! file's descriptor, with C's data: `iodepth` preallocated `struct aiocb`
+//! records per job, each with its own aligned buffer (so `direct` works
+//! too), reused op after op. Nothing is allocated per request.
+//!
+//! `--reap` says how completions are found:
+//!
+//! * `suspend`: `aio_suspend` over the list of in-flight aiocbs (free
+//!   slots are NULL entries, which POSIX says are ignored), then
+//!   `aio_error` on each in-flight aiocb and `aio_return` on those done:
+//!   O(iodepth) per wake, as a portable C program does.
 
-use std::time::{Duration, Instant};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::Instant;
 
 use aio_core::{Error, OpKind};
+use aio_posix::ffi;
+use blockdev::AlignedBuf;
 
-use super::job::{Gen, JobResult, Shared, pattern_fill};
-use crate::args::{Args, DeviceSpec};
+use super::job::{Gen, JobResult, Shared, slot_buf};
+use crate::args::{Args, DeviceSpec, Reap};
 
-/// POSIX mode: `iodepth` aiocbs in flight per job through the aio-posix
-/// layer on the file's own descriptor, waiting in `aio_suspend`, as a C
-/// program would (the library runs its own pools).
+/// How long one wait may last before the run is declared hung.
+const WAIT: libc::timespec = libc::timespec {
+    tv_sec: 30,
+    tv_nsec: 0,
+};
+
+/// One job's aiocbs and buffers, allocated before the first op.
+struct Slots {
+    /// The aiocbs: boxed slice, so their addresses never change while the
+    /// library holds them.
+    cbs: Box<[libc::aiocb]>,
+    /// Each aiocb's buffer (`aio_buf` points into it).
+    _bufs: Vec<AlignedBuf>,
+    /// When each in-flight op was submitted.
+    start: Vec<Instant>,
+    /// Free slot numbers.
+    free: Vec<usize>,
+    /// The `aio_suspend` list: the in-flight aiocbs, NULL for free slots.
+    list: Vec<*const libc::aiocb>,
+    /// Ops in flight.
+    inflight: usize,
+}
+
+impl Slots {
+    fn new(fd: i32, a: &Args) -> Result<Slots, String> {
+        let n = a.iodepth;
+        let mut bufs = Vec::with_capacity(n);
+        for i in 0..n {
+            bufs.push(slot_buf(a.bs, 4096, a.seed.wrapping_add(i as u64))?);
+        }
+        let cbs: Box<[libc::aiocb]> = bufs
+            .iter_mut()
+            .map(|b: &mut AlignedBuf| {
+                // A zero-filled aiocb with only the needed fields, as C does.
+                // SAFETY: all-zero is a valid libc::aiocb (integers, pointers).
+                let mut cb: libc::aiocb = unsafe { std::mem::zeroed() };
+                cb.aio_fildes = fd;
+                cb.aio_buf = b.as_mut_ptr().cast();
+                cb.aio_nbytes = a.bs;
+                cb
+            })
+            .collect();
+        Ok(Slots {
+            cbs,
+            _bufs: bufs,
+            start: vec![Instant::now(); n],
+            free: (0..n).rev().collect(),
+            list: vec![std::ptr::null(); n],
+            inflight: 0,
+        })
+    }
+
+    /// Submits the next op in a free slot; false if none is free.
+    fn submit(&mut self, kind: OpKind, off: u64) -> Result<bool, String> {
+        let Some(i) = self.free.pop() else {
+            return Ok(false);
+        };
+        let cb = &mut self.cbs[i];
+        cb.aio_offset = off as libc::off_t;
+        self.start[i] = Instant::now();
+        // SAFETY: `cb` and its buffer live in `self` (not moved: a boxed
+        // slice and heap buffers) until the op is reaped by `reap_done`,
+        // which runs before `self` is dropped (the job reaps every op).
+        let r = unsafe {
+            match kind {
+                OpKind::Write => ffi::aio_write(cb),
+                _ => ffi::aio_read(cb),
+            }
+        };
+        if r != 0 {
+            self.free.push(i);
+            return Err(format!("aio submit: {}", Error::last_os_error()));
+        }
+        self.list[i] = cb;
+        self.inflight += 1;
+        Ok(true)
+    }
+
+    /// `aio_return` of slot `i`'s completed op, counted in `res`.
+    fn finish(&mut self, i: usize, err: i32, res: &mut JobResult, sh: &Shared) {
+        // SAFETY: slot `i` holds a submitted aiocb whose op is complete
+        // (`aio_error` said so); it is returned once, here.
+        let n = unsafe { ffi::aio_return(&mut self.cbs[i]) };
+        let r = if n < 0 {
+            Err(Error::from_errno(err))
+        } else {
+            Ok(n as usize)
+        };
+        res.record(r, self.start[i], sh);
+        self.list[i] = std::ptr::null();
+        self.free.push(i);
+        self.inflight -= 1;
+    }
+
+    /// `reap suspend`: waits in `aio_suspend` for one op of the list, then
+    /// reaps every op that is done.
+    fn reap_suspend(&mut self, res: &mut JobResult, sh: &Shared) -> Result<(), String> {
+        // SAFETY: `list` holds `len` entries, each NULL or a submitted,
+        // live aiocb of `cbs`; WAIT is a valid timespec.
+        let r = unsafe { ffi::aio_suspend(self.list.as_ptr(), self.list.len() as i32, &WAIT) };
+        if r != 0 {
+            let e = Error::last_os_error();
+            if e == Error::EINTR {
+                return Ok(());
+            }
+            return Err(format!("aio_suspend: {e}"));
+        }
+        for i in 0..self.list.len() {
+            if self.list[i].is_null() {
+                continue;
+            }
+            // SAFETY: a submitted, live aiocb.
+            let err = unsafe { ffi::aio_error(self.list[i]) };
+            if err != libc::EINPROGRESS {
+                self.finish(i, err, res, sh);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// POSIX mode: `iodepth` aiocbs in flight per job through the C ABI on the
+/// file's own descriptor, reaped as `--reap` says.
 pub(super) fn job_posix(a: &Args, mut workload: Gen, sh: &Shared) -> Result<JobResult, String> {
-    use aio_posix::{InProgress, Request};
-    use std::os::fd::AsRawFd;
     let DeviceSpec::File { path, direct, .. } = &a.device else {
         return Err("--mode posix needs --device file:PATH".into());
     };
-    if *direct {
-        return Err("--mode posix reads into unaligned buffers: O_DIRECT is not supported".into());
-    }
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(if *direct { libc::O_DIRECT } else { 0 })
         .open(path)
         .map_err(|e| format!("cannot open '{path}': {e}"))?;
-    let fd = file.as_raw_fd();
+    let mut slots = Slots::new(file.as_raw_fd(), a)?;
     let mut res = JobResult::new();
-    let mut inflight: Vec<(InProgress, Instant)> = Vec::with_capacity(a.iodepth);
-    let mut data = vec![0u8; a.bs];
-    pattern_fill(&mut data, a.seed);
+    let mut failed = None;
     loop {
-        while inflight.len() < a.iodepth && sh.claim() {
+        while failed.is_none() && !slots.free.is_empty() && sh.claim() {
             let (kind, off) = workload.next();
-            let req = match kind {
-                OpKind::Write => Request::write(fd, off as i64, data.clone()),
-                _ => Request::read(fd, off as i64, a.bs),
-            };
-            let start = Instant::now();
-            let sub = match kind {
-                OpKind::Write => aio_posix::aio_write(req),
-                _ => aio_posix::aio_read(req),
-            };
-            match sub {
-                Ok(p) => inflight.push((p, start)),
-                Err(e) => return Err(format!("aio submit: {}", e.error)),
+            if let Err(e) = slots.submit(kind, off) {
+                failed = Some(e);
             }
         }
-        if inflight.is_empty() {
+        if slots.inflight == 0 {
             break;
         }
-        {
-            let refs: Vec<&InProgress> = inflight.iter().map(|(p, _)| p).collect();
-            match aio_posix::aio_suspend(&refs, Some(Duration::from_secs(30))) {
-                Ok(()) => {}
-                Err(Error::EINTR) => continue,
-                Err(e) => return Err(format!("aio_suspend: {e}")),
-            }
-        }
-        let mut i = 0;
-        while i < inflight.len() {
-            if inflight[i].0.is_done() {
-                let (p, start) = inflight.swap_remove(i);
-                match p.try_return() {
-                    Ok((_, r)) => res.record(r, start, sh),
-                    Err(_) => return Err("a completed op could not be returned".into()),
-                }
-            } else {
-                i += 1;
-            }
+        let r = match a.reap {
+            Reap::Suspend => slots.reap_suspend(&mut res, sh),
+        };
+        if let Err(e) = r {
+            // The library still holds the in-flight aiocbs: they must not
+            // be freed. Nothing better to do than to keep them.
+            std::mem::forget(slots);
+            return Err(e);
         }
     }
-    Ok(res)
+    // Every op was reaped: the aiocbs and buffers may go with `file`.
+    drop(slots);
+    drop(file);
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(res),
+    }
 }
