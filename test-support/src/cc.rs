@@ -60,6 +60,15 @@ impl Cc {
     pub fn build(self) -> PathBuf {
         let dir = scratch(if self.sanitize { "c-bin-san" } else { "c-bin" });
         let out = dir.join(&self.out);
+        // Built under a name of its own, then renamed into place: several
+        // tests build the same program at once, and one of them exec'ing
+        // `out` while another's linker is writing it fails with ETXTBSY
+        // (seen in CI). A rename replaces the file whole, and a program
+        // already running keeps its own copy.
+        #[allow(clippy::disallowed_types)] // a name counter; no protocol depends on it
+        static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".{}.{}.{n}.tmp", self.out, std::process::id()));
         let root = workspace_root();
         let mut cmd = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
         cmd.args(["-std=gnu11", "-Wall", "-Wextra"]);
@@ -84,7 +93,7 @@ impl Cc {
             .arg("-I")
             .arg(root.join("aio-posix/include"))
             .arg("-o")
-            .arg(&out)
+            .arg(&tmp)
             .arg(&self.src);
         if self.link {
             let lib = libaio_posix();
@@ -102,6 +111,7 @@ impl Cc {
             file_name(&self.src),
             String::from_utf8_lossy(&o.stderr)
         );
+        std::fs::rename(&tmp, &out).expect("rename the built program into place");
         out
     }
 }
