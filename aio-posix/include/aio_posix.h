@@ -49,6 +49,29 @@ int aio_readv(struct aiocb *aiocbp);
 int aio_writev(struct aiocb *aiocbp);
 
 /**
+ * Extension (FreeBSD): takes the next completed op, sets `*iocbp` to its
+ * aiocb and returns its result (it serves as that op's `aio_return`);
+ * sleeps until one completes, `timeout` passes (NULL: no limit; zero:
+ * poll) or a signal handler runs. -1 and `errno` on failure (`*iocbp`
+ * NULL): `EINPROGRESS` time limit passed, `EAGAIN` nothing submitted and
+ * not yet reaped, `EINVAL` bad timeout, `EINTR`, `EFAULT` NULL `iocbp`;
+ * a reaped op that failed gives -1 with its error and `*iocbp` set. A
+ * cancellation point. See `aio_posix::ffi::aio_waitcomplete`.
+ *
+ * # Safety
+ * As for `aio_posix::ffi::aio_waitcomplete`.
+ */
+ssize_t aio_waitcomplete(struct aiocb **iocbp, struct timespec *timeout);
+
+/**
+ * Extension: a descriptor (eventfd; the library's, never closed by the
+ * program) that polls readable whenever a completed op waits to be
+ * reaped with `aio_waitcomplete`. -1 and `errno` on failure. See
+ * `aio_posix::ffi::aio_posix_completion_fd`.
+ */
+int aio_posix_completion_fd(void);
+
+/**
  * Extension: calls of the entry point `name` (e.g. `"aio_read"`, both
  * names counted together) made in this process; 0 for an unknown name.
  * Lets a program check that this library, not glibc, serves it.

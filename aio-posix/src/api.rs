@@ -279,17 +279,24 @@ impl InProgress {
 
 impl Drop for InProgress {
     fn drop(&mut self) {
-        if self.req.is_none() || self.is_done() {
+        if self.req.is_none() {
             return;
         }
-        let _ = self.cancel();
-        // The buffer may not be freed before the op completes.
-        if let Ok(aio) = instance::global() {
-            let cb = self.cb();
-            // SAFETY: our boxed aiocb.
-            while aio.sleep_until(None, || unsafe { status::is_settled(cb) }) != SuspendEnd::Ready {
+        if !self.is_done() {
+            let _ = self.cancel();
+            // The buffer may not be freed before the op completes.
+            if let Ok(aio) = instance::global() {
+                let cb = self.cb();
+                // SAFETY: our boxed aiocb.
+                while aio.sleep_until(None, || unsafe { status::is_settled(cb) })
+                    != SuspendEnd::Ready
+                {}
             }
         }
+        // Take the result, so that an aio_waitcomplete in this process
+        // never hands out (and marks) the aiocb freed with this request.
+        // SAFETY: our boxed aiocb, complete.
+        let _ = unsafe { status::return_of(self.cb()) };
     }
 }
 

@@ -89,11 +89,29 @@ impl Completer {
         });
         st.op = Some(op);
         st.parked = None;
+        st.home = true;
         st.target = None;
         st.aiocb = 0;
         st.fd = -1;
-        st.generation = st.generation.wrapping_add(1);
-        self.slab.free(idx);
+        self.finish_now(idx, generation, aiocb, err, notify, group);
+    }
+
+    /// Completes slot `idx`'s op, which never reached the pools (its `Op`
+    /// is home: [`SlotState::home`]), with error `err`: K2, K3, K3b, K6,
+    /// K4, K5 as the callback runs them. The caller holds the slot's lock,
+    /// so reclaim cannot recycle it before this returns.
+    pub(crate) fn finish_now(
+        &self,
+        idx: u32,
+        generation: u32,
+        aiocb: *mut RawAiocb,
+        err: aio_core::Error,
+        notify: Notification,
+        group: Option<Arc<Group>>,
+    ) {
+        let slot = &self.slab.slots[idx as usize];
+        self.slab
+            .push_done(idx, generation, aiocb as usize, -(err.errno() as i64));
         if !aiocb.is_null() {
             // SAFETY: the aiocb is valid until its error code says done;
             // this store is the last access.
@@ -102,6 +120,7 @@ impl Completer {
                 field::set_error(aiocb, err.errno(), AO::Release);
             }
         }
+        self.slab.settle(idx, generation);
         self.notify_op(slot, notify, generation, group.as_deref());
         let last = group.as_ref().is_some_and(|g| g.put());
         if let Some(g) = group.as_ref().filter(|_| last) {
@@ -204,7 +223,11 @@ pub(crate) fn on_complete(c: &Completion<'_>) {
         Err(e) => (-1, e.errno()),
     };
     // K2 (K1 above).
-    core.slab.push_done(idx);
+    let res = match c.result() {
+        Ok(n) => n as i64,
+        Err(e) => -(e.errno() as i64),
+    };
+    core.slab.push_done(idx, generation, aiocb as usize, res);
     if !aiocb.is_null() {
         // K3. SAFETY: the caller keeps the aiocb valid until its error
         // code says the op is done; this is that store, and the last access.
@@ -213,6 +236,8 @@ pub(crate) fn on_complete(c: &Completion<'_>) {
             field::set_error(aiocb, err, AO::Release);
         }
     }
+    // K3b: the result may be reaped now.
+    core.slab.settle(idx, generation);
     // K6, then K4 (and the list's K6): notifications before waking
     // sleepers, as glibc (held back while its lio_listio(LIO_NOWAIT)
     // still runs).

@@ -9,17 +9,18 @@ use aio_core::sync::LockRank;
 
 /// `Slot::st` (`slab.rs`): the outermost; held while taking [`STREAM_Q`],
 /// [`SLAB_FREE`], [`GROUP_PLUG`], [`DISPATCHER_Q`], and (cancel) aio-pool's
-/// and aio-core's locks. Under [`SLAB_DONE`] it is only try-locked.
+/// and aio-core's locks. Under [`SLAB_REAP`] it is only try-locked.
 pub(crate) const SLOT: LockRank = LockRank::new(110, "aio_posix::Slot::st");
 
-/// `Slab::done` (`slab.rs`): held while taking [`SLAB_FREE`] (reclaim).
-pub(crate) const SLAB_DONE: LockRank = LockRank::new(120, "aio_posix::Slab::done");
+/// `Slab::reap` (`slab.rs`): held while taking [`SLAB_FREE`] (reclaim,
+/// `aio_waitcomplete`); a slot lock is only try-locked under it.
+pub(crate) const SLAB_REAP: LockRank = LockRank::new(120, "aio_posix::Slab::reap");
 
 /// `StreamQ::q` (`stream.rs`): a leaf, taken under [`SLOT`].
 pub(crate) const STREAM_Q: LockRank = LockRank::new(130, "aio_posix::StreamQ::q");
 
 /// `Slab::free` (`slab.rs`): a leaf, taken under [`SLOT`] or
-/// [`SLAB_DONE`].
+/// [`SLAB_REAP`].
 pub(crate) const SLAB_FREE: LockRank = LockRank::new(140, "aio_posix::Slab::free");
 
 /// `Group::plug` (`group.rs`): a leaf, taken under [`SLOT`].

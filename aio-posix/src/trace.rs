@@ -13,7 +13,7 @@ use aio_core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 /// The entry points counted, by index (both names of a twin count under
 /// the POSIX one).
-const NAMES: [&str; 11] = [
+const NAMES: [&str; 13] = [
     "aio_read",
     "aio_write",
     "aio_fsync",
@@ -25,12 +25,14 @@ const NAMES: [&str; 11] = [
     "aio_init",
     "aio_readv",
     "aio_writev",
+    "aio_waitcomplete",
+    "aio_posix_completion_fd",
 ];
 
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
 /// Calls per entry point (statistics only: Relaxed).
-static CALLS: [AtomicU64; 11] = [ZERO; 11];
+static CALLS: [AtomicU64; 13] = [ZERO; 13];
 static EXIT_HOOK: aio_core::sync::Once = aio_core::sync::Once::new();
 
 fn trace_path() -> Option<std::path::PathBuf> {
@@ -65,8 +67,8 @@ extern "C" fn trace_at_exit() {
 /// Entry points that POSIX makes async-signal-safe (`aio_error`,
 /// `aio_return`, `aio_suspend`): their first-call trace line is written
 /// with system calls only, and they never register the exit hook.
-const SIGNAL_SAFE: [bool; 11] = [
-    false, false, false, true, true, true, false, false, false, false, false,
+const SIGNAL_SAFE: [bool; 13] = [
+    false, false, false, true, true, true, false, false, false, false, false, false, false,
 ];
 
 /// Whether `AIO_POSIX_TRACE` is set: 0 not known yet, 1 no, 2 yes. Read

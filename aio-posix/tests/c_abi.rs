@@ -132,6 +132,100 @@ fn vectored_ops_agree_with_preadv_pwritev() {
     assert!(out.contains("vectored ok"), "{out}");
 }
 
+/// aio_waitcomplete (FreeBSD's semantics, README "aio_waitcomplete"):
+/// its errors, every op's result handed out exactly once (also with two
+/// reapers, and against aio_return in another thread), byte counts as
+/// pread(2).
+#[test]
+fn waitcomplete_reaps_each_op_once() {
+    let out = run_linked("waitcomplete", &[], &[]);
+    assert!(out.contains("waitcomplete ok"), "{out}");
+}
+
+/// The completion descriptor: readable exactly while a completion waits
+/// (quiet after a drain, quiet beside a waiting op), an epoll loop over it
+/// and a pipe reaps every op once, a fork child gets its own.
+#[test]
+fn completion_fd_wakes_an_epoll_loop() {
+    let out = run_linked("completion_fd", &[], &[]);
+    assert!(out.contains("completion_fd ok"), "{out}");
+}
+
+/// The example `examples/serve_files.c` (one thread, one epoll loop over
+/// its listening socket and the completion descriptor, files moved to
+/// sockets by aio_read/aio_write chains reaped with aio_waitcomplete)
+/// serves five clients at once, byte for byte, and refuses a bad name.
+#[test]
+fn serve_files_example_serves_concurrent_clients() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = scratch("serve_files");
+    let sizes: [(&str, usize); 4] = [
+        ("empty", 0),
+        ("one", 1),
+        ("mid", 200_003),
+        ("big", 3 * 1024 * 1024 + 17),
+    ];
+    let mut want = std::collections::HashMap::new();
+    for (name, n) in sizes {
+        let body: Vec<u8> = (0..n).map(|i| (i * 31 + n) as u8).collect();
+        std::fs::write(dir.join(name), &body).unwrap();
+        want.insert(name, body);
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/serve_files.c");
+    let exe = Cc::new(src, "serve_files").link(true).build();
+    let mut child = std::process::Command::new(&exe)
+        .args([dir.to_str().unwrap(), "5"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve_files starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .trim()
+        .strip_prefix("port ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port line: {line:?}"));
+    let clients: Vec<_> = ["big", "mid", "empty", "one", "../etc/passwd"]
+        .into_iter()
+        .map(|name| {
+            aio_core::sync::thread::spawn(move || {
+                let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                s.set_read_timeout(Some(T)).unwrap();
+                s.write_all(format!("{name}\n").as_bytes()).unwrap();
+                let mut got = Vec::new();
+                s.read_to_end(&mut got).unwrap();
+                (name, got)
+            })
+        })
+        .collect();
+    for c in clients {
+        let (name, got) = c.join().unwrap();
+        match want.get(name) {
+            Some(body) => assert!(
+                got == *body,
+                "{name}: {} bytes, want {}",
+                got.len(),
+                body.len()
+            ),
+            None => assert_eq!(got, b"ERR\n", "{name}"),
+        }
+    }
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            assert!(st.success(), "serve_files: {st}");
+            break;
+        }
+        if t0.elapsed() > T {
+            let _ = child.kill();
+            panic!("serve_files did not exit after its five connections");
+        }
+        aio_core::sync::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// `AIO_POSIX_STATS`: a preloaded program's exit prints the pools'
 /// counters, to a file and to stderr, and their completions add up to the
 /// ops the program did.

@@ -49,7 +49,16 @@ fn c_programs_under_address_and_undefined_sanitizers() {
         "badinput ok",
     );
     for p in [
-        "cancel", "fork", "fsync", "init", "listio", "streams", "suspend", "vectored",
+        "cancel",
+        "completion_fd",
+        "fork",
+        "fsync",
+        "init",
+        "listio",
+        "streams",
+        "suspend",
+        "vectored",
+        "waitcomplete",
     ] {
         run_sanitized(p, &[], &[], &format!("{p} ok"));
     }

@@ -116,6 +116,40 @@ const _: () = assert!(LIO_READV == posix::abi::LIO_READV && LIO_WRITEV == posix:
 
 // --- end aio_readv / aio_writev --------------------------------------------
 
+// --- aio_waitcomplete and the completion descriptor (extensions) ---------
+
+/// Extension (FreeBSD): takes the next completed op, sets `*iocbp` to its
+/// aiocb and returns its result (it serves as that op's `aio_return`);
+/// sleeps until one completes, `timeout` passes (NULL: no limit; zero:
+/// poll) or a signal handler runs. -1 and `errno` on failure (`*iocbp`
+/// NULL): `EINPROGRESS` time limit passed, `EAGAIN` nothing submitted and
+/// not yet reaped, `EINVAL` bad timeout, `EINTR`, `EFAULT` NULL `iocbp`;
+/// a reaped op that failed gives -1 with its error and `*iocbp` set. A
+/// cancellation point. See `aio_posix::ffi::aio_waitcomplete`.
+///
+/// # Safety
+/// As for `aio_posix::ffi::aio_waitcomplete`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn aio_waitcomplete(
+    iocbp: *mut *mut libc::aiocb,
+    timeout: *mut libc::timespec,
+) -> libc::ssize_t {
+    // SAFETY: same contract (FreeBSD's prototype has no const; the
+    // timespec is only read).
+    unsafe { ffi::aio_waitcomplete(iocbp, timeout) }
+}
+
+/// Extension: a descriptor (eventfd; the library's, never closed by the
+/// program) that polls readable whenever a completed op waits to be
+/// reaped with `aio_waitcomplete`. -1 and `errno` on failure. See
+/// `aio_posix::ffi::aio_posix_completion_fd`.
+#[unsafe(no_mangle)]
+pub extern "C" fn aio_posix_completion_fd() -> c_int {
+    ffi::aio_posix_completion_fd()
+}
+
+// --- end aio_waitcomplete ---------------------------------------------------
+
 /// `aio_suspend`: see `aio_posix::ffi::aio_suspend`. A cancellation
 /// point: `pthread_cancel`'s forced unwind passes through it, hence
 /// `"C-unwind"`.

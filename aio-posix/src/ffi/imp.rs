@@ -334,3 +334,117 @@ pub(super) unsafe fn do_listio(
         Ok(0)
     })
 }
+
+/// `aio_waitcomplete`'s deadline: NULL waits (None), a zero timespec
+/// polls, a negative or non-normalized one is `EINVAL` (FreeBSD's
+/// `itimerfix`).
+fn waitcomplete_deadline(timeout: *const libc::timespec) -> Result<Option<Instant>> {
+    if timeout.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: a non-null timeout points at a timespec (caller's contract).
+    let ts = unsafe { timeout.read() };
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Error::EINVAL);
+    }
+    let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    Ok(Some(Instant::now().checked_add(d).unwrap_or_else(|| {
+        Instant::now() + Duration::from_secs(86400 * 365 * 100)
+    })))
+}
+
+/// One step of `aio_waitcomplete`, inside [`guard`].
+#[derive(Clone, Copy)]
+enum ReapStep {
+    /// An op reaped: its aiocb and result.
+    Op(*mut RawAiocb, std::result::Result<usize, Error>),
+    /// Sleep on the event word at `addr` while it holds `expected`.
+    Sleep { addr: usize, expected: u32 },
+    /// A completion happened meanwhile: look again.
+    Again,
+}
+
+fn reap_step() -> Result<ReapStep> {
+    // Nothing was ever submitted in this process (or since fork).
+    let aio = instance::try_global().ok_or(Error::EAGAIN)?;
+    let ev = &aio.core.events;
+    // The ticket first, then the look: a completion in between moves the
+    // word (K5 follows K2..K3b), and `arm` or the futex sees it.
+    let ticket = ev.ticket();
+    Ok(match aio.reap_one()? {
+        instance::reap::Reaped::Op(cb, r) => ReapStep::Op(cb, r),
+        instance::reap::Reaped::Wait => match ev.arm(ticket) {
+            None => ReapStep::Again,
+            Some(expected) => ReapStep::Sleep {
+                addr: ev.word_addr(),
+                expected,
+            },
+        },
+    })
+}
+
+/// The body of `aio_waitcomplete`: a cancellation point, like
+/// `aio_suspend` (the futex system call alone runs with asynchronous
+/// cancellation; this frame holds nothing that needs dropping, and no lock
+/// is held while it sleeps).
+#[inline(always)]
+pub(super) unsafe fn waitcomplete_entry(
+    iocbp: *mut *mut libc::aiocb,
+    timeout: *const libc::timespec,
+) -> libc::ssize_t {
+    // SAFETY: plain libc call.
+    unsafe { pthread_testcancel() };
+    let fail = |e: Error| -> libc::ssize_t {
+        if !iocbp.is_null() {
+            // SAFETY: a non-null iocbp points at a pointer (caller).
+            unsafe { iocbp.write(std::ptr::null_mut()) };
+        }
+        set_errno(e);
+        -1
+    };
+    if iocbp.is_null() || !(iocbp as usize).is_multiple_of(std::mem::align_of::<*mut u8>()) {
+        // Checked before anything is reaped: a result handed to nowhere
+        // would be lost (FreeBSD's copyout fails with EFAULT after it).
+        set_errno(Error::from_errno(libc::EFAULT));
+        return -1;
+    }
+    let deadline = match guard(Err(Error::EIO), || Ok(waitcomplete_deadline(timeout))) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    loop {
+        let step = guard(Err(Error::EIO), || Ok(reap_step()));
+        let (addr, expected) = match step {
+            Ok(ReapStep::Op(cb, r)) => {
+                // SAFETY: checked non-null and aligned above.
+                unsafe { iocbp.write(cb.cast::<libc::aiocb>()) };
+                return match r {
+                    Ok(n) => n as libc::ssize_t,
+                    // As FreeBSD: -1 with the op's error, *iocbp its aiocb.
+                    Err(e) => {
+                        set_errno(e);
+                        -1
+                    }
+                };
+            }
+            Ok(ReapStep::Again) => continue,
+            Ok(ReapStep::Sleep { addr, expected }) => (addr, expected),
+            Err(e) => return fail(e),
+        };
+        // SAFETY: `addr` is the live event word; this frame holds nothing
+        // that needs dropping (see the function docs).
+        match unsafe { crate::suspend::sleep_cancellable(addr, expected, deadline) } {
+            Wake::Changed => {}
+            Wake::TimedOut => return fail(Error::EINPROGRESS),
+            Wake::Interrupted => {
+                // SAFETY: plain libc call.
+                unsafe { pthread_testcancel() };
+                return fail(Error::EINTR);
+            }
+        }
+    }
+}
+
+pub(super) fn completion_fd_imp() -> c_int {
+    guard(-1, || instance::global()?.completion_fd())
+}

@@ -61,8 +61,8 @@ pub struct AioInit {
 mod imp;
 
 use imp::{
-    do_cancel, do_error, do_fsync, do_listio, do_return, do_submit, do_submitv, guard,
-    suspend_entry,
+    completion_fd_imp, do_cancel, do_error, do_fsync, do_listio, do_return, do_submit, do_submitv,
+    guard, suspend_entry, waitcomplete_entry,
 };
 
 // ---------------------------------------------------------------------------
@@ -398,6 +398,82 @@ pub unsafe fn aio_suspend(
     count(5);
     // SAFETY: same contract.
     unsafe { suspend_entry(list, nent, timeout) }
+}
+
+/// Extension (FreeBSD): `aio_waitcomplete`, the next completed op.
+///
+/// # SYNOPSIS
+/// `ssize_t aio_waitcomplete(struct aiocb **iocbp, struct timespec *timeout);`
+///
+/// # DESCRIPTION
+/// Takes the oldest completed op whose result nobody has taken, sets
+/// `*iocbp` to its aiocb and returns its result: it serves as that op's
+/// `aio_return` (a later `aio_return` on it fails with `EINVAL`). If none
+/// is complete it sleeps until one is, `timeout` (relative) passes, or a
+/// signal handler runs; a NULL `timeout` waits without limit, a zero one
+/// polls. Reaping is O(1) per op and never scans the program's aiocbs: it
+/// takes the slab's completed list, fed by its lock-free completion ring.
+///
+/// The rule for mixing it with `aio_error`/`aio_suspend`/`aio_return`
+/// (`aio-posix/README.md`, "aio_waitcomplete"): every op's result is
+/// taken exactly once, by whichever of `aio_return` and
+/// `aio_waitcomplete` comes first. Once a process has called
+/// `aio_waitcomplete` (or [`aio_posix_completion_fd`]), a completed op
+/// keeps its slot until its result is taken, as in FreeBSD's kernel, so
+/// its aiocb must stay valid until then; before that first call nothing is
+/// kept per completed op. A cancellation point, like `aio_suspend`; not
+/// async-signal-safe (it takes a lock).
+///
+/// # RETURN VALUES
+/// The op's result (bytes, or 0 for a sync). If the op failed: -1 with
+/// `errno` the op's error and `*iocbp` its aiocb (FreeBSD). If the call
+/// fails: -1, `*iocbp` NULL, and `errno`.
+///
+/// # ERRORS
+/// `EINVAL`: a negative or non-normalized `timeout`. `EINPROGRESS`: the
+/// time limit passed before an op completed (FreeBSD's kernel says
+/// `EWOULDBLOCK` here, which on Linux is `EAGAIN`; ours keeps it apart
+/// from the next case). `EAGAIN`: nothing can complete: no op of this
+/// process is submitted and not yet reaped or returned (FreeBSD: "has not
+/// yet called aio_read() or aio_write()"; it would sleep instead).
+/// `EINTR`: a signal handler ran. `EFAULT`: `iocbp` is NULL or misaligned
+/// (nothing is reaped).
+///
+/// # Safety
+/// `iocbp` is NULL or valid for a write; `timeout` is NULL or valid; the
+/// aiocb of every op not yet reaped or returned is still valid.
+pub unsafe fn aio_waitcomplete(
+    iocbp: *mut *mut libc::aiocb,
+    timeout: *const libc::timespec,
+) -> libc::ssize_t {
+    count(11);
+    // SAFETY: same contract.
+    unsafe { waitcomplete_entry(iocbp, timeout) }
+}
+
+/// Extension: the completion descriptor, for event loops.
+///
+/// # SYNOPSIS
+/// `int aio_posix_completion_fd(void);`
+///
+/// # DESCRIPTION
+/// A descriptor (an eventfd, non-blocking, close-on-exec; the same one on
+/// every call) that polls readable whenever a completed op's result is
+/// untaken, so an `epoll`/`poll` loop waits for AIO and sockets together
+/// and then drains the completions with `aio_waitcomplete` and a zero
+/// timeout until it fails with `EINPROGRESS` (or `EAGAIN`). It may also be
+/// readable with nothing to take (a spurious wake-up: the next drain
+/// finds none and clears it). The program reads nothing from it and must
+/// not close it. Calling it switches the process to reaping, as the first
+/// `aio_waitcomplete` does. In a fork child the parent's descriptor is
+/// closed; the child calls this again for its own.
+///
+/// # RETURN VALUES
+/// The descriptor, or -1 and `errno` (`EMFILE`, `ENFILE`, `ENOMEM` from
+/// `eventfd`, or the library's start-up errors).
+pub fn aio_posix_completion_fd() -> c_int {
+    count(12);
+    completion_fd_imp()
 }
 
 /// `aio_init` (GNU): sets limits before the first submission.

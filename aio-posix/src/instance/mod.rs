@@ -59,6 +59,7 @@ use crate::notify::with_signals_blocked;
 use crate::stream::StreamQ;
 
 mod cancel;
+pub(crate) mod reap;
 pub(crate) mod status;
 mod submit;
 pub(crate) mod vectored;
@@ -343,7 +344,13 @@ extern "C" fn atfork_child() {
     // instance (its memory stays, untouched) and build a fresh one on the
     // first call. The parent's ops complete in the parent. Its rings and
     // eventfds are closed here, so the child keeps none of them (the
-    // parent's copies are untouched). Async-signal-safe: atomics, close.
+    // parent's copies are untouched), and so is its completion descriptor:
+    // the child's instance makes its own. Async-signal-safe: atomics, close.
+    if let Some(fd) = try_global().and_then(|aio| aio.core.slab.cfd.fd()) {
+        // SAFETY: the parent instance's eventfd, inherited; nothing in the
+        // child uses it.
+        unsafe { libc::close(fd) };
+    }
     GLOBAL.store(0, Ordering::Release);
     blockdev::fork_child();
     crate::trace::reset_counters();

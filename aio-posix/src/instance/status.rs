@@ -6,6 +6,7 @@ use aio_core::{Error, Result};
 
 use crate::abi::{RawAiocb, TAG_RETURNED, TAG_SUBMITTED, W_GEN, W_INSTANCE, W_SLOT, W_TAG, field};
 use crate::notify::was_sent;
+use crate::slab::ReturnClaim;
 
 use super::Instance;
 
@@ -36,8 +37,9 @@ pub(crate) unsafe fn error_of(cb: *const RawAiocb) -> Result<i32> {
 }
 
 /// `aio_return` on a raw aiocb: the result once; `EINVAL` for an aiocb
-/// never submitted or already returned, `EINPROGRESS` before completion.
-/// Async-signal-safe: atomic loads and one store.
+/// never submitted or already returned (also by `aio_waitcomplete`),
+/// `EINPROGRESS` before completion. Async-signal-safe: atomic loads, a CAS
+/// on the slot's claim word and one store.
 ///
 /// # Safety
 /// `cb` is null or points at a valid aiocb.
@@ -50,6 +52,32 @@ pub(crate) unsafe fn return_of(cb: *mut RawAiocb) -> Result<isize> {
     // SAFETY: as above. Acquire: pairs with the completer's Release.
     if unsafe { field::error(cb, Ordering::Acquire) } == libc::EINPROGRESS {
         return Err(Error::EINPROGRESS);
+    }
+    // Claim the result against aio_waitcomplete (the slot's claim word,
+    // while the slot still serves this op): one of the two takes it.
+    if let Some(aio) = super::try_global() {
+        // SAFETY: valid aiocb (caller, checked).
+        let (idx, generation, instance) = unsafe {
+            (
+                field::word(cb, W_SLOT, Ordering::Relaxed),
+                field::word(cb, W_GEN, Ordering::Relaxed),
+                field::word(cb, W_INSTANCE, Ordering::Relaxed),
+            )
+        };
+        if instance == aio.instance {
+            match aio.core.slab.claim_for_return(idx, generation) {
+                ReturnClaim::Mine => {}
+                ReturnClaim::Reaped => return Err(Error::EINVAL), // aio_waitcomplete took it
+                ReturnClaim::Moved => {
+                    // The slot moved on: a reaper that took this op marked
+                    // the tag before the slot was recycled.
+                    // SAFETY: valid aiocb (caller).
+                    if unsafe { field::word(cb, W_TAG, Ordering::Acquire) } != TAG_SUBMITTED {
+                        return Err(Error::EINVAL);
+                    }
+                }
+            }
+        }
     }
     // SAFETY: valid aiocb; the error code was read with Acquire, so the
     // return value written before it is visible.

@@ -94,8 +94,7 @@ impl Instance {
         // From here on the op is accepted: an error is its result.
         let fail = |e: Error| {
             // SAFETY: valid aiocb, not in flight (checked above).
-            unsafe { self.fail_now(cb, e, notify) };
-            Ok(())
+            unsafe { self.fail_now(cb, e, notify, reserved) }
         };
         let route = match self.route(req.fd, kind) {
             // The number was closed when the call began; the instance built
@@ -269,7 +268,8 @@ impl Instance {
     }
 
     /// Accepts an aiocb whose op fails at once with `e` (its notification
-    /// is sent when it is valid and has a dispatcher credit).
+    /// is sent when it is valid and has a dispatcher credit). Without a
+    /// free slot it only gets the final status (nothing to reap).
     ///
     /// # Safety
     /// `cb` points at a valid, aligned aiocb.
@@ -281,26 +281,56 @@ impl Instance {
         // SAFETY: as above.
         let f = unsafe { Fields::read(cb) };
         let notify = Notification::from_raw(&f.sigevent).unwrap_or(Notification::None);
-        let notify = match self.core.dispatch.reserve(&notify) {
-            Ok(_) => notify,
-            Err(_) => Notification::None,
+        let (notify, reserved) = match self.core.dispatch.reserve(&notify) {
+            Ok(r) => (notify, r),
+            Err(_) => (Notification::None, false),
         };
         // SAFETY: valid, not in flight.
-        unsafe { self.fail_now(cb, e, notify) };
+        if unsafe { self.fail_now(cb, e, notify, reserved) }.is_err() {
+            // SAFETY: valid, not in flight.
+            unsafe { self.set_final(cb, e) };
+        }
     }
 
     /// Completes an accepted op at once with error `e`, as if the kernel
-    /// had refused the transfer: the aiocb gets the status, sleepers
-    /// wake, the notification is sent (its dispatcher credit was
-    /// reserved by the caller).
+    /// had refused the transfer: it takes a slot, so that it completes
+    /// exactly as a submitted op does (the completed list, for
+    /// `aio_waitcomplete`; the aiocb's status; sleepers; the notification,
+    /// whose dispatcher credit the caller reserved: `reserved`). `EAGAIN`
+    /// (the credit given back, the aiocb untouched) when no slot is free.
     ///
     /// # Safety
     /// `cb` points at a valid aiocb that is not in flight.
-    pub(super) unsafe fn fail_now(&self, cb: *mut RawAiocb, e: Error, notify: Notification) {
-        // SAFETY: forwarded.
-        unsafe { self.set_final(cb, e) };
-        self.core.events.signal();
-        notify.send(&self.core.dispatch);
+    pub(super) unsafe fn fail_now(
+        &self,
+        cb: *mut RawAiocb,
+        e: Error,
+        notify: Notification,
+        reserved: bool,
+    ) -> Result<()> {
+        let Some(idx) = self.core.slab.alloc() else {
+            self.core.dispatch.unreserve(reserved);
+            return Err(Error::EAGAIN);
+        };
+        let slot = &self.core.slab.slots[idx as usize];
+        // Held across the completion, so that reclaim cannot recycle the
+        // slot before it is finished.
+        let mut st = slot.st.lock();
+        st.home = true;
+        let generation = st.generation;
+        // SAFETY: valid aiocb, not in flight (caller): the state words of
+        // an accepted op, published before its completion (K2..K3b).
+        unsafe {
+            field::set_ret(cb, 0);
+            field::set_error(cb, libc::EINPROGRESS, Ordering::Relaxed);
+            field::set_word(cb, W_SLOT, idx, Ordering::Relaxed);
+            field::set_word(cb, W_GEN, generation, Ordering::Relaxed);
+            field::set_word(cb, W_INSTANCE, self.instance, Ordering::Relaxed);
+            field::set_word(cb, W_TAG, TAG_SUBMITTED, Ordering::Release);
+        }
+        self.core.finish_now(idx, generation, cb, e, notify, None);
+        drop(st);
+        Ok(())
     }
 
     pub(super) fn undo(
@@ -332,6 +362,9 @@ impl Instance {
             field::set_word(cb, W_TAG, 0, Ordering::Release);
             field::set_error(cb, 0, Ordering::Relaxed);
         }
+        // An aio_waitcomplete sleeper counted this op as outstanding: let
+        // it look again.
+        self.core.events.signal();
         // The refused op was its stream queue's active op: pass the turn.
         if let Some(q) = stream {
             self.core.release(q);

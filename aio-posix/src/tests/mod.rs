@@ -9,6 +9,7 @@
 mod loom_dispatch;
 mod loom_lio;
 mod loom_notify;
+mod loom_reap;
 mod loom_slab;
 mod loom_stream;
 mod loom_suspend;
