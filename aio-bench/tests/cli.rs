@@ -204,17 +204,21 @@ fn posix_mode_goes_through_the_aio_layer() {
 }
 
 /// Each `--reap` mode, buffered and with O_DIRECT (the aiocbs' buffers
-/// are aligned), completes exactly the ops asked for, one job and two.
+/// are aligned), completes exactly the ops asked for, one job and two
+/// (`waitcomplete` and `fd` reap every op of the process: one job).
 #[test]
 fn posix_mode_each_reap_mode_completes_the_requested_ops() {
     let f = tmp("bench-posix-reap");
     std::fs::write(&f, vec![7u8; 4 << 20]).unwrap();
-    for reap in ["suspend"] {
+    for reap in ["suspend", "waitcomplete", "fd"] {
         for spec in [
             format!("file:{}", f.display()),
             format!("file:{},direct", f.display()),
         ] {
-            for (jobs, depth) in [("1", "32"), ("2", "8")] {
+            for (jobs, depth) in [("1", "32"), ("2", "8"), ("1", "1")] {
+                if reap != "suspend" && jobs != "1" {
+                    continue;
+                }
                 let v = json(&[
                     "--device",
                     &spec,
@@ -294,6 +298,29 @@ fn bad_options_are_one_line_and_exit_2() {
         &["--reap", "suspend"],
         &["--mode", "ring", "--reap", "suspend"],
         &["--mode", "posix", "--device", "file:/x", "--reap"],
+        &["--mode", "posix", "--device", "file:/x", "--reap", "fd"],
+        &[
+            "--mode",
+            "posix",
+            "--device",
+            "file:/x",
+            "--reap",
+            "waitcomplete",
+            "--jobs",
+            "2",
+        ],
+        &[
+            "--mode",
+            "posix",
+            "--device",
+            "file:/x",
+            "--reap",
+            "waitcomplete",
+            "--jobs",
+            "1",
+            "--blocked-streams",
+            "1",
+        ],
         &["--pools", "0"],
         &["--inline", "maybe"],
         &["--plot", "out.png"],

@@ -27,9 +27,13 @@ usage: aio-bench [options]
   --seed N             offsets and mix (default 1)
   --mode direct|sync|callback|ring|posix                  (default callback;
                        posix needs --device file:PATH)
-  --reap suspend       (posix) how completions are found: aio_suspend over
-                       the in-flight aiocbs, then aio_error/aio_return
-                       on each one done (default suspend)
+  --reap suspend|waitcomplete|fd
+                       (posix) how completions are found: aio_suspend over
+                       the in-flight aiocbs, then aio_error/aio_return on
+                       each one done (default suspend); aio_waitcomplete;
+                       poll on the completion descriptor, then
+                       aio_waitcomplete until none is left (these two
+                       need --jobs 1)
   --pools N            pools per class (default: one per CPU)
   --blocked-streams N  (posix) N aio_reads left waiting on empty pipes
                        during the run (default 0)
@@ -141,6 +145,18 @@ impl Cli {
         };
         if self.reap.is_some() && a.mode != Mode::Posix {
             return Err("--reap needs --mode posix".into());
+        }
+        if a.reap != Reap::Suspend && a.blocked_streams > 0 {
+            return Err(format!(
+                "--reap {} cannot be combined with --blocked-streams (their ops would be reaped too)",
+                a.reap
+            ));
+        }
+        if a.reap != Reap::Suspend && a.jobs != 1 {
+            return Err(format!(
+                "--reap {} needs --jobs 1 (aio_waitcomplete reaps every op of the process)",
+                a.reap
+            ));
         }
         if a.blocked_streams > 0 && a.mode != Mode::Posix {
             return Err("--blocked-streams needs --mode posix".into());

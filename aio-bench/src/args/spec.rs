@@ -68,12 +68,20 @@ pub enum Reap {
     /// `aio_suspend` over the in-flight aiocbs, then `aio_error` and
     /// `aio_return` on each one done: what a portable C program does.
     Suspend,
+    /// `aio_waitcomplete` (FreeBSD's, our extension): the next completion,
+    /// then the rest with a zero timeout.
+    Waitcomplete,
+    /// `poll` on the completion descriptor, then `aio_waitcomplete` with a
+    /// zero timeout until none is left: an event loop.
+    Fd,
 }
 
 impl fmt::Display for Reap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Reap::Suspend => "suspend",
+            Reap::Waitcomplete => "waitcomplete",
+            Reap::Fd => "fd",
         })
     }
 }

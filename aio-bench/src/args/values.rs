@@ -219,7 +219,9 @@ pub(super) fn parse_mode(s: &str) -> Result<Mode, String> {
 pub(super) fn parse_reap(s: &str) -> Result<Reap, String> {
     match s {
         "suspend" => Ok(Reap::Suspend),
-        _ => Err(format!("bad --reap '{s}' (suspend)")),
+        "waitcomplete" => Ok(Reap::Waitcomplete),
+        "fd" => Ok(Reap::Fd),
+        _ => Err(format!("bad --reap '{s}' (suspend|waitcomplete|fd)")),
     }
 }
 

@@ -10,6 +10,15 @@
 //!   slots are NULL entries, which POSIX says are ignored), then
 //!   `aio_error` on each in-flight aiocb and `aio_return` on those done:
 //!   O(iodepth) per wake, as a portable C program does.
+//! * `waitcomplete`: FreeBSD's `aio_waitcomplete` (our extension) sleeps
+//!   for the next completion and serves as its `aio_return`; then the rest
+//!   are taken with a zero timeout, O(1) each.
+//! * `fd`: `poll` on the completion descriptor (`aio_posix_completion_fd`),
+//!   then drained with `aio_waitcomplete` and a zero timeout: what an
+//!   event loop does.
+//!
+//! `aio_waitcomplete` reaps any op of the process, so those two need
+//! `--jobs 1` (one reaping thread, as in an event loop).
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
@@ -143,6 +152,103 @@ impl Slots {
     }
 }
 
+impl Slots {
+    /// Records op `cb`, reaped by `aio_waitcomplete` with result `r`.
+    fn reaped(
+        &mut self,
+        cb: *mut libc::aiocb,
+        r: Result<usize, Error>,
+        res: &mut JobResult,
+        sh: &Shared,
+    ) -> Result<(), String> {
+        let base = self.cbs.as_ptr() as usize;
+        let at = (cb as usize).wrapping_sub(base);
+        let i = at / std::mem::size_of::<libc::aiocb>();
+        if !at.is_multiple_of(std::mem::size_of::<libc::aiocb>())
+            || i >= self.cbs.len()
+            || self.list[i].is_null()
+        {
+            return Err(format!(
+                "aio_waitcomplete returned an aiocb not in flight here: {cb:p}"
+            ));
+        }
+        res.record(r, self.start[i], sh);
+        self.list[i] = std::ptr::null();
+        self.free.push(i);
+        self.inflight -= 1;
+        Ok(())
+    }
+
+    /// One `aio_waitcomplete` with `timeout`: Ok(true) if an op was reaped,
+    /// Ok(false) if none was complete (`EINPROGRESS`).
+    fn wait_one(
+        &mut self,
+        timeout: &libc::timespec,
+        res: &mut JobResult,
+        sh: &Shared,
+    ) -> Result<bool, String> {
+        let mut cb: *mut libc::aiocb = std::ptr::null_mut();
+        // SAFETY: valid out pointer and timespec; every aiocb in flight
+        // lives in `self.cbs` until reaped.
+        let n = unsafe { ffi::aio_waitcomplete(&mut cb, timeout) };
+        if n >= 0 {
+            self.reaped(cb, Ok(n as usize), res, sh)?;
+            return Ok(true);
+        }
+        let e = Error::last_os_error();
+        if !cb.is_null() {
+            // The op failed: its error, its aiocb.
+            self.reaped(cb, Err(e), res, sh)?;
+            return Ok(true);
+        }
+        match e {
+            Error::EINPROGRESS | Error::EINTR => Ok(false),
+            e => Err(format!("aio_waitcomplete: {e}")),
+        }
+    }
+
+    /// Takes every completion available now (zero timeout).
+    fn drain(&mut self, res: &mut JobResult, sh: &Shared) -> Result<(), String> {
+        const ZERO: libc::timespec = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        while self.inflight > 0 && self.wait_one(&ZERO, res, sh)? {}
+        Ok(())
+    }
+
+    /// `reap waitcomplete`: sleeps for one completion, then takes the rest.
+    fn reap_waitcomplete(&mut self, res: &mut JobResult, sh: &Shared) -> Result<(), String> {
+        if !self.wait_one(&WAIT, res, sh)? {
+            return Err("aio_waitcomplete: no completion in 30 s".into());
+        }
+        self.drain(res, sh)
+    }
+
+    /// `reap fd`: polls the completion descriptor, then drains.
+    fn reap_fd(&mut self, fd: i32, res: &mut JobResult, sh: &Shared) -> Result<(), String> {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, WAIT.tv_sec as i32 * 1000) };
+        if r < 0 {
+            let e = Error::last_os_error();
+            return if e == Error::EINTR {
+                Ok(())
+            } else {
+                Err(format!("poll: {e}"))
+            };
+        }
+        if r == 0 {
+            return Err("completion descriptor: no completion in 30 s".into());
+        }
+        self.drain(res, sh)
+    }
+}
+
 /// POSIX mode: `iodepth` aiocbs in flight per job through the C ABI on the
 /// file's own descriptor, reaped as `--reap` says.
 pub(super) fn job_posix(a: &Args, mut workload: Gen, sh: &Shared) -> Result<JobResult, String> {
@@ -156,6 +262,18 @@ pub(super) fn job_posix(a: &Args, mut workload: Gen, sh: &Shared) -> Result<JobR
         .open(path)
         .map_err(|e| format!("cannot open '{path}': {e}"))?;
     let mut slots = Slots::new(file.as_raw_fd(), a)?;
+    let cfd = if a.reap == Reap::Fd {
+        let fd = ffi::aio_posix_completion_fd();
+        if fd < 0 {
+            return Err(format!(
+                "aio_posix_completion_fd: {}",
+                Error::last_os_error()
+            ));
+        }
+        fd
+    } else {
+        -1
+    };
     let mut res = JobResult::new();
     let mut failed = None;
     loop {
@@ -170,6 +288,8 @@ pub(super) fn job_posix(a: &Args, mut workload: Gen, sh: &Shared) -> Result<JobR
         }
         let r = match a.reap {
             Reap::Suspend => slots.reap_suspend(&mut res, sh),
+            Reap::Waitcomplete => slots.reap_waitcomplete(&mut res, sh),
+            Reap::Fd => slots.reap_fd(cfd, &mut res, sh),
         };
         if let Err(e) = r {
             // The library still holds the in-flight aiocbs: they must not
