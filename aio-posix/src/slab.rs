@@ -364,12 +364,15 @@ impl Slab {
 
     /// Moves every completed op whose slot may be reused to the free list:
     /// its op is home and, once the program reaps, its result was taken.
-    /// Returns whether anything is (still) on the completed list or free.
+    /// Returns whether a slot is free now or may be soon (an entry whose
+    /// op is not delivered yet); entries kept for their untaken results
+    /// do not count, so a slab full of them fails `alloc` at once.
     pub(crate) fn reclaim(&self) -> bool {
         let mut r = self.reap.lock();
         r.drain();
         let mut free = self.free.lock();
         let (mut prev, mut idx) = (NIL, r.head);
+        let mut soon = false;
         while idx != NIL {
             let keep_untaken = r.reaping && {
                 let c = self.slots[idx as usize].claim.load(Ordering::Acquire);
@@ -385,11 +388,14 @@ impl Slab {
                 // never comes back.
                 idx = r.unlink(prev, idx);
             } else {
+                // Not delivered yet (or locked): free in a moment. A kept
+                // untaken result waits for the program instead.
+                soon |= !keep_untaken;
                 prev = idx;
                 idx = r.next[idx as usize];
             }
         }
-        r.len > 0 || !free.is_empty()
+        soon || !free.is_empty()
     }
 
     /// Publishes slot `idx`'s completion (K2): the ring entry carries the

@@ -142,6 +142,15 @@ fn waitcomplete_reaps_each_op_once() {
     assert!(out.contains("waitcomplete ok"), "{out}");
 }
 
+/// A reaping process with a full slab (4 slots): a submission fails with
+/// EAGAIN at once while every slot holds an untaken result, and works
+/// again once aio_return or aio_waitcomplete takes one.
+#[test]
+fn waitcomplete_full_slab_fails_with_eagain() {
+    let out = run_linked("full_slab", &[], &[("AIO_POSIX_MAX_OPS", "4")]);
+    assert!(out.contains("full_slab ok"), "{out}");
+}
+
 /// The completion descriptor: readable exactly while a completion waits
 /// (quiet after a drain, quiet beside a waiting op), an epoll loop over it
 /// and a pipe reaps every op once, a fork child gets its own.

@@ -48,6 +48,12 @@ fn c_programs_under_address_and_undefined_sanitizers() {
         &[("AIO_POSIX_MAX_OPS", "4")],
         "badinput ok",
     );
+    run_sanitized(
+        "full_slab",
+        &[],
+        &[("AIO_POSIX_MAX_OPS", "4")],
+        "full_slab ok",
+    );
     for p in [
         "cancel",
         "completion_fd",

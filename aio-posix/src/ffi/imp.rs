@@ -365,8 +365,12 @@ enum ReapStep {
 }
 
 fn reap_step() -> Result<ReapStep> {
-    // Nothing was ever submitted in this process (or since fork).
-    let aio = instance::try_global().ok_or(Error::EAGAIN)?;
+    // Nothing was ever submitted in this process (or since fork); the
+    // instance built later reaps from the start.
+    let Some(aio) = instance::try_global() else {
+        instance::reap::process_reaps();
+        return Err(Error::EAGAIN);
+    };
     let ev = &aio.core.events;
     // The ticket first, then the look: a completion in between moves the
     // word (K5 follows K2..K3b), and `arm` or the futex sees it.

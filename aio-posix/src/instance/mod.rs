@@ -207,8 +207,12 @@ impl Instance {
         }
         pc.pin = cfg.pin;
         let pools = with_signals_blocked(|| PoolSet::new(pc))?;
+        let core = Completer::new(cfg.max_ops, cfg.notify_threads, resubmit);
+        if reap::reaps() {
+            core.slab.start_reaping();
+        }
         Ok(Instance {
-            core: Completer::new(cfg.max_ops, cfg.notify_threads, resubmit),
+            core,
             pools,
             fds: Mutex::ranked(crate::lock_order::INSTANCE_FDS, HashMap::new()),
             blocking: BlockingPool::new(4),

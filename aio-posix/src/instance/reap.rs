@@ -10,6 +10,27 @@ use crate::slab::Taken;
 
 use super::Instance;
 
+/// Set by the process's first `aio_waitcomplete` or completion descriptor,
+/// also one made before the instance exists (nothing submitted yet) or in
+/// a fork's parent: every instance built afterwards reaps from the start
+/// (its slab keeps untaken results), so "from the first call on" holds
+/// whatever the order of the calls.
+static REAPS: aio_core::sync::atomic::AtomicBool = aio_core::sync::atomic::AtomicBool::new(false);
+
+/// Marks the process as reaping (see [`REAPS`]); the live instance, if
+/// any, switches now.
+pub(crate) fn process_reaps() {
+    REAPS.store(true, Ordering::Release);
+    if let Some(aio) = super::try_global() {
+        aio.core.slab.start_reaping();
+    }
+}
+
+/// Whether a new instance must start reaping.
+pub(crate) fn reaps() -> bool {
+    REAPS.load(Ordering::Acquire)
+}
+
 /// What one look at the completed list found (`aio_waitcomplete`'s step).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Reaped {
@@ -47,6 +68,9 @@ impl Instance {
                 }
             }
         };
+        if !reaps() {
+            REAPS.store(true, Ordering::Release);
+        }
         match self.core.slab.take(mark) {
             Taken::Op { aiocb, res, .. } => {
                 let cb = aiocb as *mut RawAiocb;
@@ -74,7 +98,7 @@ impl Instance {
         }
         // From now on results nobody took keep their slots: the program
         // will reap them with aio_waitcomplete.
-        self.core.slab.start_reaping();
+        process_reaps();
         // SAFETY: plain syscall.
         let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
         if fd < 0 {
