@@ -18,7 +18,7 @@
 //!
 //!   Slot::st.op        s   the idle Op (None while submitted)
 //!   Slot::st.pending   s   the submitted op's Pending (None when idle)
-//!   Slot::st.{fd, aiocb, generation, target, id}
+//!   Slot::st.{fd, aiocb, generation, target}
 //!                      s   what aio_cancel needs to find and cancel it
 //!   Slot::info         o   what the callback needs: the aiocb, the
 //!                          notification copy, the lio group
@@ -87,9 +87,6 @@ pub(crate) struct SlotState {
     pub(crate) aiocb: usize,
     /// The target the op was submitted on (for `PoolSet::cancel`).
     pub(crate) target: Option<Arc<dyn Target>>,
-    /// The op's id.
-    #[cfg_attr(loom, allow(dead_code))]
-    pub(crate) id: u64,
     /// Set while the op (and its `Op`) waits in this stream queue for the
     /// op ahead of it; it is then neither submitted nor idle.
     pub(crate) parked: Option<Arc<StreamQ>>,

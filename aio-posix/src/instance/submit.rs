@@ -149,7 +149,7 @@ impl Instance {
             st.target = Some(Arc::clone(&route.target));
             (op, st.generation)
         };
-        op.set_target(Arc::clone(&route.target));
+        op.set_target(route.target);
         let buf = match segs {
             // SAFETY: the caller keeps each segment valid until the op
             // completes, and does not touch it meanwhile (its list is ours).
@@ -169,8 +169,6 @@ impl Instance {
         }
         op.set_callback(on_complete);
         op.set_private(self.core.private_of(idx));
-        let id = op.id();
-        slot.st.lock().id = id;
         if let Some(g) = group {
             g.add();
         }
