@@ -29,8 +29,8 @@
 //! file, the cached devices serve it as they are, since a positional
 //! transfer on the number is exactly what the program asked for and the
 //! device keeps no state of the file's that could make it wrong (its
-//! status flags are read per op; its `O_DIRECT` alignment is learnt again
-//! when an op fails the check with it; a closed number fails the transfer
+//! `O_DIRECT` flag, read once per 64 ops, only decides whether a read is
+//! tried inline; a closed number fails the transfer
 //! with `EBADF`, a directory with `EISDIR`, as `pread` says). Every other
 //! number (a stream, or not seen yet) is classified with `fstat` at each
 //! submission and its devices re-made when `fstat` says the number now

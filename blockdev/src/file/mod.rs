@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use aio_core::sync::atomic::{AtomicBool, Ordering};
+use aio_core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use aio_core::sync::{Arc, Mutex};
 use aio_core::{
     Attempt, CancelOutcome, Engine, EngineTicket, Engines, Error, FlushKind, InFlight, OpKind,
@@ -195,10 +195,12 @@ impl FileDevice {
 
     /// A device over a descriptor the caller keeps owning (a regular file,
     /// block device, pipe, FIFO, socket or pty). The device never closes
-    /// it. `O_DIRECT` and `O_NONBLOCK` are read from the descriptor's
-    /// status flags at every submission (one `fcntl(F_GETFL)`), never
-    /// cached, so `fcntl(F_SETFL)` or a close and reopen of the same number
-    /// takes effect for the next op; `o.direct`, `o.read_only` and
+    /// it. `O_NONBLOCK` (streams) is read from the descriptor's status
+    /// flags at every submission (one `fcntl(F_GETFL)`), so `fcntl(F_SETFL)`
+    /// or a close and reopen of the same number takes effect for the next
+    /// op; `O_DIRECT` (seekable descriptors) once per 64 ops, because it
+    /// only decides whether a read is tried inline (a stale answer costs
+    /// time, not correctness; see `FileShared::status`); `o.direct`, `o.read_only` and
     /// `o.create_size` are ignored. Nothing is clamped to
     /// a size (POSIX file semantics; see the module docs).
     ///
@@ -280,6 +282,7 @@ impl FileDevice {
                 pool: Mutex::ranked(crate::lock_order::FILE_POOL, o.pool.clone()),
                 closed: AtomicBool::new(false),
                 nowait_ok: AtomicBool::new(seekable),
+                status_cache: AtomicU32::new(0),
             }),
             name,
         })
@@ -294,7 +297,7 @@ impl FileDevice {
     /// Whether the device uses `O_DIRECT` now (for a borrowed descriptor:
     /// whether its status flags say so at this moment).
     pub fn is_direct(&self) -> bool {
-        self.sh.status().is_ok_and(|s| s.direct)
+        self.sh.read_status().is_ok_and(|s| s.direct)
     }
 
     /// Whether the descriptor has offsets (a regular file or block device).
@@ -488,6 +491,12 @@ impl Strategy for FileDevice {
         };
         if n < 0 {
             let e = Error::last_os_error();
+            if e == Error::EINVAL && sh.read_status().is_ok_and(|s| s.direct) {
+                // The descriptor became O_DIRECT since its flags were last
+                // read (the kernel refused the alignment): not an inline
+                // op, and RWF_NOWAIT is fine.
+                return Err(op);
+            }
             if e == Error::EOPNOTSUPP || e == Error::EINVAL {
                 sh.nowait_ok.store(false, Ordering::Relaxed);
                 return Err(op);

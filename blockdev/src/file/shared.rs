@@ -6,7 +6,7 @@
 
 use std::os::fd::{OwnedFd, RawFd};
 
-use aio_core::sync::atomic::AtomicBool;
+use aio_core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use aio_core::sync::{Arc, Mutex};
 use aio_core::{Error, OpKind, Result};
 
@@ -40,7 +40,15 @@ pub(crate) struct FileShared {
     pub(super) pool: Mutex<Option<Arc<BlockingPool>>>,
     pub(super) closed: AtomicBool,
     pub(super) nowait_ok: AtomicBool,
+    /// A borrowed seekable descriptor's `O_DIRECT`, as last read: bit 0
+    /// valid, bit 1 direct, bits 8.. the ops that used it since (see
+    /// [`FileShared::status`]).
+    pub(super) status_cache: AtomicU32,
 }
+
+/// How many ops one `fcntl(F_GETFL)` of a borrowed seekable descriptor
+/// serves before it is read again.
+const STATUS_REUSE: u32 = 64;
 
 /// What `submit` decided for a transfer.
 #[derive(Clone, Copy)]
@@ -53,8 +61,8 @@ pub(super) struct Plan {
 }
 
 /// The status flags of a descriptor that matter to an op, read when the
-/// op is submitted (never cached: `fcntl(F_SETFL)` and a close/reopen of
-/// the same number change them under us).
+/// op is submitted (a borrowed seekable descriptor's once per
+/// [`STATUS_REUSE`] ops: see [`FileShared::status`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Status {
     /// `O_DIRECT` (seekable descriptors only).
@@ -70,10 +78,40 @@ impl FileShared {
         self.seekable
     }
 
-    /// The descriptor's status flags now: fixed for a descriptor the
-    /// device opened, one `fcntl(F_GETFL)` for a borrowed one (`EBADF` if
-    /// it was closed).
+    /// The descriptor's status flags for an op: fixed for a descriptor the
+    /// device opened; for a borrowed seekable one, read with
+    /// `fcntl(F_GETFL)` once per [`STATUS_REUSE`] ops (its only flag that
+    /// matters, `O_DIRECT`, decides only whether the submitter tries the
+    /// read inline: a stale answer costs time, never a wrong result, and
+    /// an inline attempt refused with `EINVAL` reads it again); for a
+    /// borrowed stream, read at every op (`O_NONBLOCK` changes what the
+    /// op does). A closed descriptor's op fails with `EBADF` here or in
+    /// the transfer itself.
     pub(crate) fn status(&self) -> Result<Status> {
+        if let Some(direct) = self.fixed_direct {
+            return Ok(Status {
+                direct,
+                nonblock: false,
+            });
+        }
+        if self.seekable {
+            let c = self.status_cache.load(Ordering::Relaxed);
+            if c & 1 != 0 && (c >> 8) < STATUS_REUSE {
+                // A load and a store: two racing ops may both count once,
+                // which only delays the next read by an op.
+                self.status_cache.store(c + (1 << 8), Ordering::Relaxed);
+                return Ok(Status {
+                    direct: c & 2 != 0,
+                    nonblock: false,
+                });
+            }
+        }
+        self.read_status()
+    }
+
+    /// The descriptor's status flags read now (one `fcntl(F_GETFL)`;
+    /// `EBADF` if it was closed), and the cache refreshed.
+    pub(crate) fn read_status(&self) -> Result<Status> {
         if let Some(direct) = self.fixed_direct {
             return Ok(Status {
                 direct,
@@ -85,9 +123,14 @@ impl FileShared {
         if fl < 0 {
             return Err(Error::last_os_error());
         }
-        Ok(Status {
+        let st = Status {
             direct: self.seekable && fl & libc::O_DIRECT != 0,
             nonblock: fl & libc::O_NONBLOCK != 0,
-        })
+        };
+        if self.seekable {
+            self.status_cache
+                .store(1 | u32::from(st.direct) << 1, Ordering::Relaxed);
+        }
+        Ok(st)
     }
 }
