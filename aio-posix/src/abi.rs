@@ -30,9 +30,11 @@
 //! already returned (`aio_error` still gives the final status, as glibc's
 //! does; a second `aio_return` is `EINVAL`), and a submitted one, whose
 //! `__error_code` then says whether it is in flight.
-//! The completion callback never touches the tag, so the submitter and
-//! `aio_return` (both the application's threads, ordered by the
-//! application) are its only writers.
+//! The completion callback never touches the tag, so the submitter,
+//! `aio_return` and `aio_waitcomplete` (the application's threads) are
+//! its only writers; the last two take the result first with a CAS on
+//! the slot's claim word, so at most one of them writes RETURNED for an
+//! op (`README.md`, "aio_waitcomplete").
 
 use std::mem::offset_of;
 

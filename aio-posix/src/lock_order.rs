@@ -8,8 +8,9 @@
 use aio_core::sync::LockRank;
 
 /// `Slot::st` (`slab.rs`): the outermost; held while taking [`STREAM_Q`],
-/// [`SLAB_FREE`], [`GROUP_PLUG`], [`DISPATCHER_Q`], and (cancel) aio-pool's
-/// and aio-core's locks. Under [`SLAB_REAP`] it is only try-locked.
+/// [`GROUP_PLUG`], [`DISPATCHER_Q`], and (cancel) aio-pool's and
+/// aio-core's locks. Under [`SLAB_REAP`] and [`SLAB_FREE`] it is only
+/// try-locked (reclaim).
 pub(crate) const SLOT: LockRank = LockRank::new(110, "aio_posix::Slot::st");
 
 /// `Slab::reap` (`slab.rs`): held while taking [`SLAB_FREE`] (reclaim,
@@ -19,8 +20,8 @@ pub(crate) const SLAB_REAP: LockRank = LockRank::new(120, "aio_posix::Slab::reap
 /// `StreamQ::q` (`stream.rs`): a leaf, taken under [`SLOT`].
 pub(crate) const STREAM_Q: LockRank = LockRank::new(130, "aio_posix::StreamQ::q");
 
-/// `Slab::free` (`slab.rs`): a leaf, taken under [`SLOT`] or
-/// [`SLAB_REAP`].
+/// `Slab::free` (`slab.rs`): taken alone or under [`SLAB_REAP`]; under it
+/// a slot lock is only try-locked.
 pub(crate) const SLAB_FREE: LockRank = LockRank::new(140, "aio_posix::Slab::free");
 
 /// `Group::plug` (`group.rs`): a leaf, taken under [`SLOT`].

@@ -456,6 +456,7 @@ impl Slab {
     /// Switches the slab to reaping (the program calls `aio_waitcomplete`
     /// or asked for a completion descriptor): results nobody took keep
     /// their slots from now on.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn start_reaping(&self) {
         self.reap.lock().reaping = true;
     }
@@ -466,6 +467,7 @@ impl Slab {
     /// install), and its slot stays in use until reaped or recycled, which
     /// needs the reap lock we hold. Spurious at worst: the next drain finds
     /// nothing and clears it.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn arm_if_busy(&self) {
         let _r = self.reap.lock();
         if self.free.lock().len() < self.slots.len() {

@@ -10,8 +10,9 @@
 //! LP64), both counted under the POSIX name. None carries a symbol
 //! version, so under `LD_PRELOAD` the dynamic linker binds a program's
 //! unversioned or `GLIBC_2.x`-versioned references to these definitions
-//! first. [`aio_suspend`] may unwind (a forced unwind when a thread is
-//! cancelled in it, a cancellation point): its export is `extern "C-unwind"`.
+//! first. [`aio_suspend`] and [`aio_waitcomplete`] may unwind (a forced
+//! unwind when a thread is cancelled in them, cancellation points): their
+//! exports are `extern "C-unwind"`.
 //!
 //! Every entry point catches panics (`guard`) and turns every failure
 //! into `-1` and `errno` in that one place (`set_errno`); nothing

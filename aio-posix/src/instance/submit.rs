@@ -180,16 +180,9 @@ impl Instance {
             route.stream.clone(),
             generation,
         );
-        // SAFETY: the aiocb is valid (caller); these are its state fields,
-        // published before the op can complete.
-        unsafe {
-            field::set_ret(cb, 0);
-            field::set_error(cb, libc::EINPROGRESS, Ordering::Relaxed);
-            field::set_word(cb, W_SLOT, idx, Ordering::Relaxed);
-            field::set_word(cb, W_GEN, generation, Ordering::Relaxed);
-            field::set_word(cb, W_INSTANCE, self.instance, Ordering::Relaxed);
-            field::set_word(cb, W_TAG, TAG_SUBMITTED, Ordering::Release);
-        }
+        // SAFETY: the aiocb is valid and not in flight (caller, checked);
+        // its state fields are published before the op can complete.
+        unsafe { self.mark_accepted(cb, idx, generation) };
         let mut flags = SubmitFlags::NONE;
         if let Some(q) = &route.stream {
             // FIFO per stream and direction: wait behind the active op, or
@@ -246,6 +239,24 @@ impl Instance {
             field::word(cb, W_TAG, Ordering::Acquire) == TAG_SUBMITTED
                 && field::error(cb, Ordering::Acquire) == libc::EINPROGRESS
                 && field::word(cb, W_INSTANCE, Ordering::Relaxed) == self.instance
+        }
+    }
+
+    /// Writes the state words of an accepted op served by slot `idx` of
+    /// `generation`: in progress, then the tag (Release, last), so a
+    /// reader of the tag sees the rest.
+    ///
+    /// # Safety
+    /// `cb` points at a valid aiocb that is not in flight.
+    unsafe fn mark_accepted(&self, cb: *mut RawAiocb, idx: u32, generation: u32) {
+        // SAFETY: as the caller promises.
+        unsafe {
+            field::set_ret(cb, 0);
+            field::set_error(cb, libc::EINPROGRESS, Ordering::Relaxed);
+            field::set_word(cb, W_SLOT, idx, Ordering::Relaxed);
+            field::set_word(cb, W_GEN, generation, Ordering::Relaxed);
+            field::set_word(cb, W_INSTANCE, self.instance, Ordering::Relaxed);
+            field::set_word(cb, W_TAG, TAG_SUBMITTED, Ordering::Release);
         }
     }
 
@@ -316,16 +327,9 @@ impl Instance {
         let mut st = slot.st.lock();
         st.home = true;
         let generation = st.generation;
-        // SAFETY: valid aiocb, not in flight (caller): the state words of
-        // an accepted op, published before its completion (K2..K3b).
-        unsafe {
-            field::set_ret(cb, 0);
-            field::set_error(cb, libc::EINPROGRESS, Ordering::Relaxed);
-            field::set_word(cb, W_SLOT, idx, Ordering::Relaxed);
-            field::set_word(cb, W_GEN, generation, Ordering::Relaxed);
-            field::set_word(cb, W_INSTANCE, self.instance, Ordering::Relaxed);
-            field::set_word(cb, W_TAG, TAG_SUBMITTED, Ordering::Release);
-        }
+        // SAFETY: valid aiocb, not in flight (caller); published before
+        // its completion (K2..K3b) below.
+        unsafe { self.mark_accepted(cb, idx, generation) };
         self.core.finish_now(idx, generation, cb, e, notify, None);
         drop(st);
         Ok(())

@@ -2,15 +2,19 @@
 //! descriptor"): the slab's completed list against aio_return's claim, and
 //! the completion descriptor against a completer.
 
+use aio_core::Op;
 use aio_core::sync::Arc;
 use aio_core::sync::atomic::{AtomicUsize, Ordering};
 use aio_core::sync::thread;
-use aio_core::{Op, OpKind, Queued};
 
-use super::nop;
+use super::{aiocb, submit};
+use crate::abi::field;
+use crate::complete::Completer;
+use crate::slab::{ReturnClaim, Taken, claim};
 
-/// These models run a whole completion (ring, op delivery, claim) on three
-/// threads: more scheduling points than loom's default path allows.
+/// These models run whole completions (ring, op delivery, claim, reap
+/// walk) on two threads: more scheduling points than loom's default path
+/// length allows.
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
     if b.preemption_bound.is_none() {
@@ -18,33 +22,6 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     }
     b.max_branches = 20_000;
     b.check(f);
-}
-use crate::abi::{RawAiocb, field};
-use crate::complete::{Completer, on_complete};
-use crate::notify::Notification;
-use crate::slab::{ReturnClaim, Taken, claim};
-
-fn aiocb() -> *mut RawAiocb {
-    // SAFETY: an all-zero aiocb is valid.
-    let cb: Box<RawAiocb> = Box::new(unsafe { std::mem::zeroed() });
-    let cb = Box::into_raw(cb);
-    // SAFETY: ours.
-    unsafe { field::set_error(cb, libc::EINPROGRESS, Ordering::Relaxed) };
-    cb
-}
-
-/// Submits an op on a fresh slot of `core` for `cb`, as `Instance::submit`
-/// does; returns the slot and the op's queued half, to be completed.
-fn submit(core: &Completer, cb: *mut RawAiocb) -> (u32, Queued) {
-    let idx = core.slab.alloc().expect("a free slot");
-    let mut op = Op::new(nop(), Vec::new());
-    op.prepare(OpKind::Read, 0, 0).unwrap();
-    op.set_callback(on_complete);
-    op.set_private(core.private_of(idx));
-    core.set_info(idx, cb, Notification::None, None, None, 0);
-    let (pending, queued) = op.enqueue();
-    core.slab.slots[idx as usize].st.lock().pending = Some(pending);
-    (idx, queued)
 }
 
 fn never(_: Op) -> Result<aio_core::Pending, (Op, aio_core::Error)> {

@@ -4,12 +4,10 @@
 use aio_core::sync::Arc;
 use aio_core::sync::atomic::Ordering;
 use aio_core::sync::thread;
-use aio_core::{Op, OpKind};
 
-use super::{model, nop};
-use crate::abi::{RawAiocb, field};
-use crate::complete::{Completer, on_complete};
-use crate::notify::Notification;
+use super::{aiocb, enqueue, model};
+use crate::abi::field;
+use crate::complete::Completer;
 
 /// A slab of one slot: an op is submitted and completed by a servicer
 /// thread (which runs the real callback); as soon as the aiocb says the op
@@ -24,21 +22,13 @@ fn loom_slab_reclaim_vs_delivery() {
         let core = Arc::new(Completer::new(1, 1, |op| {
             Err((op, aio_core::Error::EAGAIN))
         }));
-        // SAFETY: an all-zero aiocb is valid.
-        let cb: Box<RawAiocb> = Box::new(unsafe { std::mem::zeroed() });
-        let cb = Box::into_raw(cb);
-        // SAFETY: our aiocb.
-        unsafe { field::set_error(cb, libc::EINPROGRESS, Ordering::Relaxed) };
-        let idx = core.slab.alloc().expect("one free slot");
-        let mut op = Op::new(nop(), Vec::new());
-        op.prepare(OpKind::Read, 0, 0).unwrap();
-        op.set_callback(on_complete);
-        op.set_private(core.private_of(idx));
-        core.set_info(idx, cb, Notification::None, None, None, 0);
-        let (pending, queued) = op.enqueue();
+        let cb = aiocb();
+        let (idx, pending, queued) = enqueue(&core, cb);
         let t = thread::spawn(move || {
             queued.start().expect("not cancelled").complete(Ok(0));
         });
+        // After the completer may have run: reclaim must cope with a slot
+        // whose Pending is not stored yet.
         core.slab.slots[idx as usize].st.lock().pending = Some(pending);
         // SAFETY: our aiocb; the completer's last touch is the store we
         // wait for.

@@ -6,7 +6,7 @@ use aio_core::sync::atomic::Ordering;
 use aio_core::sync::thread;
 use aio_core::{Error, Op, OpKind, Pending};
 
-use super::{model, nop};
+use super::{aiocb, model, nop};
 use crate::abi::{RawAiocb, field};
 use crate::complete::{Completer, on_complete};
 use crate::notify::Notification;
@@ -17,14 +17,6 @@ fn run_now(op: Op) -> Result<Pending, (Op, Error)> {
     let (p, q) = op.enqueue();
     q.start().expect("nobody cancels it").complete(Ok(0));
     Ok(p)
-}
-
-fn aiocb() -> *mut RawAiocb {
-    // SAFETY: an all-zero aiocb is valid.
-    let cb = Box::into_raw(Box::new(unsafe { std::mem::zeroed::<RawAiocb>() }));
-    // SAFETY: ours.
-    unsafe { field::set_error(cb, libc::EINPROGRESS, Ordering::Relaxed) };
-    cb
 }
 
 fn op_for(core: &Completer, idx: u32, cb: *mut RawAiocb, q: &Arc<StreamQ>) -> Op {

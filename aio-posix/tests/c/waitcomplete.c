@@ -108,6 +108,27 @@ static void *mt_returner(void *p) {
     return NULL;
 }
 
+/* N reads of `fd` in flight, taken by threads `a` and `b`; every op must
+ * be taken exactly once between them. */
+static void race(int fd, void *(*a)(void *), void *(*b)(void *)) {
+    atomic_store(&mt_total, 0);
+    for (int i = 0; i < N; i++) {
+        atomic_store(&mt_seen[i], 0);
+        fill_cb(&mt_cbs[i], fd, malloc(BS), BS, (off_t)(i % (N - 1)) * BS);
+        CHECK_EQ(aio_read(&mt_cbs[i]), 0);
+    }
+    pthread_t ta, tb;
+    CHECK(pthread_create(&ta, NULL, a, NULL) == 0);
+    CHECK(pthread_create(&tb, NULL, b, NULL) == 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_EQ(atomic_load(&mt_total), N);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(atomic_load(&mt_seen[i]), 1);
+        free((void *)mt_cbs[i].aio_buf);
+    }
+}
+
 int main(void) {
     watchdog(60);
     struct aiocb *got;
@@ -249,39 +270,11 @@ int main(void) {
     CHECK(got == &pr);
     printf("cancelled: -1 ECANCELED\n");
 
-    /* Two reaping threads: each op exactly once. */
-    for (int i = 0; i < N; i++) {
-        fill_cb(&mt_cbs[i], fd, malloc(BS), BS, (off_t)(i % (N - 1)) * BS);
-        CHECK_EQ(aio_read(&mt_cbs[i]), 0);
-    }
-    pthread_t r1, r2;
-    CHECK(pthread_create(&r1, NULL, mt_reaper, NULL) == 0);
-    CHECK(pthread_create(&r2, NULL, mt_reaper, NULL) == 0);
-    pthread_join(r1, NULL);
-    pthread_join(r2, NULL);
-    CHECK_EQ(atomic_load(&mt_total), N);
-    for (int i = 0; i < N; i++) {
-        CHECK_EQ(atomic_load(&mt_seen[i]), 1);
-        free((void *)mt_cbs[i].aio_buf);
-    }
+    /* Two reaping threads, then a reaper against aio_return in another
+     * thread: each op exactly once. */
+    race(fd, mt_reaper, mt_reaper);
     printf("two reapers: %d ops, each once\n", N);
-
-    /* aio_waitcomplete against aio_return in another thread. */
-    atomic_store(&mt_total, 0);
-    for (int i = 0; i < N; i++) {
-        atomic_store(&mt_seen[i], 0);
-        fill_cb(&mt_cbs[i], fd, malloc(BS), BS, (off_t)(i % (N - 1)) * BS);
-        CHECK_EQ(aio_read(&mt_cbs[i]), 0);
-    }
-    CHECK(pthread_create(&r1, NULL, mt_reaper, NULL) == 0);
-    CHECK(pthread_create(&r2, NULL, mt_returner, NULL) == 0);
-    pthread_join(r1, NULL);
-    pthread_join(r2, NULL);
-    CHECK_EQ(atomic_load(&mt_total), N);
-    for (int i = 0; i < N; i++) {
-        CHECK_EQ(atomic_load(&mt_seen[i]), 1);
-        free((void *)mt_cbs[i].aio_buf);
-    }
+    race(fd, mt_reaper, mt_returner);
     printf("reaper vs aio_return: %d ops, each once\n", N);
 
     CHECK(aio_posix_calls("aio_waitcomplete") > 0);
