@@ -93,31 +93,35 @@ impl Completer {
         st.target = None;
         st.aiocb = 0;
         st.fd = -1;
-        self.finish_now(idx, generation, aiocb, err, notify, group);
+        self.finish_now(idx, generation, aiocb, Err(err), notify, group);
     }
 
     /// Completes slot `idx`'s op, which never reached the pools (its `Op`
-    /// is home: [`SlotState::home`]), with error `err`: K2, K3, K3b, K6,
-    /// K4, K5 as the callback runs them. The caller holds the slot's lock,
-    /// so reclaim cannot recycle it before this returns.
+    /// is home: [`SlotState::home`]), with `res` (a transfer finished in
+    /// the submitting thread, or an error): K2, K3, K3b, K6, K4, K5 as the
+    /// callback runs them. The caller holds the slot's lock, so reclaim
+    /// cannot recycle it before this returns.
     pub(crate) fn finish_now(
         &self,
         idx: u32,
         generation: u32,
         aiocb: *mut RawAiocb,
-        err: aio_core::Error,
+        res: aio_core::Result<usize>,
         notify: Notification,
         group: Option<Arc<Group>>,
     ) {
         let slot = &self.slab.slots[idx as usize];
-        self.slab
-            .push_done(idx, generation, aiocb as usize, -(err.errno() as i64));
+        let (ret, err, word) = match res {
+            Ok(n) => (n as isize, 0, n as i64),
+            Err(e) => (-1, e.errno(), -(e.errno() as i64)),
+        };
+        self.slab.push_done(idx, generation, aiocb as usize, word);
         if !aiocb.is_null() {
             // SAFETY: the aiocb is valid until its error code says done;
             // this store is the last access.
             unsafe {
-                field::set_ret(aiocb, -1);
-                field::set_error(aiocb, err.errno(), AO::Release);
+                field::set_ret(aiocb, ret);
+                field::set_error(aiocb, err, AO::Release);
             }
         }
         self.slab.settle(idx, generation);

@@ -125,7 +125,7 @@ pub use fdreg::{fork_child, fork_parent, fork_prepare};
 #[cfg(not(loom))]
 pub use file::UringEngine;
 #[cfg(not(loom))]
-pub use file::{FileDevice, FileOptions, default_pool, new_engine, stream_ops_waiting};
+pub use file::{FileDevice, FileOptions, TryRead, default_pool, new_engine, stream_ops_waiting};
 #[cfg(not(loom))]
 pub use nbd::NbdDevice;
 pub use pool::BlockingPool;

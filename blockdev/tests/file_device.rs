@@ -622,3 +622,94 @@ fn polling_alone_reaps_completions() {
         assert!(p.wait().1.is_ok());
     }
 }
+
+#[test]
+fn try_read_says_done_would_block_not_tried_or_espipe() {
+    use blockdev::TryRead;
+    let f = TempFile::new("tryread", 1 << 20);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&f.path)
+        .unwrap();
+    let data = pattern(5, 0, 8192);
+    std::os::unix::fs::FileExt::write_all_at(&file, &data, 4096).unwrap();
+    // A borrowed number, as the POSIX layer makes its devices.
+    // SAFETY: plain syscall; the copy is closed below, before the test ends.
+    let n = unsafe { libc::dup(file.as_raw_fd()) };
+    assert!(n >= 0);
+    // SAFETY: `n` stays open while the device is used.
+    let d = unsafe { FileDevice::from_raw_fd(n, FileOptions::new()) }.unwrap();
+    let mut buf = vec![0u8; 8192];
+    // SAFETY: `buf` is ours for the call.
+    let r = unsafe { d.try_read(buf.as_mut_ptr(), buf.len(), 4096) };
+    assert_eq!(r, TryRead::Done(Ok(8192)), "a cached read is done at once");
+    assert_eq!(checksum(&buf), checksum(&data));
+    // Past the end: pread's 0; across it: the bytes there are.
+    // SAFETY: as above.
+    let past = unsafe { d.try_read(buf.as_mut_ptr(), 100, 1 << 21) };
+    assert_eq!(past, TryRead::Done(Ok(0)));
+    // SAFETY: as above.
+    let across = unsafe { d.try_read(buf.as_mut_ptr(), 8192, (1 << 20) - 10) };
+    assert_eq!(across, TryRead::Done(Ok(10)));
+    // Evicted pages: the read would block, and nothing was asked twice.
+    // SAFETY: plain syscalls on our file.
+    unsafe {
+        libc::fdatasync(file.as_raw_fd());
+        libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+    }
+    // SAFETY: as above.
+    let r = unsafe { d.try_read(buf.as_mut_ptr(), 4096, 65536) };
+    assert!(
+        matches!(r, TryRead::WouldBlock | TryRead::Done(Ok(4096))),
+        "an evicted page: {r:?}"
+    );
+    // O_DIRECT set on the number: never tried inline.
+    // SAFETY: plain syscalls on our copy.
+    unsafe {
+        let fl = libc::fcntl(n, libc::F_GETFL);
+        if libc::fcntl(n, libc::F_SETFL, fl | libc::O_DIRECT) == 0 {
+            let mut b = AlignedBuf::new(4096, 4096).unwrap();
+            // The flag is read once per 64 ops: within 64 more reads the
+            // device says NotTried (a stale answer may try it first and
+            // find the kernel refusing the alignment, never a wrong read).
+            let mut saw = false;
+            for _ in 0..70 {
+                match d.try_read(b.as_mut_ptr(), 4096, 4096) {
+                    TryRead::NotTried => {
+                        saw = true;
+                        break;
+                    }
+                    TryRead::Done(Ok(4096)) | TryRead::WouldBlock => {}
+                    other => panic!("O_DIRECT read inline: {other:?}"),
+                }
+            }
+            assert!(saw, "O_DIRECT is never tried inline once seen");
+            libc::fcntl(n, libc::F_SETFL, fl);
+            // Read the flags now, not within 64 ops.
+            assert!(!d.is_direct());
+        }
+    }
+    // The number reused for a pipe: the read's own ESPIPE says so.
+    let (r, w) = pipe();
+    write_fd(&w, b"pipe data");
+    // SAFETY: `n` is ours; dup2 closes the file copy and puts the pipe there.
+    assert_eq!(unsafe { libc::dup2(r.as_raw_fd(), n) }, n);
+    // SAFETY: as above.
+    let reused = unsafe { d.try_read(buf.as_mut_ptr(), 64, 0) };
+    assert_eq!(reused, TryRead::Done(Err(Error::from_errno(libc::ESPIPE))));
+    // Nothing was taken from the pipe.
+    let mut got = [0u8; 16];
+    // SAFETY: reads into a local buffer.
+    let k = unsafe { libc::read(r.as_raw_fd(), got.as_mut_ptr().cast(), got.len()) };
+    assert_eq!(&got[..k as usize], b"pipe data");
+    // A device over a stream never tries.
+    // SAFETY: `r` outlives the device.
+    let s = unsafe { FileDevice::from_raw_fd(r.as_raw_fd(), FileOptions::new()) }.unwrap();
+    // SAFETY: as above.
+    let stream = unsafe { s.try_read(buf.as_mut_ptr(), 64, 0) };
+    assert_eq!(stream, TryRead::NotTried);
+    drop(d);
+    // SAFETY: closes our copy.
+    unsafe { libc::close(n) };
+}

@@ -21,19 +21,32 @@
 //! # Descriptors
 //!
 //! Each descriptor gets `blockdev::FileDevice`s over the caller's fd (never
-//! closed by us), cached by fd number. A number cached as a seekable file
-//! (regular file, block device) is checked at each submission with one
-//! `lseek(fd, 0, SEEK_CUR)` (a third of an `fstat`'s cost here): if the
-//! number was closed and reused for a pipe, socket or pty, that says
-//! `ESPIPE` and the full check runs; if it now names another seekable
-//! file, the cached devices serve it as they are, since a positional
-//! transfer on the number is exactly what the program asked for and the
-//! device keeps no state of the file's that could make it wrong (its
-//! `O_DIRECT` flag, read once per 64 ops, only decides whether a read is
-//! tried inline; a closed number fails the transfer
-//! with `EBADF`, a directory with `EISDIR`, as `pread` says). Every other
-//! number (a stream, or not seen yet) is classified with `fstat` at each
-//! submission and its devices re-made when `fstat` says the number now
+//! closed by us), cached by fd number. A read of a number cached as a
+//! seekable file (regular file, block device), small enough to be tried
+//! in the submitting thread, is tried there first
+//! ([`FileDevice::try_read`], `preadv2` with `RWF_NOWAIT`) with no other
+//! system call, and completes there when the device finishes it (no op is
+//! submitted; it completes as an op failed at once does, through the slab's
+//! ring). The read's own answer tells what the check below would: `ESPIPE`
+//! (the number was closed and reused for a pipe, socket or pty: nothing
+//! was read, and it is routed afresh with `fstat`), would block (it has
+//! offsets: the op goes to the same device's pools), not tried (`O_DIRECT`,
+//! or no `RWF_NOWAIT` here: the check below). Every other op on such a
+//! number (writes, flushes, larger or vectored reads) is checked at
+//! submission with one `lseek(fd, 0, SEEK_CUR)` (a third of an `fstat`'s
+//! cost here), because it goes to a worker or a ring, where an op routed as
+//! positional would not say `ESPIPE` in time (io_uring ignores the offset
+//! of a stream; a worker's `ESPIPE` comes after the op was accepted for the
+//! wrong device): `ESPIPE` sends it to the full check. A number that now
+//! names another seekable file is served by the cached devices as they
+//! are, since a positional transfer on the number is exactly what the
+//! program asked for and the device keeps no state of the file's that
+//! could make it wrong (its `O_DIRECT` flag, read once per 64 ops, only
+//! decides whether a read is tried inline; a closed number fails the
+//! transfer with `EBADF`, a directory with `EISDIR`, as `pread` says).
+//! Every other number (a stream, or not seen yet) is classified with
+//! `fstat` at each submission and its devices re-made when `fstat` says the
+//! number now
 //! names another file: a stream's devices ignore the offset, so a number
 //! reused for a regular file must never reach them. A seekable one (file, block device) has
 //! one device: positional reads and writes run in parallel and an fsync
@@ -50,6 +63,8 @@ use aio_core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use aio_core::sync::{Arc, Mutex};
 use aio_core::{Error, Op, OpKind, Result, Target};
 use aio_pool::{PoolConfig, PoolSet, SubmitFlags, Submitted};
+#[cfg(doc)]
+use blockdev::TryRead;
 use blockdev::{BlockingPool, FileDevice, FileOptions};
 
 use crate::abi::RawAiocb;
@@ -111,6 +126,9 @@ struct FdEntry {
     /// FIFO queues: reads and writes of a stream; `O_APPEND` writes.
     read_q: Arc<StreamQ>,
     write_q: Arc<StreamQ>,
+    /// A seekable descriptor's device (also `read` and `write`), for the
+    /// submitter's own inline read ([`Instance::probe`]).
+    file: Option<Arc<FileDevice>>,
 }
 
 /// Where an op goes.
@@ -180,6 +198,20 @@ fn appending(fd: i32) -> bool {
     fl >= 0 && fl & libc::O_APPEND != 0
 }
 
+/// A seekable descriptor's one device, seen both as itself (for
+/// [`Instance::probe`]) and as a [`Target`] (for its ops): one
+/// allocation, made as a `std::sync::Arc` because the shim's `Arc` cannot
+/// unsize.
+#[allow(clippy::disallowed_types)]
+fn shared_file(d: FileDevice) -> (Arc<FileDevice>, Arc<dyn Target>) {
+    let d = std::sync::Arc::new(d);
+    let target = std::sync::Arc::clone(&d) as std::sync::Arc<dyn Target>;
+    (
+        aio_core::sync::arc_from_std(d),
+        aio_core::sync::arc_from_std(target),
+    )
+}
+
 /// `EBADF` unless `fd` is an open descriptor.
 pub(crate) fn check_fd(fd: i32) -> Result<()> {
     // SAFETY: plain syscall.
@@ -234,6 +266,37 @@ impl Instance {
         self.pools.stats()
     }
 
+    /// The device of a number cached as naming a seekable file, for a
+    /// read the submitter tries itself before anything else: no system
+    /// call (the read's own `ESPIPE` tells a number reused for a stream;
+    /// see "Descriptors" above). `None`: not cached as seekable.
+    fn probe(&self, fd: i32) -> Option<Arc<FileDevice>> {
+        self.fds.lock().get(&fd).and_then(|e| e.file.clone())
+    }
+
+    /// The route of a read that `file`, [`Instance::probe`]'s device for
+    /// `fd`, tried inline and found would block
+    /// ([`TryRead::WouldBlock`]): the
+    /// number had offsets when it was tried, as the `lseek` of
+    /// [`Instance::route`] would have said. (If another thread re-made
+    /// the number's devices meanwhile, the full route.)
+    fn route_tried(&self, fd: i32, file: &Arc<FileDevice>) -> Result<Route> {
+        let target = self
+            .fds
+            .lock()
+            .get(&fd)
+            .filter(|e| e.file.as_ref().is_some_and(|f| Arc::ptr_eq(f, file)))
+            .map(|e| Arc::clone(&e.read));
+        match target {
+            Some(target) => Ok(Route {
+                target,
+                seekable: true,
+                stream: None,
+            }),
+            None => self.route(fd, OpKind::Read),
+        }
+    }
+
     fn route(&self, fd: i32, kind: OpKind) -> Result<Route> {
         // The fast path (see "Descriptors" above): a number known to name
         // a seekable file is checked with one lseek, not an fstat.
@@ -280,11 +343,11 @@ impl Instance {
             let mk = || unsafe { FileDevice::from_raw_fd(fd, opts.clone()) };
             let d = mk()?;
             let seekable = d.is_seekable();
-            let read = aio_core::into_dyn(d);
-            let write = if seekable {
-                Arc::clone(&read)
+            let (read, write, file) = if seekable {
+                let (file, read) = shared_file(d);
+                (Arc::clone(&read), read, Some(file))
             } else {
-                aio_core::into_dyn(mk()?)
+                (aio_core::into_dyn(d), aio_core::into_dyn(mk()?), None)
             };
             fds.insert(
                 fd,
@@ -297,6 +360,7 @@ impl Instance {
                     write,
                     read_q: Arc::new(StreamQ::default()),
                     write_q: Arc::new(StreamQ::default()),
+                    file,
                 },
             );
         }

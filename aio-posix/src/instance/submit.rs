@@ -5,6 +5,7 @@ use aio_core::sync::Arc;
 use aio_core::sync::atomic::Ordering;
 use aio_core::{Error, IoBuf, Op, OpKind, Result};
 use aio_pool::{SubmitFlags, Submitted};
+use blockdev::TryRead;
 
 use crate::abi::{Fields, RawAiocb, TAG_SUBMITTED, W_GEN, W_INSTANCE, W_SLOT, W_TAG, field};
 use crate::complete::on_complete;
@@ -96,7 +97,54 @@ impl Instance {
             // SAFETY: valid aiocb, not in flight (checked above).
             unsafe { self.fail_now(cb, e, notify, reserved) }
         };
-        let route = match self.route(req.fd, kind) {
+        // A read of a number cached as a seekable file is tried in this
+        // thread first, before it is routed (so with no system call but
+        // the read itself) and without an op: when the device finishes
+        // it, it completes here as an op failed at once does. The read's
+        // own answer says what the routing `lseek` would have: ESPIPE, the
+        // number now names a stream (routed afresh); would block, it has
+        // offsets (routed to the same device, not tried again).
+        let mut tried = false;
+        let mut routed = None;
+        if kind == OpKind::Read
+            && segs.is_none()
+            && closed_fd != Some(req.fd)
+            && nbytes <= *inline_left
+            && (nbytes == 0 || !req.buf.is_null())
+            && req.offset >= 0
+            && (req.offset as u64)
+                .checked_add(nbytes as u64)
+                .is_some_and(|e| e <= i64::MAX as u64)
+            && let Some(file) = self.probe(req.fd)
+        {
+            let Some(idx) = self.core.slab.alloc() else {
+                self.core.dispatch.unreserve(reserved);
+                return Err(Error::EAGAIN);
+            };
+            // SAFETY: the caller keeps `aio_buf` valid for `aio_nbytes`
+            // bytes until the op completes, and does not touch it
+            // meanwhile; the op completes before this call returns.
+            match unsafe { file.try_read(req.buf.cast(), nbytes, req.offset as u64) } {
+                TryRead::Done(Err(e)) if e == Error::ESPIPE => {
+                    self.core.slab.free(idx);
+                    routed = Some(self.route_slow(req.fd, kind));
+                }
+                TryRead::Done(r) => {
+                    *inline_left -= nbytes;
+                    self.pools.count_inline(kind);
+                    // SAFETY: valid aiocb, not in flight (checked above).
+                    unsafe { self.complete_at_once(idx, cb, r, notify, group) };
+                    return Ok(());
+                }
+                TryRead::WouldBlock => {
+                    self.core.slab.free(idx);
+                    tried = true;
+                    routed = Some(self.route_tried(req.fd, &file));
+                }
+                TryRead::NotTried => self.core.slab.free(idx),
+            }
+        }
+        let route = match routed.unwrap_or_else(|| self.route(req.fd, kind)) {
             // The number was closed when the call began; the instance built
             // since may have reused it for its own ring.
             _ if closed_fd == Some(req.fd) => return fail(Error::EBADF),
@@ -202,7 +250,7 @@ impl Instance {
         // The inline attempt (the pools may run a transfer in this thread
         // when its device can do it without blocking) is for small ops:
         // aio_read must return promptly whatever the size.
-        if len > *inline_left {
+        if tried || len > *inline_left {
             flags = flags | SubmitFlags::NO_INLINE;
         } else {
             *inline_left -= len;
@@ -321,6 +369,28 @@ impl Instance {
             self.core.dispatch.unreserve(reserved);
             return Err(Error::EAGAIN);
         };
+        // SAFETY: as the caller promises.
+        unsafe { self.complete_at_once(idx, cb, Err(e), notify, None) };
+        Ok(())
+    }
+
+    /// Completes an accepted op with `res` in this thread, on slot `idx`
+    /// (taken from the slab, never submitted): a read the device finished
+    /// at once, or an op failed at once. It completes exactly as a
+    /// submitted op does: the completed list, the aiocb's status,
+    /// sleepers, the notification (whose dispatcher credit the caller
+    /// reserved), and `group`'s count and notification.
+    ///
+    /// # Safety
+    /// `cb` points at a valid aiocb that is not in flight.
+    unsafe fn complete_at_once(
+        &self,
+        idx: u32,
+        cb: *mut RawAiocb,
+        res: Result<usize>,
+        notify: Notification,
+        group: Option<&Arc<Group>>,
+    ) {
         let slot = &self.core.slab.slots[idx as usize];
         // Held across the completion, so that reclaim cannot recycle the
         // slot before it is finished.
@@ -330,9 +400,12 @@ impl Instance {
         // SAFETY: valid aiocb, not in flight (caller); published before
         // its completion (K2..K3b) below.
         unsafe { self.mark_accepted(cb, idx, generation) };
-        self.core.finish_now(idx, generation, cb, e, notify, None);
+        if let Some(g) = group {
+            g.add();
+        }
+        self.core
+            .finish_now(idx, generation, cb, res, notify, group.map(Arc::clone));
         drop(st);
-        Ok(())
     }
 
     pub(super) fn undo(

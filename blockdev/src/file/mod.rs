@@ -453,32 +453,102 @@ impl Strategy for FileDevice {
     /// Reads of a regular file or block device only: `preadv2` with
     /// `RWF_NOWAIT` completes the op inline when the data is in the page
     /// cache, and gives it back when the read would block (or came back
-    /// short before the end of the device).
+    /// short before the end of the device). The attempt is
+    /// [`FileShared::read_nowait`], shared with [`FileDevice::try_read`].
     fn try_nowait(&self, mut op: InFlight) -> std::result::Result<(), InFlight> {
-        let sh = &*self.sh;
-        // O_DIRECT is never tried: RWF_NOWAIT only refuses to wait for
-        // locks and allocation, not for the device, so a direct read here
-        // would block the submitter for the whole I/O.
-        if op.kind() != OpKind::Read || !sh.seekable || !sh.nowait_ok.load(Ordering::Relaxed) {
+        if op.kind() != OpKind::Read {
             return Err(op);
         }
-        let plan = match self.sh.plan_op(&op) {
-            Ok(p) => p,
-            Err(r) => {
+        let (offset, len) = (op.offset(), op.len());
+        let r = {
+            let mut segs = op.segments_mut();
+            let iov = segs.as_iovecs();
+            let addr = plan::segments_addr(iov);
+            // SAFETY: the iovecs cover the op's buffer, owned through the
+            // in-flight token for as long as this call runs.
+            unsafe { self.sh.read_nowait(iov, offset, len, addr) }
+        };
+        match r {
+            TryRead::Done(r) => {
                 op.complete(r);
-                return Ok(());
+                Ok(())
             }
+            TryRead::WouldBlock | TryRead::NotTried => Err(op),
+        }
+    }
+}
+
+/// What [`FileDevice::try_read`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRead {
+    /// The read is over: its result (bytes read, or the error `preadv2`
+    /// or the device's own checks gave). `ESPIPE` means the descriptor
+    /// number no longer names a file with offsets.
+    Done(Result<usize>),
+    /// The read was tried and would block (a page-cache miss, or a short
+    /// read before the end): nothing was transferred that counts. The
+    /// descriptor had offsets when it was tried.
+    WouldBlock,
+    /// Not tried (not a file with offsets, `O_DIRECT`, or the kernel
+    /// refused `RWF_NOWAIT` here): nothing was asked of the kernel.
+    NotTried,
+}
+
+impl FileDevice {
+    /// One read of `len` bytes at `offset` into `buf`, tried in the
+    /// calling thread without blocking (`preadv2` with `RWF_NOWAIT`), as
+    /// the device's strategy routine tries an op inline, but without an
+    /// op: for a layer that completes what this finishes itself and
+    /// submits an op only for what it does not.
+    ///
+    /// # Safety
+    /// `buf` is valid for writes of `len` bytes for the duration of the
+    /// call (nothing else reads or writes it meanwhile).
+    pub unsafe fn try_read(&self, buf: *mut u8, len: usize, offset: u64) -> TryRead {
+        let iov = [libc::iovec {
+            iov_base: buf.cast(),
+            iov_len: len,
+        }];
+        // SAFETY: as the caller promises.
+        unsafe { self.sh.read_nowait(&iov, offset, len, buf as usize) }
+    }
+}
+
+impl FileShared {
+    /// The inline read: the plan (bounds, status flags), then one
+    /// `preadv2(RWF_NOWAIT)` over `iov` clamped to the plan's length.
+    /// Never tried for a stream or `O_DIRECT` (`RWF_NOWAIT` only refuses
+    /// to wait for locks and allocation, not for the device, so a direct
+    /// read would block the caller for the whole I/O); a kernel that
+    /// refuses `RWF_NOWAIT` for this file turns it off for good.
+    ///
+    /// # Safety
+    /// `iov` describes `len` writable bytes that stay valid and untouched
+    /// by anyone else for the duration of the call; `addr` is their
+    /// address (or every segment's address and length or-ed together).
+    unsafe fn read_nowait(
+        &self,
+        iov: &[libc::iovec],
+        offset: u64,
+        len: usize,
+        addr: usize,
+    ) -> TryRead {
+        let sh = self;
+        if !sh.seekable || !sh.nowait_ok.load(Ordering::Relaxed) {
+            return TryRead::NotTried;
+        }
+        let plan = match sh.plan(OpKind::Read, offset, len, addr) {
+            Ok(p) => p,
+            Err(r) => return TryRead::Done(r),
         };
         if plan.status.direct {
-            return Err(op);
+            return TryRead::NotTried;
         }
-        // One call over the op's segments (one for a contiguous buffer),
+        // One call over the segments (one for a contiguous buffer),
         // clamped to `plan.len`.
         let n = {
-            let mut segs = op.segments_mut();
-            let iov = iov::range(segs.as_iovecs(), 0, plan.len);
-            // SAFETY: the iovecs cover `plan.len` bytes of the op's
-            // buffer, owned through the in-flight token.
+            let iov = iov::range(iov, 0, plan.len);
+            // SAFETY: the iovecs cover `plan.len` writable bytes (caller).
             unsafe {
                 libc::preadv2(
                     sh.fd,
@@ -494,18 +564,17 @@ impl Strategy for FileDevice {
             if e == Error::EINVAL && sh.read_status().is_ok_and(|s| s.direct) {
                 // The descriptor became O_DIRECT since its flags were last
                 // read (the kernel refused the alignment): not an inline
-                // op, and RWF_NOWAIT is fine.
-                return Err(op);
+                // read, and RWF_NOWAIT is fine.
+                return TryRead::WouldBlock;
             }
             if e == Error::EOPNOTSUPP || e == Error::EINVAL {
                 sh.nowait_ok.store(false, Ordering::Relaxed);
-                return Err(op);
+                return TryRead::WouldBlock;
             }
             if e == Error::EAGAIN || e == Error::EINTR {
-                return Err(op);
+                return TryRead::WouldBlock;
             }
-            op.complete(Err(e));
-            return Ok(());
+            return TryRead::Done(Err(e));
         }
         let n = n as usize;
         // A full read needs no check; only a short one must be told apart
@@ -518,10 +587,9 @@ impl Strategy for FileDevice {
             }
         };
         if n == plan.len || at_end() {
-            op.complete(Ok(n));
-            Ok(())
+            TryRead::Done(Ok(n))
         } else {
-            Err(op)
+            TryRead::WouldBlock
         }
     }
 }

@@ -88,16 +88,21 @@ impl FileShared {
     pub(super) fn plan_op(&self, op: &InFlight) -> std::result::Result<Plan, Result<usize>> {
         let kind = op.kind();
         let addr = if kind.is_transfer() {
-            let segs = op.segments();
-            match segs.as_iovecs() {
-                [one] => one.iov_base as usize,
-                many => many
-                    .iter()
-                    .fold(0, |a, s| a | s.iov_base as usize | s.iov_len),
-            }
+            segments_addr(op.segments().as_iovecs())
         } else {
             0
         };
         self.plan(kind, op.offset(), op.len(), addr)
+    }
+}
+
+/// The address [`FileShared::plan`] checks for direct I/O: a single
+/// segment's base, or every segment's base and length or-ed together.
+pub(super) fn segments_addr(iov: &[libc::iovec]) -> usize {
+    match iov {
+        [one] => one.iov_base as usize,
+        many => many
+            .iter()
+            .fold(0, |a, s| a | s.iov_base as usize | s.iov_len),
     }
 }
