@@ -21,7 +21,10 @@
 //!   the op back past them, or a sleep with [`SubmitFlags::WAIT`]), the op
 //!   is tried inline with `Strategy::try_nowait` (a RAM disk, a page-cache
 //!   hit) and queued only if that would block, on the pool of the
-//!   submitter's CPU (`sched_getcpu`).
+//!   submitter's CPU (`sched_getcpu`), or for a write on its target's pool
+//!   (a hash of the target: one file's writes share one worker and ring,
+//!   as the kernel serializes them on the inode lock anyway; see
+//!   `home_of` in `set.rs`).
 //! * **Workers never block on one op.** A worker takes queued tokens,
 //!   starts them and hands them to the target's `Strategy::submit` with its
 //!   own engine set, [`Engines`](aio_core::Engines), whose home source is

@@ -227,6 +227,17 @@ impl Op {
         unsafe { self.shared.desc(|d| Arc::clone(&d.target)) }
     }
 
+    /// The target's identity (its address), as
+    /// [`Queued::target_key`](crate::Queued::target_key) gives it: equal
+    /// for two ops exactly when they share a target.
+    pub fn target_key(&self) -> usize {
+        // SAFETY: the owner may read its descriptor.
+        unsafe {
+            self.shared
+                .desc(|d| Arc::as_ptr(&d.target) as *const () as usize)
+        }
+    }
+
     /// Completions call `cb` (asynchronous mode with a callback).
     pub fn set_callback(&mut self, cb: Callback) {
         // SAFETY: `Op` is the unique owner of a non-submitted op.

@@ -335,13 +335,17 @@ impl Target for SlowTarget {
 
 /// Pins the calling thread to CPU 0 (for skewed-load tests).
 pub fn pin_to_cpu0() {
+    assert!(pin_to_cpu(0), "cannot pin the test thread to CPU 0");
+}
+
+/// Pins the calling thread to CPU `cpu`; false if the kernel refuses.
+pub fn pin_to_cpu(cpu: usize) -> bool {
     // SAFETY: cpu_set_t is plain data; all-zero is a valid empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: 0 < CPU_SETSIZE; `set` is valid.
-    unsafe { libc::CPU_SET(0, &mut set) };
+    // SAFETY: `set` is valid; CPU_SET ignores a CPU past CPU_SETSIZE.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
     // SAFETY: valid set of the size we pass; pid 0 is this thread.
-    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    assert_eq!(r, 0, "cannot pin the test thread to CPU 0");
+    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 }
 }
 
 /// `t` as the `Arc<dyn Target>` ops carry, plus a typed handle on it for
