@@ -131,6 +131,32 @@ struct FdEntry {
     file: Option<Arc<FileDevice>>,
 }
 
+/// The descriptor table's hash: Fibonacci hashing of the number (one
+/// multiply; every submission looks its number up, and SipHash cost more
+/// than the lookup). Descriptor numbers are the program's, not an
+/// attacker's keys: no flooding to defend against.
+type FdHash = std::hash::BuildHasherDefault<FdHasher>;
+
+/// See [`FdHash`].
+#[derive(Default)]
+struct FdHasher(u64);
+
+impl std::hash::Hasher for FdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.0 = u64::from(n as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// Where an op goes.
 struct Route {
     target: Arc<dyn Target>,
@@ -169,7 +195,7 @@ fn resubmit(op: Op) -> std::result::Result<aio_core::Pending, (Op, Error)> {
 pub(crate) struct Instance {
     pub(crate) core: Completer,
     pools: PoolSet,
-    fds: Mutex<HashMap<i32, FdEntry>>,
+    fds: Mutex<HashMap<i32, FdEntry, FdHash>>,
     blocking: Arc<BlockingPool>,
     pub(crate) cfg: Config,
     /// This incarnation's number (see [`W_INSTANCE`](crate::abi::W_INSTANCE)).
@@ -246,7 +272,10 @@ impl Instance {
         Ok(Instance {
             core,
             pools,
-            fds: Mutex::ranked(crate::lock_order::INSTANCE_FDS, HashMap::new()),
+            fds: Mutex::ranked(
+                crate::lock_order::INSTANCE_FDS,
+                HashMap::with_hasher(FdHash::default()),
+            ),
             blocking: BlockingPool::new(4),
             cfg,
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed).wrapping_add(1),

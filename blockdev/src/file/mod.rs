@@ -547,13 +547,29 @@ impl FileShared {
         // One call over the segments (one for a contiguous buffer),
         // clamped to `plan.len`.
         let n = {
-            let iov = iov::range(iov, 0, plan.len);
-            // SAFETY: the iovecs cover `plan.len` writable bytes (caller).
+            let one;
+            let many;
+            let list = match iov {
+                // One buffer (every aio_read): just clamped.
+                [b] => {
+                    one = [libc::iovec {
+                        iov_base: b.iov_base,
+                        iov_len: plan.len,
+                    }];
+                    &one[..]
+                }
+                _ => {
+                    many = iov::range(iov, 0, plan.len);
+                    many.as_slice()
+                }
+            };
+            // SAFETY: the iovecs cover `plan.len` writable bytes (caller;
+            // `plan.len` is at most the buffers' length).
             unsafe {
                 libc::preadv2(
                     sh.fd,
-                    iov.as_slice().as_ptr(),
-                    iov.count(),
+                    list.as_ptr(),
+                    list.len().min(libc::c_int::MAX as usize) as libc::c_int,
                     plan.offset as libc::off_t,
                     libc::RWF_NOWAIT,
                 )
