@@ -461,6 +461,12 @@ impl Slab {
         self.reap.lock().reaping = true;
     }
 
+    /// Whether the slab keeps untaken results (reaping mode).
+    #[cfg_attr(not(loom), allow(dead_code))]
+    pub(crate) fn is_reaping(&self) -> bool {
+        self.reap.lock().reaping
+    }
+
     /// Makes the completion descriptor, just installed, readable if any
     /// slot is in use: an op that completed around the install may have
     /// missed it (its K3b and its look at the descriptor race with the
@@ -700,5 +706,36 @@ impl CompletionFd {
     #[cfg(loom)]
     fn drain(&self) {
         self.count.swap(0, Ordering::AcqRel);
+    }
+}
+
+/// The process's reaping flag (`instance::reap`'s `REAPS`) against an
+/// instance being built: the builder reads the flag in `Instance::new`,
+/// before its slab is published, so a first `aio_waitcomplete` (or
+/// completion descriptor) between that read and the publication would find
+/// no instance to switch, and the builder would have read the flag unset.
+/// Whichever of the two looks second switches it: [`set_reaping`] stores
+/// the flag and then looks for the published slab, [`published`] looks at
+/// the flag after publishing; a SeqCst fence between each one's store and
+/// load makes the two loads unable to both miss (store buffering).
+/// Model: `loom_reaps_flag_vs_instance_build`.
+pub(crate) fn set_reaping<'a>(flag: &AtomicBool, live: impl FnOnce() -> Option<&'a Slab>) {
+    flag.store(true, Ordering::Release);
+    aio_core::sync::atomic::fence(Ordering::SeqCst);
+    if let Some(slab) = live() {
+        slab.start_reaping();
+    }
+}
+
+/// The builder's half of [`set_reaping`]'s handshake: `slab`'s instance was
+/// just published; if the process reaps by now, so does it.
+pub(crate) fn published(flag: &AtomicBool, slab: &Slab) {
+    if aio_core::sync::mutant(aio_core::sync::Mutant::ReapsNoRecheck) {
+        // Mutant: trust the flag read before publication.
+        return;
+    }
+    aio_core::sync::atomic::fence(Ordering::SeqCst);
+    if flag.load(Ordering::Acquire) {
+        slab.start_reaping();
     }
 }

@@ -104,6 +104,7 @@ SuspendSkipWake = "suspend-skip-wake", "aio-posix", "loom_suspend_vs_complete", 
 SuspendNoRegister = "suspend-no-register", "aio-posix", "loom_suspend_vs_complete", Expect::Deadlock;
 SlabDropUndelivered = "slab-drop-undelivered", "aio-posix", "loom_slab_reclaim_vs_delivery", Expect::Panic("a completed op's slot was lost: nothing left to reclaim");
 ReapTakeUnclaimed = "reap-take-unclaimed", "aio-posix", "loom_waitcomplete_vs_return", Expect::Panic("a completion was reported twice");
+ReapsNoRecheck = "reaps-no-recheck", "aio-posix", "loom_reaps_flag_vs_instance_build", Expect::Panic("an instance built as the process began to reap never reaps");
 CfdRecheckBeforeClear = "cfd-recheck-before-clear", "aio-posix", "loom_completion_fd_vs_completer", Expect::Panic("an untaken completion behind an unreadable descriptor");
 LioSplitDecrement = "lio-split-decrement", "aio-posix", "loom_lio_group_notifies_once", Expect::Panic("the list notification must be sent exactly once");
 DispatchNoNotify = "dispatch-no-notify", "aio-posix", "loom_dispatch_push_vs_idle", Expect::Deadlock;

@@ -89,9 +89,12 @@ entry! {
     /// `int aio_read(struct aiocb *aiocbp);`
     ///
     /// # DESCRIPTION
-    /// The read runs on the service pools; `aio_error` answers
-    /// `EINPROGRESS` until it completes, then the notification in
-    /// `aio_sigevent` is sent. On a non-seekable descriptor (pipe, FIFO,
+    /// A read of up to `AIO_POSIX_INLINE_MAX` bytes of a regular file
+    /// whose data is in the page cache is done in the calling thread, and
+    /// has completed (its notification sent) when this returns; any other
+    /// read runs on the service pools. `aio_error` answers `EINPROGRESS`
+    /// until it completes, then the notification in `aio_sigevent` is
+    /// sent. On a non-seekable descriptor (pipe, FIFO,
     /// socket, pty) `aio_offset` is ignored and reads on one descriptor
     /// complete in the order they were queued; a read waiting for data
     /// never holds up a write on the same descriptor, and can be cancelled.

@@ -517,6 +517,10 @@ fn global_slow() -> Result<&'static Instance> {
     let ptr = Box::into_raw(aio) as usize;
     match GLOBAL.compare_exchange(0, ptr, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {
+            // A first aio_waitcomplete that ran while this instance was
+            // being built may have missed it: look at the flag again.
+            // SAFETY: just published; never freed.
+            reap::published(unsafe { &*(ptr as *const Instance) });
             crate::stats::arm(|| try_global().map(Instance::pool_stats));
             // SAFETY: just published; never freed.
             Ok(unsafe { &*(ptr as *const Instance) })

@@ -14,16 +14,23 @@ use super::Instance;
 /// also one made before the instance exists (nothing submitted yet) or in
 /// a fork's parent: every instance built afterwards reaps from the start
 /// (its slab keeps untaken results), so "from the first call on" holds
-/// whatever the order of the calls.
+/// whatever the order of the calls. An instance being built as the flag
+/// is set (it read the flag before) is switched by whichever of the two
+/// looks second: [`process_reaps`] after its store, or the builder after
+/// publishing the instance ([`published`]); see
+/// [`set_reaping`](crate::slab::set_reaping).
 static REAPS: aio_core::sync::atomic::AtomicBool = aio_core::sync::atomic::AtomicBool::new(false);
 
 /// Marks the process as reaping (see [`REAPS`]); the live instance, if
 /// any, switches now.
 pub(crate) fn process_reaps() {
-    REAPS.store(true, Ordering::Release);
-    if let Some(aio) = super::try_global() {
-        aio.core.slab.start_reaping();
-    }
+    crate::slab::set_reaping(&REAPS, || super::try_global().map(|aio| &aio.core.slab));
+}
+
+/// An instance was just published (see [`REAPS`]): it reaps if the process
+/// does by now.
+pub(crate) fn published(aio: &Instance) {
+    crate::slab::published(&REAPS, &aio.core.slab);
 }
 
 /// Whether a new instance must start reaping.

@@ -103,3 +103,37 @@ fn loom_completion_fd_vs_completer() {
         }
     });
 }
+
+/// The process's first `aio_waitcomplete` sets the reaping flag while
+/// another thread builds the instance (reads the flag, then publishes):
+/// whichever looks second must switch the instance to reaping, or its
+/// slab would recycle untaken results forever. Mutant `reaps-no-recheck`
+/// drops the builder's look after publication: the reaper may look for
+/// the instance before it is published, after the builder read the flag.
+#[test]
+fn loom_reaps_flag_vs_instance_build() {
+    use aio_core::sync::atomic::AtomicBool;
+    model(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let live = Arc::new(AtomicBool::new(false));
+        let slab = Arc::new(crate::slab::Slab::new(1));
+        let builder = {
+            let (flag, live, slab) = (Arc::clone(&flag), Arc::clone(&live), Arc::clone(&slab));
+            thread::spawn(move || {
+                // Instance::new.
+                if flag.load(Ordering::Acquire) {
+                    slab.start_reaping();
+                }
+                // global_slow: publish, then look again.
+                live.store(true, Ordering::Release);
+                crate::slab::published(&flag, &slab);
+            })
+        };
+        crate::slab::set_reaping(&flag, || live.load(Ordering::Acquire).then_some(&*slab));
+        builder.join().unwrap();
+        assert!(
+            slab.is_reaping(),
+            "an instance built as the process began to reap never reaps"
+        );
+    });
+}
