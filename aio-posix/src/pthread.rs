@@ -8,6 +8,8 @@
 
 /// glibc's `PTHREAD_CANCEL_ENABLE` (not in the libc crate).
 pub(crate) const PTHREAD_CANCEL_ENABLE: libc::c_int = 0;
+/// glibc's `PTHREAD_CANCEL_DISABLE`.
+pub(crate) const PTHREAD_CANCEL_DISABLE: libc::c_int = 1;
 /// glibc's `PTHREAD_CANCEL_DEFERRED`.
 pub(crate) const PTHREAD_CANCEL_DEFERRED: libc::c_int = 0;
 /// glibc's `PTHREAD_CANCEL_ASYNCHRONOUS`.

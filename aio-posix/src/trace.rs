@@ -107,8 +107,11 @@ fn tracing(lazy: bool) -> bool {
     }
 }
 
-/// Appends "pid=P first NAME" to the trace file with `open`, `write` and
-/// `close` alone, formatted on the stack: async-signal-safe.
+/// Appends "pid=P first NAME" to the trace file with the `openat`,
+/// `write` and `close` system calls alone, formatted on the stack:
+/// async-signal-safe, and no cancellation point (glibc's `open`, `write`
+/// and `close` are; a thread with a cancellation pending would be
+/// cancelled inside `aio_error`).
 fn trace_first(i: usize) {
     let Some(path) = TRACE_PATH.get() else {
         return;
@@ -137,16 +140,19 @@ fn trace_first(i: usize) {
     put(b" first ");
     put(NAMES[i].as_bytes());
     put(b"\n");
-    // SAFETY: a NUL-terminated path; `n` bytes of a local buffer.
+    // SAFETY: a NUL-terminated path; `n` bytes of a local buffer; the
+    // descriptor is ours until closed here.
     unsafe {
-        let fd = libc::open(
+        let fd = libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
             path.as_ptr(),
             libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
             0o644,
         );
         if fd >= 0 {
-            libc::write(fd, buf.as_ptr().cast(), n);
-            libc::close(fd);
+            libc::syscall(libc::SYS_write, fd, buf.as_ptr(), n);
+            libc::syscall(libc::SYS_close, fd);
         }
     }
 }

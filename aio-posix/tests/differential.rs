@@ -179,3 +179,8 @@ fn aio_cancel_clauses() {
 fn lio_listio_clauses() {
     differential("lio_listio", &["lio_listio/"]);
 }
+
+#[test]
+fn threads_and_signals_around_submission() {
+    differential("threads", &["cancel/", "signal/"]);
+}

@@ -713,3 +713,77 @@ fn try_read_says_done_would_block_not_tried_or_espipe() {
     // SAFETY: closes our copy.
     unsafe { libc::close(n) };
 }
+
+/// A loop device over a temporary image, detached on drop.
+struct Loop {
+    dev: String,
+    _img: TempFile,
+}
+
+impl Loop {
+    fn new(bytes: u64) -> Loop {
+        test_support::require_tool("losetup", "util-linux");
+        let img = TempFile::new("loopimg", bytes);
+        let out = std::process::Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&img.path)
+            .output()
+            .expect("run losetup");
+        assert!(
+            out.status.success(),
+            "losetup -f --show (needs root and loop devices): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dev = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Loop { dev, _img: img }
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.dev])
+            .status();
+    }
+}
+
+#[test]
+fn a_short_inline_read_of_a_block_device_is_not_its_end() {
+    use blockdev::TryRead;
+    // st_size is 0 for a block device: a short RWF_NOWAIT read (the first
+    // page cached, the rest not) must go to a worker, not count as the end.
+    let lo = Loop::new(4 << 20);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&lo.dev)
+        .unwrap();
+    let data = pattern(9, 0, 1 << 20);
+    std::os::unix::fs::FileExt::write_all_at(&f, &data, 0).unwrap();
+    // SAFETY: plain syscalls on our descriptor.
+    unsafe {
+        assert_eq!(libc::fsync(f.as_raw_fd()), 0);
+        libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+    }
+    let mut page = [0u8; 4096];
+    std::os::unix::fs::FileExt::read_exact_at(&f, &mut page, 256 << 10).unwrap();
+    // SAFETY: `f` outlives the device.
+    let d = unsafe { FileDevice::from_raw_fd(f.as_raw_fd(), FileOptions::new()) }.unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    // SAFETY: `buf` is ours for the call.
+    let r = unsafe { d.try_read(buf.as_mut_ptr(), buf.len(), 256 << 10) };
+    match r {
+        TryRead::WouldBlock => {}
+        TryRead::Done(Ok(n)) if n == buf.len() => {
+            assert_eq!(checksum(&buf), checksum(&data[256 << 10..320 << 10]));
+        }
+        other => panic!("a 64 KiB read inside a 4 MiB block device: {other:?}"),
+    }
+    // At its real end, a short read is final.
+    // SAFETY: as above.
+    let r = unsafe { d.try_read(buf.as_mut_ptr(), buf.len(), (4 << 20) - 4096) };
+    assert!(
+        matches!(r, TryRead::Done(Ok(4096)) | TryRead::WouldBlock),
+        "the last page of the device: {r:?}"
+    );
+}

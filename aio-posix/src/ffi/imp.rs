@@ -39,12 +39,37 @@ pub(super) fn guard<T>(fail: T, f: impl FnOnce() -> Result<T>) -> T {
     }
 }
 
+/// [`guard`] with thread cancellation disabled while `f` runs: for the
+/// entry points that are not cancellation points (POSIX lists none of
+/// `aio_read`, `aio_write`, `aio_fsync`, `aio_cancel`, `lio_listio`'s
+/// submission among the points, and glibc's never act on a pending
+/// request). What they call may be one in glibc (`preadv2` for the inline
+/// read, `getrandom` and `write` while the instance is built, `open` and
+/// `write` of the trace file): without this, a thread with a cancellation
+/// pending would be unwound out of the middle of a submission, and the
+/// unwind caught by [`guard`] (glibc then aborts the process: "exception
+/// not rethrown"). The request stays pending, to be acted on at the
+/// thread's next cancellation point, as with glibc.
+pub(super) fn guard_nocancel<T>(fail: T, f: impl FnOnce() -> Result<T>) -> T {
+    let mut old = 0;
+    // SAFETY: plain libc calls on this thread's own state.
+    unsafe {
+        crate::pthread::pthread_setcancelstate(crate::pthread::PTHREAD_CANCEL_DISABLE, &mut old)
+    };
+    let r = guard(fail, f);
+    let mut was = 0;
+    // SAFETY: as above; restores the caller's state (no cancellation is
+    // acted on here: this is not a cancellation point).
+    unsafe { crate::pthread::pthread_setcancelstate(old, &mut was) };
+    r
+}
+
 // ---------------------------------------------------------------------------
 // The implementations, shared by both names of each entry point.
 // ---------------------------------------------------------------------------
 
 pub(super) unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
-    guard(-1, || {
+    guard_nocancel(-1, || {
         // SAFETY: forwarded from the entry point's contract.
         let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
         let mut inline_left = aio.cfg.inline_max;
@@ -66,7 +91,7 @@ pub(super) unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
 // --- aio_readv / aio_writev (extension, FreeBSD) -------------------------
 
 pub(super) unsafe fn do_submitv(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
-    guard(-1, || {
+    guard_nocancel(-1, || {
         // SAFETY: forwarded from the entry point's contract.
         let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
         let mut inline_left = aio.cfg.inline_max;
@@ -88,7 +113,7 @@ pub(super) unsafe fn do_submitv(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
 // --- end aio_readv / aio_writev --------------------------------------------
 
 pub(super) unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
-    guard(-1, || {
+    guard_nocancel(-1, || {
         let kind = match op {
             libc::O_SYNC => OpKind::Fsync,
             libc::O_DSYNC => OpKind::Fdatasync,
@@ -285,7 +310,7 @@ pub(super) unsafe fn suspend_entry(
 }
 
 pub(super) unsafe fn do_cancel(fd: c_int, cb: *mut libc::aiocb) -> c_int {
-    guard(-1, || {
+    guard_nocancel(-1, || {
         let aio = instance::global()?;
         let st = if cb.is_null() {
             aio.cancel_fd(fd)?
@@ -303,7 +328,7 @@ pub(super) unsafe fn do_listio(
     nent: c_int,
     sig: *mut libc::sigevent,
 ) -> c_int {
-    guard(-1, || {
+    guard_nocancel(-1, || {
         let wait = match mode {
             libc::LIO_WAIT => true,
             libc::LIO_NOWAIT => false,
@@ -450,5 +475,5 @@ pub(super) unsafe fn waitcomplete_entry(
 }
 
 pub(super) fn completion_fd_imp() -> c_int {
-    guard(-1, || instance::global()?.completion_fd())
+    guard_nocancel(-1, || instance::global()?.completion_fd())
 }

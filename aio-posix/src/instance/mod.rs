@@ -33,11 +33,13 @@
 //! offsets: the op goes to the same device's pools), not tried (`O_DIRECT`,
 //! or no `RWF_NOWAIT` here: the check below). Every other op on such a
 //! number (writes, flushes, larger or vectored reads) is checked at
-//! submission with one `lseek(fd, 0, SEEK_CUR)` (a third of an `fstat`'s
-//! cost here), because it goes to a worker or a ring, where an op routed as
-//! positional would not say `ESPIPE` in time (io_uring ignores the offset
-//! of a stream; a worker's `ESPIPE` comes after the op was accepted for the
-//! wrong device): `ESPIPE` sends it to the full check. A number that now
+//! submission with one system call that transfers nothing (`pread` of no
+//! bytes for a read, `lseek(fd, 0, SEEK_CUR)` for a write or flush: see
+//! `still_positional`; a third of an `fstat`'s cost here), because it goes
+//! to a worker or a ring, where an op routed as positional would not say
+//! `ESPIPE` in time (io_uring ignores the offset of a stream; a worker's
+//! `ESPIPE` comes after the op was accepted for the wrong device): a
+//! failure sends it to the full check. A number that now
 //! names another seekable file is served by the cached devices as they
 //! are, since a positional transfer on the number is exactly what the
 //! program asked for and the device keeps no state of the file's that
@@ -238,6 +240,27 @@ fn shared_file(d: FileDevice) -> (Arc<FileDevice>, Arc<dyn Target>) {
     )
 }
 
+/// Whether a number cached as a seekable file still takes positional I/O
+/// of `kind`, by one system call that transfers nothing. A read asks the
+/// read itself, with no bytes: `pread(fd, _, 0, 0)` says `ESPIPE` for a
+/// pipe, socket or pty and also for the descriptors that `lseek` accepts
+/// but `pread` refuses (eventfd, epoll, signalfd, timerfd, inotify), whose
+/// read would otherwise go to a file's device. A write or flush keeps
+/// `lseek(fd, 0, SEEK_CUR)`: a write of no bytes takes a file's inode lock
+/// on ext4. Either is the raw system call: not a cancellation point.
+fn still_positional(fd: i32, kind: OpKind) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: plain system calls; the read transfers nothing (into a
+    // valid local), the seek moves no offset (SEEK_CUR by 0).
+    unsafe {
+        if kind == OpKind::Read {
+            libc::syscall(libc::SYS_pread64, fd, &raw mut byte, 0usize, 0i64) == 0
+        } else {
+            libc::syscall(libc::SYS_lseek, fd, 0i64, libc::SEEK_CUR) >= 0
+        }
+    }
+}
+
 /// `EBADF` unless `fd` is an open descriptor.
 pub(crate) fn check_fd(fd: i32) -> Result<()> {
     // SAFETY: plain syscall.
@@ -306,7 +329,7 @@ impl Instance {
     /// The route of a read that `file`, [`Instance::probe`]'s device for
     /// `fd`, tried inline and found would block
     /// ([`TryRead::WouldBlock`]): the
-    /// number had offsets when it was tried, as the `lseek` of
+    /// number took a positional read when it was tried, as the check of
     /// [`Instance::route`] would have said. (If another thread re-made
     /// the number's devices meanwhile, the full route.)
     fn route_tried(&self, fd: i32, file: &Arc<FileDevice>) -> Result<Route> {
@@ -328,7 +351,8 @@ impl Instance {
 
     fn route(&self, fd: i32, kind: OpKind) -> Result<Route> {
         // The fast path (see "Descriptors" above): a number known to name
-        // a seekable file is checked with one lseek, not an fstat.
+        // a seekable file is checked with one system call that transfers
+        // nothing, not an fstat.
         let known = self
             .fds
             .lock()
@@ -338,19 +362,18 @@ impl Instance {
                 OpKind::Read => (Arc::clone(&e.read), Arc::clone(&e.read_q)),
                 _ => (Arc::clone(&e.write), Arc::clone(&e.write_q)),
             });
-        if let Some((target, q)) = known {
-            // SAFETY: plain syscall; moves no offset (SEEK_CUR by 0).
-            if unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) } >= 0 {
-                let stream = (kind != OpKind::Read && appending(fd)).then_some(q);
-                return Ok(Route {
-                    target,
-                    seekable: true,
-                    stream,
-                });
-            }
-            // ESPIPE (the number now names a pipe, socket, ...), EBADF,
-            // anything else: the full check.
+        if let Some((target, q)) = known
+            && still_positional(fd, kind)
+        {
+            let stream = (kind != OpKind::Read && appending(fd)).then_some(q);
+            return Ok(Route {
+                target,
+                seekable: true,
+                stream,
+            });
         }
+        // ESPIPE (the number now names a pipe, socket, ...), EBADF,
+        // anything else: the full check.
         self.route_slow(fd, kind)
     }
 

@@ -106,7 +106,11 @@ impl Instance {
         // offsets (routed to the same device, not tried again).
         let mut tried = false;
         let mut routed = None;
+        // An op whose completion sends a signal is never done in this
+        // thread (see `Notification::signals`).
+        let quiet = !notify.signals();
         if kind == OpKind::Read
+            && quiet
             && segs.is_none()
             && closed_fd != Some(req.fd)
             && nbytes <= *inline_left
@@ -250,7 +254,7 @@ impl Instance {
         // The inline attempt (the pools may run a transfer in this thread
         // when its device can do it without blocking) is for small ops:
         // aio_read must return promptly whatever the size.
-        if tried || len > *inline_left {
+        if tried || !quiet || len > *inline_left {
             flags = flags | SubmitFlags::NO_INLINE;
         } else {
             *inline_left -= len;

@@ -113,6 +113,17 @@ fn valid_signo(s: i32) -> bool {
 }
 
 impl Notification {
+    /// Whether completing the op sends a signal (`SIGEV_SIGNAL` or
+    /// `SIGEV_THREAD_ID` with a signal other than 0). Such an op is never
+    /// completed in the submitting thread: the signal would be delivered
+    /// there before `aio_read` returns (a process-directed signal goes to
+    /// the sending thread when it does not block it), which glibc never
+    /// does, and a handler that waits for the op in `aio_suspend` would
+    /// wait for its own return.
+    pub(crate) fn signals(&self) -> bool {
+        matches!(self, Notification::Signal { signo, .. } | Notification::ThreadId { signo, .. } if *signo != 0)
+    }
+
     /// Validates and copies a C `struct sigevent`: `EINVAL` for an unknown
     /// `sigev_notify`, a signal number outside 0..=`SIGRTMAX`, a
     /// `SIGEV_THREAD` without a function or a `SIGEV_THREAD_ID` with a

@@ -121,6 +121,13 @@ impl fmt::Debug for FileDevice {
 
 const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
 
+/// A block device's size now (`BLKGETSIZE64`), `None` if it cannot tell.
+fn block_size_now(fd: RawFd) -> Option<u64> {
+    let mut size: u64 = 0;
+    // SAFETY: BLKGETSIZE64 writes a u64 into the pointer.
+    (unsafe { libc::ioctl(fd, BLKGETSIZE64 as _, &mut size) } == 0).then_some(size)
+}
+
 fn fstat(fd: RawFd) -> Result<libc::stat> {
     // SAFETY: `st` is a plain C struct written by the kernel.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -563,16 +570,23 @@ impl FileShared {
                     many.as_slice()
                 }
             };
+            // The system call itself, not glibc's `preadv2`: that is a
+            // cancellation point, and this runs in the caller's thread
+            // (aio_read must not act on a pending cancellation), and it
+            // costs two atomic operations more. The offset goes whole in
+            // the low word on 64-bit Linux (`pos_from_hilo`).
             // SAFETY: the iovecs cover `plan.len` writable bytes (caller;
             // `plan.len` is at most the buffers' length).
             unsafe {
-                libc::preadv2(
+                libc::syscall(
+                    libc::SYS_preadv2,
                     sh.fd,
                     list.as_ptr(),
-                    list.len().min(libc::c_int::MAX as usize) as libc::c_int,
-                    plan.offset as libc::off_t,
+                    list.len().min(libc::c_int::MAX as usize),
+                    plan.offset as libc::c_ulong,
+                    0 as libc::c_ulong,
                     libc::RWF_NOWAIT,
-                )
+                ) as isize
             }
         };
         if n < 0 {
@@ -594,12 +608,23 @@ impl FileShared {
         }
         let n = n as usize;
         // A full read needs no check; only a short one must be told apart
-        // from a read that would have blocked (fstat only then).
+        // from a read that would have blocked (fstat only then): it is
+        // final only at the end of a regular file or block device, as the
+        // number names it now. Anything else (a character device such as
+        // /dev/zero, which RWF_NOWAIT cuts short when the thread should
+        // yield) goes to a worker, whose plain read is not cut short.
         let at_end = || {
+            let end = plan.offset + n as u64;
             if sh.bounded {
-                plan.offset + n as u64 >= sh.capacity
-            } else {
-                fstat(sh.fd).is_ok_and(|st| plan.offset + n as u64 >= st.st_size as u64)
+                return end >= sh.capacity;
+            }
+            match fstat(sh.fd) {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => end >= st.st_size as u64,
+                // st_size is 0 for a block device: its size, now.
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFBLK => {
+                    block_size_now(sh.fd).is_some_and(|size| end >= size)
+                }
+                _ => false,
             }
         };
         if n == plan.len || at_end() {
