@@ -113,9 +113,19 @@ impl Waiter {
         }
     }
 
-    /// One attempt on `fd`, and what it means for this op.
+    /// One attempt on `fd`, and what it means for this op. A descriptor
+    /// without `RWF_NOWAIT` (inotify, some character devices) that the
+    /// program made non-blocking gets one plain transfer on it: that cannot
+    /// block, and says `EAGAIN` as `read(2)` would (the reopen the waiter
+    /// tries otherwise does not exist for such files).
     fn step(&mut self, fd: RawFd) -> Try {
-        match (self.attempt)(self, fd) {
+        let mut t = (self.attempt)(self, fd);
+        if matches!(t, Try::Unsupported) && self.nonblock && !self.plain {
+            self.plain = true;
+            t = (self.attempt)(self, fd);
+            self.plain = false;
+        }
+        match t {
             Try::Wait if self.nonblock => Try::Done(if self.done > 0 {
                 Ok(self.done)
             } else {

@@ -2,6 +2,7 @@
 #include "conform.h"
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 
 int main(void) {
     watchdog(60);
@@ -222,5 +223,15 @@ int main(void) {
     memcpy(&v, big, sizeof v);
     SAY("aio_read/reused_number_eventfd_value", "%llu", (unsigned long long)v);
     close(n);
+
+    /* A non-blocking descriptor that has no RWF_NOWAIT (inotify), with
+     * nothing to read: EAGAIN, as read(2) says. */
+    int ino = inotify_init1(IN_NONBLOCK);
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = ino;
+    cb.aio_buf = big;
+    cb.aio_nbytes = 4096;
+    outcome("aio_read/inotify_nonblock_empty", aio_read(&cb), &cb);
+    close(ino);
     return 0;
 }
