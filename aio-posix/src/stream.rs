@@ -51,6 +51,15 @@ impl StreamQ {
         }
     }
 
+    /// Whether an op of this queue is active (submitted, or waiting
+    /// behind one): a file's writes and flushes join the queue while it
+    /// is, whatever `O_APPEND` says now, so that a flush cannot pass the
+    /// appends still queued after the program cleared the flag.
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn busy(&self) -> bool {
+        self.q.lock().active
+    }
+
     /// Removes slot `idx`'s queued op (cancellation).
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn remove(&self, idx: u32) -> Option<Op> {

@@ -365,7 +365,7 @@ impl Instance {
         if let Some((target, q)) = known
             && still_positional(fd, kind)
         {
-            let stream = (kind != OpKind::Read && appending(fd)).then_some(q);
+            let stream = (kind != OpKind::Read && (appending(fd) || q.busy())).then_some(q);
             return Ok(Route {
                 target,
                 seekable: true,
@@ -418,18 +418,20 @@ impl Instance {
         }
         let e = fds.get(&fd).expect("inserted above");
         let (target, q) = match kind {
-            OpKind::Read => (Arc::clone(&e.read), &e.read_q),
-            _ => (Arc::clone(&e.write), &e.write_q),
+            OpKind::Read => (Arc::clone(&e.read), Arc::clone(&e.read_q)),
+            _ => (Arc::clone(&e.write), Arc::clone(&e.write_q)),
         };
         let seekable = e.seekable;
+        // The queue's own lock is never taken under the table's.
+        drop(fds);
         // Streams queue every op (reads in the read queue; writes and
         // flushes in the write queue). Files queue their writes and
         // flushes only with O_APPEND: the appends must land in order, and
         // a flush must follow the appends still waiting in the queue
-        // (which the pools' fsync barrier cannot see).
-        let ordered = !seekable || (kind != OpKind::Read && appending(fd));
-        let stream = ordered.then(|| Arc::clone(q));
-        drop(fds);
+        // (which the pools' fsync barrier cannot see), also once the
+        // program cleared O_APPEND while some still wait (`busy`).
+        let ordered = !seekable || (kind != OpKind::Read && (appending(fd) || q.busy()));
+        let stream = ordered.then_some(q);
         Ok(Route {
             target,
             seekable,

@@ -72,5 +72,42 @@ int main(void) {
     memset(&cb, 0, sizeof cb);
     cb.aio_fildes = p[1];
     outcome("aio_fsync/pipe", aio_fsync(O_SYNC, &cb), &cb);
+
+    /* "All currently queued I/O operations": also writes queued while
+     * O_APPEND was set, after the program cleared it with fcntl. */
+    {
+        enum { N = 64, SZ = 256 << 10 };
+        char path[] = "/tmp/aio-conform-app-XXXXXX";
+        int afd = mkstemp(path);
+        unlink(path);
+        fcntl(afd, F_SETFL, O_APPEND);
+        static struct aiocb w[N];
+        static char blk[SZ];
+        memset(blk, 'x', sizeof blk);
+        int queued = 0;
+        for (int i = 0; i < N; i++) {
+            memset(&w[i], 0, sizeof w[i]);
+            w[i].aio_fildes = afd;
+            w[i].aio_buf = blk;
+            w[i].aio_nbytes = SZ;
+            if (aio_write(&w[i]) == 0)
+                queued++;
+        }
+        fcntl(afd, F_SETFL, 0);
+        memset(&cb, 0, sizeof cb);
+        cb.aio_fildes = afd;
+        int rc = aio_fsync(O_SYNC, &cb);
+        int st = rc == 0 ? settle(&cb) : errno;
+        int pending = 0;
+        for (int i = 0; i < N; i++)
+            pending += aio_error(&w[i]) == EINPROGRESS;
+        SAY("aio_fsync/after_appends_flag_cleared", "queued=%d call=%d status=%s writes_in_progress=%d",
+            queued, rc, en(st), pending);
+        for (int i = 0; i < N; i++) {
+            settle(&w[i]);
+            aio_return(&w[i]);
+        }
+        close(afd);
+    }
     return 0;
 }
