@@ -215,6 +215,7 @@ pub(crate) fn creating() -> Creating<'static> {
 /// The atfork *prepare* handler's part (the caller of `fork`, before it).
 #[cfg(not(loom))]
 pub fn fork_prepare() {
+    crate::ready::epoll::fork_prepare();
     GATE.prepare();
 }
 
@@ -222,12 +223,15 @@ pub fn fork_prepare() {
 #[cfg(not(loom))]
 pub fn fork_parent() {
     GATE.parent();
+    crate::ready::epoll::fork_done();
 }
 
 /// The atfork *child* handler's part: reopen the gate and close the
-/// inherited descriptors (async-signal-safe: atomics and `close`).
+/// inherited descriptors, and release the readiness cell taken before the
+/// fork (atomics, `close`, an uncontended unlock).
 #[cfg(not(loom))]
 pub fn fork_child() {
     GATE.child();
     close_inherited();
+    crate::ready::epoll::fork_done();
 }

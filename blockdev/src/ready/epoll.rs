@@ -197,18 +197,49 @@ pub(crate) fn attempt(w: &mut Waiter, fd: RawFd) -> Try {
     }
 }
 
+/// The live waiter and the process it belongs to.
+type Live = Option<(u32, Arc<Readiness>)>;
+/// [`cell`]'s type.
+type Cell = aio_core::sync::Mutex<Live>;
+/// A hold on [`cell`] across `fork`.
+type Hold = Option<aio_core::sync::MutexGuard<'static, Live>>;
+
+/// [`global`]'s cell. Every stream op locks it for a moment, so a fork
+/// could copy it locked into a child that has no thread to unlock it:
+/// the forking thread holds it across `fork` ([`fork_prepare`]).
+fn cell() -> &'static Cell {
+    static CELL: aio_core::sync::OnceLock<Cell> = aio_core::sync::OnceLock::new();
+    CELL.get_or_init(|| aio_core::sync::Mutex::ranked(crate::lock_order::READINESS_CELL, None))
+}
+
+std::thread_local! {
+    /// The forking thread's hold on [`cell`] between the atfork handlers.
+    static HELD: std::cell::RefCell<Hold> = const { std::cell::RefCell::new(None) };
+}
+
+/// Before `fork`: takes [`cell`], so that no other thread holds it across
+/// the fork (it is released after, in the parent and in the child, by
+/// [`fork_done`]). Taken before the descriptor gate closes: a thread
+/// making the waiter holds the cell and then enters the gate.
+pub(crate) fn fork_prepare() {
+    let g = cell().lock();
+    HELD.with(|h| *h.borrow_mut() = Some(g));
+}
+
+/// After `fork`, in the parent or the child: releases [`fork_prepare`]'s
+/// hold (the child's copy of the cell is then free; its waiter is the
+/// parent's, and the child's first stream op makes its own).
+pub(crate) fn fork_done() {
+    HELD.with(|h| drop(h.borrow_mut().take()));
+}
+
 /// The process's readiness waiter, made (epoll instance and thread) on
 /// first use; `None` if either cannot be made (the caller then uses
 /// its engine). A fork child makes its own: the parent's thread does
 /// not exist there, and its epoll instance is shared with the parent.
 pub(crate) fn global(create: bool) -> Option<Arc<Readiness>> {
-    use aio_core::sync::Mutex;
-    /// The live waiter and the process it belongs to.
-    type Cell = Mutex<Option<(u32, Arc<Readiness>)>>;
-    static CELL: aio_core::sync::OnceLock<Cell> = aio_core::sync::OnceLock::new();
-    let cell = CELL.get_or_init(|| Mutex::ranked(crate::lock_order::READINESS_CELL, None));
     let pid = std::process::id();
-    let mut g = cell.lock();
+    let mut g = cell().lock();
     if let Some((p, r)) = &*g
         && *p == pid
     {
