@@ -214,24 +214,20 @@ pub(crate) fn creating() -> Creating<'static> {
 
 /// The atfork *prepare* handler's part (the caller of `fork`, before it).
 #[cfg(not(loom))]
-pub fn fork_prepare() {
-    crate::ready::epoll::fork_prepare();
+pub(crate) fn fork_prepare() {
     GATE.prepare();
 }
 
 /// The atfork *parent* handler's part.
 #[cfg(not(loom))]
-pub fn fork_parent() {
+pub(crate) fn fork_parent() {
     GATE.parent();
-    crate::ready::epoll::fork_done();
 }
 
 /// The atfork *child* handler's part: reopen the gate and close the
-/// inherited descriptors, and release the readiness cell taken before the
-/// fork (atomics, `close`, an uncontended unlock).
+/// inherited descriptors (async-signal-safe: atomics and `close`).
 #[cfg(not(loom))]
-pub fn fork_child() {
+pub(crate) fn fork_child() {
     GATE.child();
     close_inherited();
-    crate::ready::epoll::fork_done();
 }

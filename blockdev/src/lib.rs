@@ -120,8 +120,31 @@ pub mod protocols {
 }
 
 pub use device::{AlignedBuf, Device, Geometry, XorShift};
+
+/// The atfork *prepare* handler's part (the caller of `fork`, before it):
+/// takes the readiness waiter's cell (`ready/README.md`, the fork
+/// paragraph), then closes the descriptor gate.
 #[cfg(not(loom))]
-pub use fdreg::{fork_child, fork_parent, fork_prepare};
+pub fn fork_prepare() {
+    ready::epoll::fork_prepare();
+    fdreg::fork_prepare();
+}
+
+/// The atfork *parent* handler's part: reopens the gate, releases the cell.
+#[cfg(not(loom))]
+pub fn fork_parent() {
+    fdreg::fork_parent();
+    ready::epoll::fork_done();
+}
+
+/// The atfork *child* handler's part: reopens the gate, closes the
+/// inherited descriptors, releases the cell (atomics, `close`, an
+/// uncontended unlock).
+#[cfg(not(loom))]
+pub fn fork_child() {
+    fdreg::fork_child();
+    ready::epoll::fork_done();
+}
 #[cfg(not(loom))]
 pub use file::UringEngine;
 #[cfg(not(loom))]
