@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole C test suite (aio-posix's C ABI tests and the aio-tests C
+# Runs the whole C test suite (aio-posix's C ABI tests, the differential
+# conformance programs beside glibc, and the aio-tests C
 # programs: soak, faults, memcheck, streams) in the fallback mode, with
 # io_uring refused by a seccomp filter that scripts/nouring.c installs
 # (ENOSYS; `--eperm` for EPERM). No system setting is changed.
@@ -34,7 +35,7 @@ cc -O2 -o target/nouring/probe target/nouring/probe.c
 # load that copy (a stale one would be tested otherwise).
 cargo build -p aio-posix-cabi --quiet
 cargo test -p aio-posix -p aio-tests --no-run --quiet
-"${launch[@]}" cargo test -p aio-posix --test c_abi --no-fail-fast
+"${launch[@]}" cargo test -p aio-posix --test c_abi --test differential --no-fail-fast
 "${launch[@]}" cargo test -p aio-tests --test c_soak --test c_faults --test c_streams \
   --test c_memcheck --no-fail-fast
 echo "fallback.sh: the C test suite passed with io_uring refused"

@@ -184,3 +184,8 @@ fn lio_listio_clauses() {
 fn threads_and_signals_around_submission() {
     differential("threads", &["cancel/", "signal/"]);
 }
+
+#[test]
+fn streams_that_block_beside_files() {
+    differential("streams", &["stream/"]);
+}

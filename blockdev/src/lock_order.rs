@@ -20,6 +20,10 @@ pub const READINESS_CELL: LockRank = LockRank::new(310, "blockdev::ready::global
 /// ranked is taken under it.
 pub const READINESS_STATE: LockRank = LockRank::new(320, "blockdev::Readiness::state");
 
+/// `Lane::state` (`ready/lane.rs`): held across a `dup` through the fork
+/// gate and a thread spawn; nothing ranked is taken under it.
+pub const LANE_STATE: LockRank = LockRank::new(325, "blockdev::ready::Lane::state");
+
 /// `FileShared::pool` (`file/shared.rs`): held while the blocking pool is
 /// made.
 pub const FILE_POOL: LockRank = LockRank::new(330, "blockdev::FileShared::pool");

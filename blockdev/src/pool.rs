@@ -81,11 +81,13 @@ impl BlockingPool {
                     let name = format!("blockdev-pool-{}", w.len());
                     match thread::spawn_named(name, move || worker(&shared)) {
                         Ok(h) => w.push(h),
-                        Err(e) if w.is_empty() => {
-                            // No worker exists and none can be started:
-                            // run the queue here rather than lose a job.
+                        Err(_) if w.is_empty() => {
+                            // No worker exists and none can be started
+                            // (RLIMIT_NPROC, say): run the queue here
+                            // rather than lose a job. Nothing is printed:
+                            // this can happen on every op, and the
+                            // program's stderr is not ours.
                             drop(w);
-                            eprintln!("blockdev: cannot start a pool thread ({e}); running inline");
                             while let Some(j) = self.shared.queue.try_pop() {
                                 j();
                             }

@@ -8,7 +8,12 @@
 //! * an `O_NONBLOCK` descriptor keeps `write(2)`'s answers: a partial
 //!   count, then `EAGAIN`;
 //! * a write waiting for room can be cancelled (`ECANCELED` if nothing
-//!   was written; the count written and "already done" if some was).
+//!   was written; the count written and "already done" if some was);
+//! * a pty master (no `RWF_NOWAIT`, no reopen) waits on its lane's thread,
+//!   never in the engine: a write larger than the pty holds completes with
+//!   its full count once the slave reads, a file op on the same engine
+//!   completes meanwhile, and a queued read can be cancelled while the one
+//!   under way cannot.
 //!
 //! Every wait has a timeout that fails the test; no timing thresholds.
 
@@ -226,5 +231,99 @@ fn a_pty_read_waits_for_readiness_and_can_be_cancelled() {
         assert_eq!(res[1].1, Ok(5));
         assert_eq!(res[0].1, Ok(5), "fallback {fallback}");
         assert_eq!(&res[0].0.buf()[..5], b"line\n");
+    }
+}
+
+/// A pty master and its slave, in raw mode (no echo, no line discipline
+/// in the way of the bytes).
+fn pty_pair() -> (OwnedFd, OwnedFd) {
+    // SAFETY: plain libc calls; the name is copied before the next call.
+    let (master, slave_path) = unsafe {
+        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        assert_eq!(libc::grantpt(m), 0);
+        assert_eq!(libc::unlockpt(m), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
+        let path = std::ffi::CStr::from_ptr(name.as_ptr()).to_owned();
+        (OwnedFd::from_raw_fd(m), path)
+    };
+    // SAFETY: a valid C string.
+    let s = unsafe {
+        libc::open(
+            slave_path.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    assert!(s >= 0);
+    // SAFETY: just opened, owned by nobody else; `t` is a local termios.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(s, &mut t), 0);
+        libc::cfmakeraw(&mut t);
+        assert_eq!(libc::tcsetattr(s, libc::TCSANOW, &t), 0);
+        (master, OwnedFd::from_raw_fd(s))
+    }
+}
+
+#[test]
+fn a_pty_master_waits_on_its_lane_not_in_the_engine() {
+    for fallback in [false, true] {
+        let (master, slave) = pty_pair();
+        let mt = device(&master);
+        let f = TempFile::new("beside-pty", 1 << 16);
+        let ft = into_dyn(FileDevice::open(&f.path, FileOptions::new()).unwrap());
+        let mut e = engine(fallback);
+        // More than the pty holds: the write waits for the slave to read.
+        let big = pattern(3, 0, 256 << 10);
+        let pw = submit(&mt, &mut e, op(&mt, OpKind::Write, 0, big.clone()));
+        e.poll(16).unwrap();
+        assert!(!pw.is_complete(), "nobody has read the slave yet");
+        assert_eq!(
+            e.in_flight(),
+            0,
+            "a waiting pty write costs the engine nothing"
+        );
+        // The engine still serves the file meanwhile.
+        let pf = submit(&ft, &mut e, op(&ft, OpKind::Write, 0, vec![9; 4096]));
+        assert_eq!(
+            drain(&mut e, vec![pf])[0].1,
+            Ok(4096),
+            "fallback {fallback}"
+        );
+        let h = reader(slave, big.len());
+        assert!(pw.wait_timeout(TIMEOUT), "the pty write never finished");
+        assert_eq!(
+            pw.wait().1,
+            Ok(big.len()),
+            "its full count (fallback {fallback})"
+        );
+        let (slave, got) = h.join().unwrap();
+        assert!(got == big, "the bytes, whole and in order");
+
+        // Two reads: the second waits behind the first on the lane and can
+        // be cancelled; the first is in its blocking read and cannot.
+        let p1 = submit(&mt, &mut e, op(&mt, OpKind::Read, 0, vec![0; 64]));
+        let p2 = submit(&mt, &mut e, op(&mt, OpKind::Read, 0, vec![0; 64]));
+        assert_eq!(
+            mt.strategy().unwrap().cancel(p2.key(), &mut e),
+            CancelOutcome::Cancelled
+        );
+        assert!(p2.wait_timeout(TIMEOUT));
+        assert_eq!(p2.wait().1, Err(Error::ECANCELED));
+        // The first may not have reached its read yet (then it is still
+        // queued and cancellable): only "under way" must leave it running.
+        if mt.strategy().unwrap().cancel(p1.key(), &mut e) == CancelOutcome::InFlight {
+            // SAFETY: valid buffer.
+            let n = unsafe { libc::write(slave.as_raw_fd(), b"pong".as_ptr().cast(), 4) };
+            assert_eq!(n, 4);
+            assert!(p1.wait_timeout(TIMEOUT));
+            let (o, r) = p1.wait();
+            assert_eq!(r, Ok(4));
+            assert_eq!(&o.buf()[..4], b"pong");
+        } else {
+            assert!(p1.wait_timeout(TIMEOUT));
+            assert_eq!(p1.wait().1, Err(Error::ECANCELED));
+        }
     }
 }

@@ -117,7 +117,8 @@ NbdInsertAfterClose = "nbd-insert-after-close", "blockdev", "loom_nbd_submit_vs_
 TimerNoNotify = "timer-no-notify", "blockdev", "loom_timer_schedule_vs_sleep", Expect::Deadlock;
 PoolNoSpawn = "pool-no-spawn", "blockdev", "loom_pool_jobs_from_two_threads_all_run", Expect::Panic("a job was lost");
 ReadyArmBeforeQueue = "ready-arm-before-queue", "blockdev", "loom_ready_submit_vs_event", Expect::Panic("the read waits forever with data in the pipe");
-ForkGateNoRecheck = "fork-gate-no-recheck", "blockdev", "loom_fork_gate", Expect::Panic("fork while a descriptor is half made");}
+ForkGateNoRecheck = "fork-gate-no-recheck", "blockdev", "loom_fork_gate", Expect::Panic("fork while a descriptor is half made");
+LaneExitSplit = "lane-exit-split", "blockdev", "loom_lane_submit_vs_exit", Expect::Panic("an op queued on the lane was never run");}
 
 impl Mutant {
     /// The mutant called `name`, if any.

@@ -290,6 +290,14 @@ impl FileDevice {
                 closed: AtomicBool::new(false),
                 nowait_ok: AtomicBool::new(seekable),
                 status_cache: AtomicU32::new(0),
+                lanes: (!seekable).then(|| {
+                    [(); 2].map(|()| {
+                        Arc::new(crate::ready::lane::Lane::new(
+                            &crate::ready::epoll::LANE_OS,
+                            Some(crate::ready::epoll::LANE_LINGER),
+                        ))
+                    })
+                }),
             }),
             name,
         })

@@ -11,6 +11,7 @@ use aio_core::sync::{Arc, Mutex};
 use aio_core::{Error, OpKind, Result};
 
 use crate::pool::BlockingPool;
+use crate::ready::lane::Lane;
 
 /// The largest single transfer the kernel does (Linux's `MAX_RW_COUNT`).
 pub(crate) const MAX_RW: usize = 0x7fff_f000;
@@ -44,6 +45,10 @@ pub(crate) struct FileShared {
     /// valid, bit 1 direct, bits 8.. the ops that used it since (see
     /// [`FileShared::status`]).
     pub(super) status_cache: AtomicU32,
+    /// A stream's lanes, reads and writes (`ready/lane.rs`): where its
+    /// ops go that the readiness waiter cannot park.
+    /// `None` for a seekable descriptor.
+    pub(super) lanes: Option<[Arc<Lane>; 2]>,
 }
 
 /// How many ops one `fcntl(F_GETFL)` of a borrowed seekable descriptor

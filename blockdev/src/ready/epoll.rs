@@ -9,6 +9,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use aio_core::sync::Arc;
 use aio_core::{Error, Result};
 
+use super::lane::LaneOs;
 use super::{Poller, Readiness, Try, Waiter};
 use crate::iov;
 
@@ -264,6 +265,45 @@ pub(crate) fn global(create: bool) -> Option<Arc<Readiness>> {
         std::mem::forget(old);
     }
     Some(r)
+}
+
+/// The lanes' operating-system side (`lane.rs`): duplicates through the
+/// fork gate, registered for closing in a fork child; threads with every
+/// signal blocked.
+pub(crate) static LANE_OS: LaneOs = LaneOs {
+    dup: lane_dup,
+    close: lane_close,
+    spawn: lane_spawn,
+};
+
+/// How long a lane's idle thread waits for the next op (glibc's AIO
+/// threads wait a second, too).
+pub(crate) const LANE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn lane_dup(fd: RawFd) -> Option<RawFd> {
+    let _gate = crate::fdreg::creating();
+    // SAFETY: plain syscall; the duplicate is the lane's until its thread
+    // closes it.
+    let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if d < 0 {
+        return None;
+    }
+    crate::fdreg::add(d);
+    Some(d)
+}
+
+fn lane_close(fd: RawFd) {
+    crate::fdreg::remove(fd);
+    // SAFETY: the lane's own duplicate (from `lane_dup`), closed once.
+    unsafe { libc::close(fd) };
+}
+
+fn lane_spawn(job: Box<dyn FnOnce() + Send>) -> bool {
+    aio_core::sync::thread::spawn_named("blockdev-lane".into(), move || {
+        block_signals();
+        job();
+    })
+    .is_ok()
 }
 
 /// Blocks every signal on the calling thread, so that process-directed

@@ -9,6 +9,7 @@ use aio_core::{CancelOutcome, Error, InFlight, OpKind, Result};
 
 #[cfg(not(loom))]
 pub(crate) mod epoll;
+pub(crate) mod lane;
 
 /// The two directions of a descriptor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,8 +210,9 @@ impl Readiness {
         self.poller.arm(q.dup, key, r, w)
     }
 
-    /// Parks or completes `w`. Gives it back (untouched: nothing was
-    /// transferred) if the descriptor cannot be waited on here.
+    /// Parks or completes `w`. Gives it back if the descriptor cannot be
+    /// waited on here; a write may have moved bytes already (`w.done`),
+    /// and whoever takes it continues from there.
     pub(crate) fn submit(&self, mut w: Waiter) -> std::result::Result<(), Waiter> {
         let key = w.key;
         let dir = w.dir();
@@ -349,16 +351,11 @@ impl Readiness {
         }
     }
 
-    /// A would-block op that cannot be parked: back to the caller if
-    /// nothing moved yet, else completed with the count so far.
+    /// A would-block op that cannot be parked: back to the caller, with
+    /// what it moved so far (a blocking write must still complete with
+    /// its full count: the caller's lane continues it).
     fn refuse(&self, w: Waiter) -> std::result::Result<(), Waiter> {
-        if w.done == 0 {
-            return Err(w);
-        }
-        let n = w.done;
-        w.op.complete(Ok(n));
-        drop(w.keep);
-        Ok(())
+        Err(w)
     }
 
     /// Handles readiness of the device `key` (the readiness thread).

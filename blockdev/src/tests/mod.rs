@@ -9,6 +9,7 @@
 //! each says what a failure looks like.
 
 mod loom_fdreg;
+mod loom_lane;
 mod loom_nbd_table;
 mod loom_pool;
 mod loom_queue;
