@@ -3,7 +3,8 @@
 //! the library did: per pool, the ops queued to it, completed by its
 //! worker, completed inline on the submitter, stolen, the high-water marks,
 //! the worker's sleeps and wake-ups (aio-pool's [`stats_table`], the table
-//! aio-bench prints).
+//! aio-bench prints), and, if io_uring could not be set up, why (the
+//! library prints nothing else about it).
 //!
 //! `AIO_POSIX_STATS=1` (or `stderr`) writes to standard error, any other
 //! value is a file the table is appended to. Read when the instance is
@@ -60,8 +61,14 @@ pub(crate) fn report() -> Option<String> {
     let pid = unsafe { libc::getpid() };
     // A worker counts a device thread's completions when it next looks
     // at its engine, so `completed` may trail by the last few ops.
+    let uring = match blockdev::uring_unavailable() {
+        Some(e) => format!(
+            "aio_posix pid={pid}: io_uring unavailable ({e}): file I/O on blocking threads\n"
+        ),
+        None => String::new(),
+    };
     Some(format!(
-        "aio_posix pid={pid}: per-pool counters at exit: {submitted} ops submitted, {done} counted complete\n{}",
+        "aio_posix pid={pid}: per-pool counters at exit: {submitted} ops submitted, {done} counted complete\n{uring}{}",
         stats_table(&pools)
     ))
 }

@@ -148,7 +148,10 @@ pub fn fork_child() {
 #[cfg(not(loom))]
 pub use file::UringEngine;
 #[cfg(not(loom))]
-pub use file::{FileDevice, FileOptions, TryRead, default_pool, new_engine, stream_ops_waiting};
+pub use file::{
+    FileDevice, FileOptions, TryRead, default_pool, new_engine, stream_ops_waiting,
+    uring_unavailable,
+};
 #[cfg(not(loom))]
 pub use nbd::NbdDevice;
 pub use pool::BlockingPool;

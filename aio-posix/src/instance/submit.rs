@@ -115,10 +115,7 @@ impl Instance {
             && closed_fd != Some(req.fd)
             && nbytes <= *inline_left
             && (nbytes == 0 || !req.buf.is_null())
-            && req.offset >= 0
-            && (req.offset as u64)
-                .checked_add(nbytes as u64)
-                .is_some_and(|e| e <= i64::MAX as u64)
+            && let Some(at) = positional(req.offset, nbytes)
             && let Some(file) = self.probe(req.fd)
         {
             let Some(idx) = self.core.slab.alloc() else {
@@ -128,7 +125,7 @@ impl Instance {
             // SAFETY: the caller keeps `aio_buf` valid for `aio_nbytes`
             // bytes until the op completes, and does not touch it
             // meanwhile; the op completes before this call returns.
-            match unsafe { file.try_read(req.buf.cast(), nbytes, req.offset as u64) } {
+            match unsafe { file.try_read(req.buf.cast(), nbytes, at) } {
                 TryRead::Done(Err(e)) if e == Error::ESPIPE => {
                     self.core.slab.free(idx);
                     routed = Some(self.route_slow(req.fd, kind));
@@ -169,16 +166,10 @@ impl Instance {
                 return fail(Error::from_errno(libc::EFAULT));
             }
             if route.seekable {
-                // What pread/pwrite say about a negative offset or an end
-                // past OFF_MAX on a regular file or block device.
-                if req.offset < 0
-                    || (req.offset as u64)
-                        .checked_add(nbytes as u64)
-                        .is_none_or(|e| e > i64::MAX as u64)
-                {
-                    return fail(Error::EINVAL);
+                match positional(req.offset, nbytes) {
+                    Some(at) => (at, nbytes),
+                    None => return fail(Error::EINVAL),
                 }
-                (req.offset as u64, nbytes)
             } else {
                 (0, nbytes)
             }
@@ -449,4 +440,15 @@ impl Instance {
             self.core.release(q);
         }
     }
+}
+
+/// The offset of a transfer of `nbytes` at `offset` on a regular file or
+/// block device, or `None` where pread/pwrite answer `EINVAL`: a negative
+/// offset, or an end past `OFF_MAX`. (The submitter's inline read and the
+/// routed op both ask this, so they cannot disagree.)
+fn positional(offset: i64, nbytes: usize) -> Option<u64> {
+    let at = u64::try_from(offset).ok()?;
+    at.checked_add(nbytes as u64)
+        .filter(|&end| end <= i64::MAX as u64)
+        .map(|_| at)
 }

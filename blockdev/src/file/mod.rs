@@ -680,17 +680,25 @@ pub fn stream_ops_waiting() -> usize {
 /// Makes an engine for a servicing thread: a [`UringEngine`] of `depth`,
 /// or, if io_uring cannot be set up here (`ENOSYS`, `EPERM` under seccomp,
 /// `io_uring_disabled`), aio-core's [`BasicEngine`](aio_core::BasicEngine),
-/// on which a [`FileDevice`] uses its blocking pool. The fallback is logged
-/// once per process.
+/// on which a [`FileDevice`] uses its blocking pool. The first such
+/// failure is kept for [`uring_unavailable`]; nothing is printed (the
+/// program's standard error is not the library's).
 pub fn new_engine(depth: u32) -> Box<dyn Engine> {
     match UringEngine::new(depth) {
         Ok(e) => Box::new(e),
         Err(e) => {
-            static LOGGED: aio_core::sync::Once = aio_core::sync::Once::new();
-            LOGGED.call_once(|| {
-                eprintln!("blockdev: io_uring unavailable ({e}); using a thread pool for file I/O");
-            });
+            let _ = URING_ERROR.set(e);
             Box::new(aio_core::BasicEngine::new())
         }
     }
+}
+
+/// The first error of [`new_engine`]'s io_uring setup in this process.
+static URING_ERROR: aio_core::sync::OnceLock<Error> = aio_core::sync::OnceLock::new();
+
+/// Why [`new_engine`] fell back to the blocking pool (the first time it
+/// did), or `None` if io_uring has worked for every engine so far: for a
+/// statistics report (aio-posix's `AIO_POSIX_STATS` prints it).
+pub fn uring_unavailable() -> Option<Error> {
+    URING_ERROR.get().copied()
 }
