@@ -189,3 +189,8 @@ fn threads_and_signals_around_submission() {
 fn streams_that_block_beside_files() {
     differential("streams", &["stream/"]);
 }
+
+#[test]
+fn numbers_the_library_reused_for_itself() {
+    differential("library_fds", &["fds/"]);
+}

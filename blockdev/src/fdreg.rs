@@ -68,15 +68,33 @@ impl Drop for FdReg {
     }
 }
 
+/// One past the highest slot ever used: [`is_registered`] looks no
+/// further (the table fills from the front).
+static USED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Registers a descriptor the library just opened for itself.
 pub(crate) fn add(fd: RawFd) {
-    for s in TABLE.iter() {
+    for (i, s) in TABLE.iter().enumerate() {
         if s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
+            USED.fetch_max(i + 1, Ordering::AcqRel);
             break;
         }
     }
+}
+
+/// Whether `fd` is a descriptor the library opened for itself and still
+/// holds (a ring, an eventfd, the readiness waiter's epoll instance or a
+/// duplicate it or a lane uses): a program can only name one by mistake,
+/// with a number it closed that the library has since reused. The number
+/// is registered from just after its creation until just before its
+/// close, so a `true` is never stale by more than that close.
+pub(crate) fn is_registered(fd: RawFd) -> bool {
+    fd >= 0
+        && TABLE[..USED.load(Ordering::Acquire)]
+            .iter()
+            .any(|s| s.load(Ordering::Acquire) == fd)
 }
 
 /// Unregisters it; call before closing it.

@@ -130,6 +130,16 @@ pub fn fork_prepare() {
     fdreg::fork_prepare();
 }
 
+/// Whether `fd` is one of the descriptors the library opened for itself
+/// (an io_uring instance, an eventfd, the readiness waiter's epoll
+/// instance, a duplicate of a stream's descriptor): a program naming it
+/// has used a number it closed, which the library has since reused, and
+/// must get `EBADF` as it would had the library opened nothing.
+#[cfg(not(loom))]
+pub fn is_library_fd(fd: std::os::fd::RawFd) -> bool {
+    fdreg::is_registered(fd)
+}
+
 /// The atfork *parent* handler's part: reopens the gate, releases the cell.
 #[cfg(not(loom))]
 pub fn fork_parent() {

@@ -362,8 +362,12 @@ impl Instance {
                 OpKind::Read => (Arc::clone(&e.read), Arc::clone(&e.read_q)),
                 _ => (Arc::clone(&e.write), Arc::clone(&e.write_q)),
             });
+        // (`lseek`, a write's check, succeeds on an eventfd: a number
+        // reused for one of the library's own is sent to the full check,
+        // which refuses it.)
         if let Some((target, q)) = known
             && still_positional(fd, kind)
+            && (kind == OpKind::Read || !blockdev::is_library_fd(fd))
         {
             let stream = (kind != OpKind::Read && (appending(fd) || q.busy())).then_some(q);
             return Ok(Route {
@@ -381,6 +385,13 @@ impl Instance {
     /// devices made again when the number now names another file.
     #[cold]
     fn route_slow(&self, fd: i32, kind: OpKind) -> Result<Route> {
+        // A number the program closed and the library reused for one of
+        // its own descriptors: the program's op must fail as it would have
+        // before, not reach the library's ring or eventfd. (Every op on a
+        // number the table does not vouch for comes here.)
+        if blockdev::is_library_fd(fd) {
+            return Err(Error::EBADF);
+        }
         let st = fstat(fd)?;
         let fmt = st.st_mode & libc::S_IFMT;
         let mut fds = self.fds.lock();
