@@ -165,13 +165,14 @@ impl Instance {
             if segs.is_none() && req.buf.is_null() && nbytes > 0 {
                 return fail(Error::from_errno(libc::EFAULT));
             }
-            if route.seekable {
-                match positional(req.offset, nbytes) {
-                    Some(at) => (at, nbytes),
-                    None => return fail(Error::EINVAL),
-                }
-            } else {
-                (0, nbytes)
+            match positional(req.offset, nbytes) {
+                Some(at) if route.seekable => (at, nbytes),
+                Some(_) => (0, nbytes),
+                // What glibc's pread/pwrite say about a negative offset (on
+                // a stream and with O_APPEND too: the kernel checks it
+                // before ESPIPE) or, on a file, an end past OFF_MAX.
+                None if route.seekable || req.offset < 0 => return fail(Error::EINVAL),
+                None => (0, nbytes),
             }
         } else {
             (0, 0)

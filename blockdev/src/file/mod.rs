@@ -279,6 +279,7 @@ impl FileDevice {
                 fd,
                 _owned: owned,
                 seekable,
+                socket: fmt == libc::S_IFSOCK,
                 bounded: bounded && seekable,
                 capacity,
                 block_size,
@@ -414,7 +415,7 @@ impl Target for FileDevice {
 }
 
 impl Strategy for FileDevice {
-    fn submit(&self, mut op: InFlight, engine: &mut Engines) {
+    fn submit(&self, op: InFlight, engine: &mut Engines) {
         let plan = match self.sh.plan_op(&op) {
             Ok(p) => p,
             Err(r) => return op.complete(r),
@@ -423,10 +424,7 @@ impl Strategy for FileDevice {
         // both engines: detached from this engine (no ticket), it costs
         // the worker nothing while it waits (`stream.rs`).
         if !self.sh.seekable && plan.kind.is_transfer() {
-            match stream::park(&self.sh, op, &plan) {
-                Some(back) => op = back,
-                None => return,
-            }
+            return stream::park(&self.sh, op, &plan);
         }
         if !self.sh.force_fallback
             && let Some(u) = engine.get::<UringEngine>()

@@ -23,6 +23,9 @@ pub(crate) struct FileShared {
     /// `Some` when the device opened the file; `None` for a borrowed fd.
     pub(super) _owned: Option<OwnedFd>,
     pub(super) seekable: bool,
+    /// A socket (whose `SO_RCVTIMEO`/`SO_SNDTIMEO` a blocking transfer
+    /// honours: see `stream.rs`).
+    pub(super) socket: bool,
     /// Enforce `capacity` (devices opened by path).
     pub(super) bounded: bool,
     pub(super) capacity: u64,

@@ -20,10 +20,9 @@ fn lane(sh: &FileShared, kind: OpKind) -> Option<&Arc<Lane>> {
 }
 
 /// Hands the stream transfer `op` to the readiness waiter, or to its
-/// lane: `None` when it was completed, parked or queued, `Some(op)` back
-/// only when neither can take it (no thread can be started: the engine's
-/// path is all that is left).
-pub(super) fn park(sh: &Arc<FileShared>, op: InFlight, plan: &Plan) -> Option<InFlight> {
+/// lane, or completes it (`EAGAIN` if neither can take it: no thread can
+/// be started). A stream transfer never takes the engine's path.
+pub(super) fn park(sh: &Arc<FileShared>, op: InFlight, plan: &Plan) {
     let mut w = Waiter {
         op,
         keep: Some(Box::new(Arc::clone(sh))),
@@ -40,7 +39,20 @@ pub(super) fn park(sh: &Arc<FileShared>, op: InFlight, plan: &Plan) -> Option<In
     // every op of it goes there, behind the ones it holds.
     if let Some(l) = lane {
         match l.offer(w) {
-            Ok(()) => return None,
+            Ok(()) => return,
+            Err(back) => w = back,
+        }
+    }
+    // A blocking socket with a receive or send time-out for this
+    // direction: recv(2)/send(2) give up after it (EAGAIN, or the count so
+    // far), which only a blocking call does; epoll knows no time-outs.
+    if sh.socket
+        && !w.nonblock
+        && let Some(l) = lane
+        && socket_timeout(sh.fd, plan.kind)
+    {
+        match Lane::submit(l, w) {
+            Ok(()) => return,
             Err(back) => w = back,
         }
     }
@@ -52,14 +64,14 @@ pub(super) fn park(sh: &Arc<FileShared>, op: InFlight, plan: &Plan) -> Option<In
         None => match w.try_now() {
             Some(res) => {
                 w.op.complete(res);
-                return None;
+                return;
             }
             None => ready::epoll::global(true),
         },
     };
     if let Some(r) = r {
         match r.submit(w) {
-            Ok(()) => return None,
+            Ok(()) => return,
             Err(back) => w = back,
         }
     }
@@ -68,18 +80,22 @@ pub(super) fn park(sh: &Arc<FileShared>, op: InFlight, plan: &Plan) -> Option<In
     // blocking call, continuing a write from what it moved already.
     if let Some(l) = lane {
         match Lane::submit(l, w) {
-            Ok(()) => return None,
+            Ok(()) => return,
             Err(back) => w = back,
         }
     }
-    // No thread can be started either: a write that moved bytes ends with
-    // its count, anything else takes the engine's path.
-    if w.done > 0 {
-        let n = w.done;
-        w.op.complete(Ok(n));
-        return None;
-    }
-    Some(w.op)
+    // No thread can be started either (RLIMIT_NPROC): a write that moved
+    // bytes ends with its count; anything else fails with EAGAIN, glibc's
+    // answer when it has no thread for a request. It must not take the
+    // engine's path, where it would wait in a worker's ring or a blocking
+    // pool thread that file I/O needs (a pty write nobody read held a
+    // file write behind it).
+    let r = if w.done > 0 {
+        Ok(w.done)
+    } else {
+        Err(aio_core::Error::EAGAIN)
+    };
+    w.op.complete(r);
 }
 
 /// Cancels `op` if it is parked on the readiness waiter for this device
@@ -98,4 +114,22 @@ pub(super) fn cancel(sh: &Arc<FileShared>, op: OpKey) -> Option<CancelOutcome> {
 /// (not those on lanes).
 pub(super) fn waiting() -> usize {
     ready::epoll::global(false).map_or(0, |r| r.parked())
+}
+
+/// Whether the socket `fd` has a time-out set for transfers of `kind`
+/// (`SO_RCVTIMEO` for reads, `SO_SNDTIMEO` for writes).
+fn socket_timeout(fd: std::os::fd::RawFd, kind: OpKind) -> bool {
+    let opt = if kind == OpKind::Read {
+        libc::SO_RCVTIMEO
+    } else {
+        libc::SO_SNDTIMEO
+    };
+    let mut tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    };
+    let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `tv`.
+    let r = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, opt, (&raw mut tv).cast(), &mut len) };
+    r == 0 && (tv.tv_sec != 0 || tv.tv_usec != 0)
 }

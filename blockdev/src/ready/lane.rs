@@ -16,10 +16,10 @@ use super::{Try, Waiter};
 
 /// The operating system's side of a lane (the model's is a fake).
 pub(crate) struct LaneOs {
-    /// A duplicate of the descriptor for the lane's thread to use while it
-    /// lives (so that the program closing or reusing the number changes
-    /// nothing for the ops queued), or `None` if none can be had (the
-    /// thread then uses the number itself, as the engine's path would).
+    /// A duplicate of an op's descriptor, taken when the op is queued (so
+    /// that the program closing or reusing the number changes nothing for
+    /// it), or `None` if none can be had (the op then uses the number
+    /// itself, as the engine's path would).
     pub(crate) dup: fn(RawFd) -> Option<RawFd>,
     /// Closes one of `dup`'s descriptors.
     pub(crate) close: fn(RawFd),
@@ -28,11 +28,27 @@ pub(crate) struct LaneOs {
     pub(crate) spawn: fn(Box<dyn FnOnce() + Send>) -> bool,
 }
 
+/// One queued op and the descriptor its transfer uses.
+struct Entry {
+    w: Waiter,
+    /// A duplicate of the op's descriptor taken when it was queued (so it
+    /// transfers on the file the program named, whatever the number names
+    /// later), closed as soon as the op is done; `None` if no descriptor
+    /// was left: then the number itself.
+    own: Option<RawFd>,
+}
+
+impl Entry {
+    fn fd(&self) -> RawFd {
+        self.own.unwrap_or(self.w.fd)
+    }
+}
+
 /// What a lane holds. (lock: `Lane::state`, a leaf)
 #[derive(Default)]
 struct LaneState {
     /// The ops waiting for the thread, in submission order.
-    q: VecDeque<Waiter>,
+    q: VecDeque<Entry>,
     /// A thread serves this lane: it takes every op in `q`. Cleared only
     /// by that thread, in the critical section that finds `q` empty.
     served: bool,
@@ -95,39 +111,53 @@ impl Lane {
         if !self.live(&mut st) {
             return Err(w);
         }
-        st.q.push_back(w);
+        let e = self.entry(w);
+        st.q.push_back(e);
         drop(st);
         self.more.notify_one();
         Ok(())
+    }
+
+    /// `w` with a duplicate of its descriptor, taken now. (under `state`,
+    /// so that a fork finds no duplicate half registered: the fork gate)
+    fn entry(&self, w: Waiter) -> Entry {
+        let own = (self.os.dup)(w.fd);
+        Entry { w, own }
+    }
+
+    /// Closes an entry's duplicate.
+    fn release(&self, own: Option<RawFd>) {
+        if let Some(d) = own {
+            (self.os.close)(d);
+        }
     }
 
     /// Queues `w` on the lane, starting its thread if none serves it.
     /// Gives it back if no thread can be started.
     pub(crate) fn submit(this: &Arc<Lane>, w: Waiter) -> std::result::Result<(), Waiter> {
         let mut st = this.state.lock();
-        if this.live(&mut st) {
-            st.q.push_back(w);
+        let served = this.live(&mut st);
+        let e = this.entry(w);
+        st.q.push_back(e);
+        if served {
             drop(st);
             this.more.notify_one();
             return Ok(());
         }
-        let own = (this.os.dup)(w.fd);
-        let fd = own.unwrap_or(w.fd);
-        st.q.push_back(w);
         st.served = true;
         st.pid = std::process::id();
         let lane = Arc::clone(this);
         // Spawned with the lock held: the new thread blocks on it until
         // this decision is final, and nobody can queue behind an op that
         // is about to be given back.
-        if (this.os.spawn)(Box::new(move || lane.serve(fd, own))) {
+        if (this.os.spawn)(Box::new(move || lane.serve())) {
             return Ok(());
         }
         st.served = false;
-        if let Some(d) = own {
-            (this.os.close)(d);
-        }
-        Err(st.q.pop_back().expect("pushed above, nobody else queues"))
+        let e = st.q.pop_back().expect("pushed above, nobody else queues");
+        drop(st);
+        this.release(e.own);
+        Err(e.w)
     }
 
     /// Whether a thread of this process serves the lane. A fork child's
@@ -143,18 +173,21 @@ impl Lane {
     }
 
     /// The lane's thread: runs the ops in order until the queue stays
-    /// empty for the linger time.
-    /// Its transfers use `fd`, which is `own` (closed when it exits) or
-    /// the device's number if no duplicate could be had.
-    fn serve(&self, fd: RawFd, own: Option<RawFd>) {
+    /// empty for the linger time. Each transfer uses its entry's
+    /// duplicate, closed before the op completes (so a program that closes
+    /// its own descriptor once the op is done closes the file).
+    fn serve(&self) {
         let mut st = self.state.lock();
         let mut idle_since: Option<Instant> = None;
         loop {
-            if let Some(mut w) = st.q.pop_front() {
+            if let Some(mut e) = st.q.pop_front() {
                 idle_since = None;
-                st.current = Some(w.op.key());
+                st.current = Some(e.w.op.key());
                 drop(st);
-                let r = transfer(&mut w, fd);
+                let fd = e.fd();
+                let r = transfer(&mut e.w, fd);
+                self.release(e.own);
+                let w = e.w;
                 w.op.complete(r);
                 drop(w.keep);
                 st = self.state.lock();
@@ -177,10 +210,6 @@ impl Lane {
                         st = self.state.lock();
                     }
                     st.served = false;
-                    drop(st);
-                    if let Some(d) = own {
-                        (self.os.close)(d);
-                    }
                     return;
                 }
             }
@@ -200,9 +229,11 @@ impl Lane {
             if st.current == Some(op) {
                 return Some(CancelOutcome::InFlight);
             }
-            let i = st.q.iter().position(|w| w.op.key() == op)?;
+            let i = st.q.iter().position(|e| e.w.op.key() == op)?;
             st.q.remove(i).expect("index found above")
         };
+        self.release(w.own);
+        let w = w.w;
         if w.done > 0 {
             // Bytes moved on the readiness waiter before it came here.
             let n = w.done;

@@ -5,6 +5,15 @@
  *   pty's buffer completes with its full count once the slave side reads
  *   it all, a read waits for data and returns what arrived. While either
  *   waits, file reads, writes and fsyncs complete.
+ * - A pty master closed and its number reused for a new master: ops on
+ *   the number go to the new pty, and the old slave sees the hangup as
+ *   soon as the old master is closed.
+ * - A socket's SO_RCVTIMEO/SO_SNDTIMEO end a waiting read (EAGAIN) or
+ *   write (the count sent), as recv(2)/send(2) do.
+ * - A negative aio_offset on a pipe is EINVAL (pread(2)'s check comes
+ *   before ESPIPE); on an O_APPEND file a write ignores it (write(2)).
+ * - A read waiting on a socket and a write to the same socket (a table
+ *   row: glibc runs one op per descriptor at a time).
  * - Out of descriptors (RLIMIT_NOFILE reached by the program's own
  *   descriptors): a read waiting on an empty pipe does not keep file
  *   reads from completing, however many there are, and a blocking pipe
@@ -212,6 +221,145 @@ static void ptys(int file) {
     close(m);
 }
 
+/* A raw-mode pty: master in *m, slave returned (non-blocking). */
+static int pty(int *m) {
+    *m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (*m < 0 || grantpt(*m) != 0 || unlockpt(*m) != 0)
+        exit(2);
+    int s = open(ptsname(*m), O_RDWR | O_NOCTTY);
+    if (s < 0)
+        exit(2);
+    struct termios t;
+    tcgetattr(s, &t);
+    cfmakeraw(&t);
+    tcsetattr(s, TCSANOW, &t);
+    fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+    return s;
+}
+
+static void reuse_and_timeouts(void) {
+    /* A master used, closed, its number reused by a new master. */
+    int ma, mb;
+    int sa = pty(&ma);
+    struct aiocb w;
+    memset(&w, 0, sizeof w);
+    w.aio_fildes = ma;
+    w.aio_buf = "AAAA";
+    w.aio_nbytes = 4;
+    outcome("stream/pty_reuse_first_write", aio_write(&w), &w);
+    char got[16];
+    ssize_t n = drain(sa, got, 4);
+    close(ma);
+    int sb = pty(&mb);
+    SAY("stream/pty_reuse_same_number", "%s", ma == mb ? "yes" : "no");
+    /* The old slave: hung up at once (read gives 0 or EIO, never data). */
+    n = read(sa, got, sizeof got);
+    SAY("stream/pty_old_slave_after_close", "%s", n > 0 ? "data" : n == 0 || errno == EIO ? "hangup" : en(errno));
+    memset(&w, 0, sizeof w);
+    w.aio_fildes = mb;
+    w.aio_buf = "BBBB";
+    w.aio_nbytes = 4;
+    outcome("stream/pty_reuse_second_write", aio_write(&w), &w);
+    n = drain(sb, got, 4);
+    SAY("stream/pty_reuse_new_slave_got", "%zd %s", n, n == 4 && !memcmp(got, "BBBB", 4) ? "BBBB" : "wrong");
+    if (write(sb, "from-B", 6) != 6)
+        exit(2);
+    struct aiocb r;
+    memset(&r, 0, sizeof r);
+    r.aio_fildes = mb;
+    r.aio_buf = rbuf;
+    r.aio_nbytes = 100;
+    int c = aio_read(&r);
+    int st = settle_ms(&r, 10000);
+    ssize_t ret = st == EINPROGRESS ? -2 : aio_return(&r);
+    SAY("stream/pty_reuse_read", "call=%d status=%s return=%zd data=%s", c, en(st), ret,
+        ret == 6 && !memcmp(rbuf, "from-B", 6) ? "from-B" : "wrong");
+    close(sa);
+    close(sb);
+    close(mb);
+
+    /* Socket time-outs. */
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        exit(2);
+    struct timeval tv = {0, 200 * 1000};
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    memset(&r, 0, sizeof r);
+    r.aio_fildes = sv[0];
+    r.aio_buf = rbuf;
+    r.aio_nbytes = 100;
+    c = aio_read(&r);
+    st = settle_ms(&r, 5000);
+    SAY("stream/socket_rcvtimeo_read", "call=%d status=%s return=%zd", c, en(st), st == EINPROGRESS ? -2 : aio_return(&r));
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    memset(&w, 0, sizeof w);
+    w.aio_fildes = sv[0];
+    w.aio_buf = wbuf;
+    w.aio_nbytes = BIG;
+    c = aio_write(&w);
+    st = settle_ms(&w, 5000);
+    ret = st == EINPROGRESS ? -2 : aio_return(&w);
+    SAY("stream/socket_sndtimeo_write", "call=%d status=%s short=%s", c, en(st), ret > 0 && ret < BIG ? "yes" : "no");
+    close(sv[0]);
+    close(sv[1]);
+
+    /* A read waiting on a socket, then a write to it. */
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        exit(2);
+    memset(&r, 0, sizeof r);
+    r.aio_fildes = sv[0];
+    r.aio_buf = rbuf;
+    r.aio_nbytes = 100;
+    int cr = aio_read(&r);
+    memset(&w, 0, sizeof w);
+    w.aio_fildes = sv[0];
+    w.aio_buf = "ping";
+    w.aio_nbytes = 4;
+    int cw = aio_write(&w);
+    SAY("stream/socket_write_beside_waiting_read", "calls=%d,%d write=%s", cr, cw, en(settle_ms(&w, 500)));
+    if (write(sv[1], "pong", 4) != 4)
+        exit(2);
+    st = settle_ms(&r, 10000);
+    SAY("stream/socket_read_after_peer", "status=%s return=%zd", en(st), st == EINPROGRESS ? -2 : aio_return(&r));
+    st = settle_ms(&w, 10000);
+    SAY("stream/socket_write_after_peer", "status=%s return=%zd", en(st), st == EINPROGRESS ? -2 : aio_return(&w));
+    close(sv[0]);
+    close(sv[1]);
+
+    /* Negative offsets. */
+    int p[2];
+    if (pipe(p) != 0)
+        exit(2);
+    if (write(p[1], "xy", 2) != 2)
+        exit(2);
+    memset(&r, 0, sizeof r);
+    r.aio_fildes = p[0];
+    r.aio_buf = rbuf;
+    r.aio_nbytes = 2;
+    r.aio_offset = -1;
+    outcome("stream/pipe_read_negative_offset", aio_read(&r), &r);
+    memset(&w, 0, sizeof w);
+    w.aio_fildes = p[1];
+    w.aio_buf = "z";
+    w.aio_nbytes = 1;
+    w.aio_offset = -5;
+    outcome("stream/pipe_write_negative_offset", aio_write(&w), &w);
+    close(p[0]);
+    close(p[1]);
+    int af = data_file(100);
+    fcntl(af, F_SETFL, O_APPEND);
+    memset(&w, 0, sizeof w);
+    w.aio_fildes = af;
+    w.aio_buf = "tail";
+    w.aio_nbytes = 4;
+    w.aio_offset = -7;
+    outcome("stream/append_file_write_negative_offset", aio_write(&w), &w);
+    struct stat sb2;
+    fstat(af, &sb2);
+    SAY("stream/append_file_size", "%lld", (long long)sb2.st_size);
+    close(af);
+}
+
 static void out_of_descriptors(int file) {
     int p[2];
     if (pipe(p) != 0)
@@ -309,6 +457,7 @@ int main(void) {
     first.aio_nbytes = 10;
     outcome("stream/first_read", aio_read(&first), &first);
     ptys(file);
+    reuse_and_timeouts();
     out_of_descriptors(file);
     return 0;
 }
