@@ -68,6 +68,49 @@ impl Drop for FdReg {
     }
 }
 
+/// The lowest number the library's own descriptors take where the limit
+/// allows: glibc opens none, so a program's `open` after an AIO call must
+/// still get the number it would have (the daemon's `close(0..2)` then
+/// `open("/dev/null")` three times, a test that checks a closed number is
+/// reused). Below it only when `RLIMIT_NOFILE` is lower, and never 0, 1
+/// or 2 while any other number is free.
+pub(crate) const FLOOR: RawFd = 64;
+
+/// A duplicate of `fd` (close-on-exec) numbered [`FLOOR`] or more, else
+/// 3 or more, else `-1` with `errno` set, as `fcntl(F_DUPFD_CLOEXEC)`.
+pub(crate) fn dup_high(fd: RawFd) -> RawFd {
+    let mut d = -1;
+    for min in [FLOOR, 3] {
+        // SAFETY: plain syscall; the caller owns the duplicate.
+        d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+        if d >= 0 {
+            break;
+        }
+    }
+    d
+}
+
+/// `fd` (one the library just made), moved to [`FLOOR`] or above if it
+/// is below (the duplicate replaces it: `fd` is closed), or left where it
+/// is if no higher number can be had. Call it through the fork gate,
+/// before registering the result.
+pub(crate) fn lift(fd: RawFd) -> RawFd {
+    if !(0..FLOOR).contains(&fd) {
+        return fd;
+    }
+    let d = dup_high(fd);
+    if d < 0 || (d < FLOOR && fd >= 3) {
+        if d >= 0 {
+            // SAFETY: the duplicate just made, no better than `fd`.
+            unsafe { libc::close(d) };
+        }
+        return fd;
+    }
+    // SAFETY: the library's own new descriptor, replaced by `d`.
+    unsafe { libc::close(fd) };
+    d
+}
+
 /// One past the highest slot ever used: [`is_registered`] looks no
 /// further (the table fills from the front).
 static USED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

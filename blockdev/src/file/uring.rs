@@ -41,6 +41,7 @@ impl EventFd {
         if fd < 0 {
             return Err(Error::last_os_error());
         }
+        let fd = crate::fdreg::lift(fd);
         // SAFETY: `fd` was just returned by eventfd and is owned by nobody else.
         let fd_owned = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(EventFd {
@@ -172,6 +173,7 @@ impl UringEngine {
                     .build(depth + 2)
             })
             .map_err(Error::from)?;
+        let ring = lift_ring(ring)?;
         let ring_reg = FdReg::new(ring.as_raw_fd());
         drop(gate);
         let efd = Arc::new(EventFd::new()?);
@@ -608,4 +610,32 @@ impl Drop for UringEngine {
             self.reap(usize::MAX);
         }
     }
+}
+
+/// `ring`, on a descriptor numbered [`FLOOR`](crate::fdreg::FLOOR) or
+/// more if it was made below (see `fdreg::lift`): the same ring, mapped
+/// again through a duplicate of its descriptor, the original closed.
+/// (Through the fork gate, before registration.)
+fn lift_ring(ring: IoUring) -> Result<IoUring> {
+    let fd = ring.as_raw_fd();
+    if fd >= crate::fdreg::FLOOR {
+        return Ok(ring);
+    }
+    let d = crate::fdreg::dup_high(fd);
+    if d < 0 || (d < crate::fdreg::FLOOR && fd >= 3) {
+        if d >= 0 {
+            // SAFETY: the duplicate just made, not better placed.
+            unsafe { libc::close(d) };
+        }
+        return Ok(ring);
+    }
+    let params = ring.params().clone();
+    drop(ring);
+    // SAFETY: `d` is ours and refers to the ring whose parameters these
+    // are (the kernel filled them in when it made the ring).
+    unsafe { IoUring::from_fd(d, params) }.map_err(|e| {
+        // SAFETY: ours; the ring could not be mapped through it.
+        unsafe { libc::close(d) };
+        Error::from(e)
+    })
 }

@@ -30,6 +30,7 @@ impl Epoll {
         if fd < 0 {
             return Err(Error::last_os_error());
         }
+        let fd = crate::fdreg::lift(fd);
         // SAFETY: just created, owned by nobody else.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Epoll {
@@ -59,7 +60,7 @@ impl Poller for Epoll {
     fn watch(&self, fd: RawFd, key: usize) -> Result<RawFd> {
         let _gate = crate::fdreg::creating();
         // SAFETY: plain syscall; the duplicate is ours until `unwatch`.
-        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        let dup = crate::fdreg::dup_high(fd);
         if dup < 0 {
             return Err(Error::last_os_error());
         }
@@ -96,6 +97,7 @@ impl Poller for Epoll {
         if dup < 0 {
             return Err(Error::last_os_error());
         }
+        let dup = crate::fdreg::lift(dup);
         if let Err(e) = self.ctl(libc::EPOLL_CTL_ADD, dup, libc::EPOLLONESHOT as u32, key) {
             // SAFETY: our own descriptor, closed once.
             unsafe { libc::close(dup) };
@@ -284,7 +286,7 @@ fn lane_dup(fd: RawFd) -> Option<RawFd> {
     let _gate = crate::fdreg::creating();
     // SAFETY: plain syscall; the duplicate is the lane's until its thread
     // closes it.
-    let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    let d = crate::fdreg::dup_high(fd);
     if d < 0 {
         return None;
     }

@@ -4,7 +4,10 @@
  * write on such a number went into the library's eventfd and a read of it
  * never completed.
  *
- * The program frees eight numbers before its first AIO call (which builds
+ * Also the daemon's pattern (below), with the limit as it is: the library
+ * keeps its descriptors above the numbers a program's open gets.
+ *
+ * Then, under a low RLIMIT_NOFILE, the program frees eight numbers before its first AIO call (which builds
  * the library's instance, so its descriptors take the lowest free ones),
  * starts reads, writes and an fsync so that workers of every class exist,
  * then submits to each freed number; and to the numbers of two files it
@@ -13,9 +16,62 @@
  *
  * Written as users write C: zero-filled aiocbs, only the needed fields. */
 #include "conform.h"
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+/* The daemon's pattern, in a child: stdin and stderr closed, some AIO
+ * (a file write and a pipe read that has to wait, so that the library
+ * makes its rings, eventfds and epoll instance), then two opens: they
+ * must get 0 and 2, as with glibc, whose AIO opens no descriptor. */
+static void daemon_child(void) {
+    watchdog(20);
+    int file = data_file(8192);
+    int p[2];
+    if (pipe(p) != 0)
+        _exit(3);
+    close(0);
+    close(2);
+    static char buf[64];
+    struct aiocb cb;
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = file;
+    cb.aio_buf = buf;
+    cb.aio_nbytes = 64;
+    if (aio_write(&cb) != 0 || settle(&cb) != 0)
+        _exit(3);
+    aio_return(&cb);
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = p[0];
+    cb.aio_buf = buf;
+    cb.aio_nbytes = 4;
+    if (aio_read(&cb) != 0)
+        _exit(3);
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    int a = open("/dev/null", O_RDONLY), b = open("/dev/null", O_WRONLY);
+    if (write(p[1], "done", 4) != 4 || settle(&cb) != 0)
+        _exit(3);
+    aio_return(&cb);
+    SAY("fds/daemon_reopen_after_aio", "%d %d", a, b);
+    _exit(0);
+}
 
 int main(void) {
     watchdog(60);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0)
+        daemon_child();
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    SAY("fds/daemon_child_exit", "%d", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    /* A low limit, so that the library's descriptors must take low
+     * numbers (it keeps them high when it can). */
+    struct rlimit lim;
+    getrlimit(RLIMIT_NOFILE, &lim);
+    lim.rlim_cur = 48;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return 2;
     int file = data_file(1 << 16);
     int freed[8];
     for (int i = 0; i < 8; i++)
