@@ -5,7 +5,7 @@ use std::time::Duration;
 use aio_core::sync::atomic::Ordering;
 use aio_core::{CancelOutcome, Error, Result};
 
-use crate::abi::{RawAiocb, W_GEN, W_SLOT, field};
+use crate::abi::{RawAiocb, TAG_SUBMITTED, W_GEN, W_INSTANCE, W_SLOT, W_TAG, field};
 use crate::slab::SlotState;
 
 use super::{Cancel, CancelStatus, Instance, check_fd};
@@ -33,7 +33,22 @@ impl Instance {
             return Err(Error::EINVAL);
         }
         if !live {
-            return Ok(CancelStatus::AllDone);
+            // Submitted by another instance and still in progress there: a
+            // fork child's copy of its parent's aiocb (the op runs in the
+            // parent; here it never completes). Not done, and not ours to
+            // cancel: glibc's answer, AIO_NOTCANCELED, which agrees with
+            // the EINPROGRESS that aio_error reads from the copy.
+            // SAFETY: the caller promises a valid aiocb.
+            let foreign = unsafe {
+                field::word(cb, W_TAG, Ordering::Acquire) == TAG_SUBMITTED
+                    && field::error(cb, Ordering::Acquire) == libc::EINPROGRESS
+                    && field::word(cb, W_INSTANCE, Ordering::Relaxed) != self.instance
+            };
+            return Ok(if foreign {
+                CancelStatus::NotCanceled
+            } else {
+                CancelStatus::AllDone
+            });
         }
         let Some(slot) = self.core.slab.slots.get(idx as usize) else {
             return Ok(CancelStatus::AllDone);

@@ -1,5 +1,6 @@
 /* POSIX aio_cancel(): one line per clause (see conform.h). */
 #include "conform.h"
+#include <sys/wait.h>
 
 int main(void) {
     watchdog(60);
@@ -80,5 +81,33 @@ int main(void) {
     errno = 0;
     c = aio_cancel(1000, NULL);
     SAY("aio_cancel/error/EBADF_closed", "ret=%d errno=%s", c, en(errno));
+
+    /* A fork child's copy of an aiocb its parent has in progress (a read
+     * of an empty pipe): no op of the child's, and not done either. */
+    int q[2];
+    if (pipe(q) != 0)
+        return 2;
+    struct aiocb pr;
+    memset(&pr, 0, sizeof pr);
+    pr.aio_fildes = q[0];
+    pr.aio_buf = buf;
+    pr.aio_nbytes = 4;
+    if (aio_read(&pr) != 0)
+        return 2;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int k = aio_cancel(q[0], &pr);
+        SAY("aio_cancel/fork_child_parents_op", "cancel=%s error=%s",
+            k == AIO_ALLDONE ? "AIO_ALLDONE" : k == AIO_CANCELED ? "AIO_CANCELED" : k == AIO_NOTCANCELED ? "AIO_NOTCANCELED" : "other",
+            en(aio_error(&pr)));
+        _exit(0);
+    }
+    int wst;
+    waitpid(pid, &wst, 0);
+    if (write(q[1], "back", 4) != 4)
+        return 2;
+    int e = settle(&pr);
+    SAY("aio_cancel/fork_parent_op_after", "status=%s return=%zd", en(e), e == EINPROGRESS ? -2 : aio_return(&pr));
     return 0;
 }
