@@ -254,8 +254,7 @@ impl PoolSet {
         let sh = &*self.sh;
         let pref = crate::cpu::current_cpu() % sh.lim.per_class;
         let pool = &sh.pools[sh.class_range(Class::of(kind)).start + pref];
-        pool.stats.submitted.inc();
-        pool.stats.inline.inc();
+        pool.stats.inline_above.inc();
     }
 
     /// Enters the gate: false if shutdown has begun. Shutdown sets CLOSED
