@@ -61,6 +61,9 @@ pub(crate) fn report() -> Option<String> {
     let pid = unsafe { libc::getpid() };
     // A worker counts a device thread's completions when it next looks
     // at its engine, so `completed` may trail by the last few ops.
+    #[cfg(loom)]
+    let uring = String::new();
+    #[cfg(not(loom))]
     let uring = match blockdev::uring_unavailable() {
         Some(e) => format!(
             "aio_posix pid={pid}: io_uring unavailable ({e}): file I/O on blocking threads\n"

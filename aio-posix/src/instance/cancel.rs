@@ -104,6 +104,29 @@ impl Instance {
     pub(crate) fn cancel_fd(&self, fd: i32) -> Result<CancelStatus> {
         check_fd(fd)?;
         let (mut cancelled, mut not) = (0, 0);
+        // First every op of the descriptor still queued in the pools, in
+        // one sweep per target: they are cancelled at once, before the
+        // workers can take them, as glibc cancels its whole queue under
+        // one lock. (Cancelling op by op, each after the previous device
+        // cancel's round trip, let the workers start most of a long
+        // queue meanwhile: 128 queued 1 MiB writes, 38 cancelled.)
+        let mut targets: Vec<usize> = Vec::new();
+        for slot in self.core.slab.slots.iter() {
+            let st = slot.st.lock();
+            if st.fd == fd
+                && st.parked.is_none()
+                && st.pending.as_ref().is_some_and(|p| !p.is_complete())
+                && let Some(t) = &st.target
+            {
+                let k = aio_pool::target_key(t);
+                if !targets.contains(&k) {
+                    targets.push(k);
+                }
+            }
+        }
+        for k in targets {
+            cancelled += self.pools.cancel_target(k);
+        }
         for (idx, slot) in self.core.slab.slots.iter().enumerate() {
             loop {
                 let mut st = slot.st.lock();
