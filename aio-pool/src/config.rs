@@ -142,6 +142,12 @@ pub struct PoolConfig {
     pub lazy: bool,
     /// Wraps every start of worker threads. Default: none.
     pub spawn_with: Option<SpawnWrapper>,
+    /// The workers' stack size in bytes; `None` (the default): std's (2 MiB
+    /// unless `RUST_MIN_STACK` says otherwise). A completion callback runs
+    /// on a worker, so a user whose callbacks need a deep stack keeps the
+    /// default; aio-posix, whose callbacks are its own, sets
+    /// [`SERVICE_STACK`](aio_core::sync::SERVICE_STACK).
+    pub stack_size: Option<usize>,
     /// Which classes get workers (bit `Class::index`). Models start only
     /// the worker they need; everything else leaves it at all three.
     pub(crate) spawn_mask: u8,
@@ -181,12 +187,19 @@ impl Default for PoolConfig {
             engine_factory: Box::new(|| Box::new(BasicEngine::new())),
             lazy: !cfg!(loom),
             spawn_with: None,
+            stack_size: None,
             spawn_mask: 0b111,
         }
     }
 }
 
 impl PoolConfig {
+    /// Sets [`PoolConfig::stack_size`].
+    pub fn stack_size(mut self, bytes: Option<usize>) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
     /// Sets [`PoolConfig::pools_per_class`].
     pub fn pools_per_class(mut self, n: usize) -> Self {
         self.pools_per_class = n;

@@ -179,6 +179,7 @@ impl PoolSet {
                 config.spawn_with,
                 config.pin,
                 config.spawn_mask,
+                config.stack_size,
                 n,
             ),
         };

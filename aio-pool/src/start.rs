@@ -41,6 +41,8 @@ struct Starter {
     pin: bool,
     /// (c)
     mask: u8,
+    /// The workers' stack size, if not std's. (c)
+    stack: Option<usize>,
     /// Per pool: its worker was spawned. (t)
     spawned: Vec<bool>,
 }
@@ -60,6 +62,7 @@ impl Workers {
         wrap: Option<SpawnWrapper>,
         pin: bool,
         mask: u8,
+        stack: Option<usize>,
         pools: usize,
     ) -> Workers {
         Workers {
@@ -71,6 +74,7 @@ impl Workers {
                     wrap,
                     pin,
                     mask,
+                    stack,
                     spawned: vec![false; pools],
                 },
             ),
@@ -115,6 +119,7 @@ impl Workers {
             wrap,
             pin,
             mask,
+            stack,
             spawned,
         } = &mut *st;
         let mut spawn_all = || {
@@ -126,7 +131,7 @@ impl Workers {
                     // No worker (models only): the pool stays exited.
                     continue;
                 }
-                match self.spawn_worker(sh, idx, Arc::clone(factory), *pin) {
+                match self.spawn_worker(sh, idx, Arc::clone(factory), *pin, *stack) {
                     Ok(()) => spawned[idx] = true,
                     Err(_) => ok = false,
                 }
@@ -153,18 +158,23 @@ impl Workers {
         idx: usize,
         factory: Arc<EngineFactory>,
         pin: bool,
+        stack: Option<usize>,
     ) -> Result<()> {
         let p = &sh.pools[idx];
         p.q.lock().exit = false;
         let sh = Arc::clone(sh);
         let name = format!("aio-{:?}-{}", p.class, p.index).to_lowercase();
-        let r = thread::spawn_named(name, move || {
+        let body = move || {
             // The factory's engine is the home of the worker's set: the
             // source it sleeps in (aio-core's `engine` module docs).
             let engines = Engines::new((factory)());
             sh.pools[idx].wakeup.install(engines.waker());
             Worker::new(sh, idx, engines, pin).run();
-        });
+        };
+        let r = match stack {
+            Some(bytes) => thread::spawn_named_with_stack(name, bytes, body),
+            None => thread::spawn_named(name, body),
+        };
         match r {
             Ok(h) => {
                 self.joins.lock().push(h);

@@ -79,7 +79,8 @@ impl BlockingPool {
                 {
                     let shared = Arc::clone(&self.shared);
                     let name = format!("blockdev-pool-{}", w.len());
-                    match thread::spawn_named(name, move || worker(&shared)) {
+                    let stack = aio_core::sync::SERVICE_STACK;
+                    match thread::spawn_named_with_stack(name, stack, move || worker(&shared)) {
                         Ok(h) => w.push(h),
                         Err(_) if w.is_empty() => {
                             // No worker exists and none can be started

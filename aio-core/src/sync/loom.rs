@@ -161,6 +161,19 @@ pub mod thread {
         loom::thread::Builder::new().name(name).spawn(f)
     }
 
+    /// As `spawn_named` (loom threads have no stack size to set).
+    pub fn spawn_named_with_stack<F, T>(
+        name: String,
+        _stack: usize,
+        f: F,
+    ) -> std::io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn_named(name, f)
+    }
+
     /// Parks the current thread until unparked (or spuriously).
     pub fn park() {
         loom::thread::park();

@@ -140,6 +140,15 @@ pub use mutants::{Expect, Mutant};
 pub use once::{Once, OnceLock};
 pub use rank::LockRank;
 
+/// The stack size of the layers' own service threads (pool workers that
+/// run only library code, blocking-call threads, the readiness waiter and
+/// the stream lanes), given to [`thread::spawn_named_with_stack`]: 512 KiB,
+/// not std's 2 MiB, because a process under a tight `ulimit -v` must still
+/// be able to start them (glibc's AIO threads use a minimal stack too).
+/// Their frames are shallow and nothing recursive runs on them; a
+/// completion callback that runs on one gets what is left of 512 KiB.
+pub const SERVICE_STACK: usize = 512 << 10;
+
 /// std's types that the shim deliberately does not model.
 ///
 /// Use these only for objects no concurrency protocol depends on: values

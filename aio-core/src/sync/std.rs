@@ -166,6 +166,23 @@ pub mod thread {
         std::thread::Builder::new().name(name).spawn(f)
     }
 
+    /// Spawns a named thread with a stack of `stack` bytes (rounded up to
+    /// whole pages by the OS); fails if the OS refuses.
+    pub fn spawn_named_with_stack<F, T>(
+        name: String,
+        stack: usize,
+        f: F,
+    ) -> std::io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        std::thread::Builder::new()
+            .name(name)
+            .stack_size(stack)
+            .spawn(f)
+    }
+
     /// Parks the current thread until unparked (or spuriously).
     pub fn park() {
         std::thread::park();

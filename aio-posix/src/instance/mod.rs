@@ -287,6 +287,9 @@ impl Instance {
             pc = pc.pools_per_class(t);
         }
         pc.pin = cfg.pin;
+        // The workers run only the library's code (its completions and
+        // notifications; a SIGEV_THREAD function gets a thread of its own).
+        pc = pc.stack_size(Some(aio_core::sync::SERVICE_STACK));
         let pools = with_signals_blocked(|| PoolSet::new(pc))?;
         let core = Completer::new(cfg.max_ops, cfg.notify_threads, resubmit);
         if reap::reaps() {

@@ -253,10 +253,12 @@ pub(crate) fn global(create: bool) -> Option<Arc<Readiness>> {
     }
     let r = Arc::new(Readiness::new(Box::new(Epoll::new().ok()?)));
     let r2 = Arc::clone(&r);
-    let spawned = aio_core::sync::thread::spawn_named("blockdev-ready".into(), move || {
-        block_signals();
-        r2.run();
-    });
+    let stack = aio_core::sync::SERVICE_STACK;
+    let spawned =
+        aio_core::sync::thread::spawn_named_with_stack("blockdev-ready".into(), stack, move || {
+            block_signals();
+            r2.run();
+        });
     if spawned.is_err() {
         return None;
     }
@@ -301,7 +303,8 @@ fn lane_close(fd: RawFd) {
 }
 
 fn lane_spawn(job: Box<dyn FnOnce() + Send>) -> bool {
-    aio_core::sync::thread::spawn_named("blockdev-lane".into(), move || {
+    let stack = aio_core::sync::SERVICE_STACK;
+    aio_core::sync::thread::spawn_named_with_stack("blockdev-lane".into(), stack, move || {
         block_signals();
         job();
     })
