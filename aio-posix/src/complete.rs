@@ -247,8 +247,10 @@ pub(crate) fn on_complete(c: &Completion<'_>) {
     // still runs).
     core.notify_op(slot, notify, generation, group.as_deref());
     let last = group.as_ref().is_some_and(|g| g.put());
-    if let Some(g) = group.as_ref().filter(|_| last) {
-        g.notify.send(&core.dispatch);
+    // The list's own: after every entry's, held back with them if they
+    // still are (`Group::list_done`).
+    if let Some(d) = group.as_ref().filter(|_| last).and_then(|g| g.list_done()) {
+        d.send_with(|n| n.send(&core.dispatch));
     }
     // K5: wake aio_suspend / LIO_WAIT sleepers.
     core.events.signal();

@@ -75,10 +75,43 @@ impl Group {
         }
     }
 
-    /// The submitter is done: what was held back, to send (later
-    /// completions send their own).
-    pub(crate) fn unplug(&self) -> Vec<Deferred> {
-        self.plug.lock().take().unwrap_or_default()
+    /// Takes what was held back, with `list` (the list's own notification,
+    /// if the caller dropped the last reference) at its end, for the caller
+    /// to send in that order. If there is nothing, the plug opens: later
+    /// completions send their own. Otherwise the group stays plugged, and
+    /// whoever sends the batch calls `release(None)` again afterwards,
+    /// until it returns nothing: a notification kept meanwhile, the list's
+    /// own included, is sent after the batch, never before it. The
+    /// submitter calls it once its list is submitted; the dispatcher after
+    /// each batch.
+    pub(crate) fn release(&self, list: Option<Deferred>) -> Vec<Deferred> {
+        let mut p = self.plug.lock();
+        let Some(kept) = p.as_mut() else {
+            return list.into_iter().collect();
+        };
+        let mut batch = std::mem::take(kept);
+        batch.extend(list);
+        if batch.is_empty() {
+            *p = None;
+        }
+        batch
+    }
+
+    /// A completer dropped the last reference: the list's own notification
+    /// to send now, or `None` if it was kept behind the entries' held
+    /// back ones (the group is plugged), to be sent after them.
+    pub(crate) fn list_done(&self) -> Option<Deferred> {
+        let d = Deferred {
+            notify: self.notify,
+            marker: std::ptr::null(),
+            generation: 0,
+        };
+        if aio_core::sync::mutant(aio_core::sync::Mutant::ListBypassesPlug) {
+            // Mutant: sent at once, even while the entries' notifications
+            // are still held; it can reach the program first.
+            return Some(d);
+        }
+        self.defer(d).err()
     }
 
     /// Counts one more op; call before submitting it.

@@ -110,6 +110,7 @@ DispatchNoNotify = "dispatch-no-notify", "aio-posix", "loom_dispatch_push_vs_idl
 StreamAdmitSplit = "stream-admit-split", "aio-posix", "loom_stream_admit_vs_release", Expect::Panic("the queued op was stranded");
 SentBeforeSignal = "sent-before-signal", "aio-posix", "loom_sent_mark_follows_the_signal", Expect::Panic("aio_suspend returned before the op's signal was sent");
 PlugCheckThenPush = "plug-check-then-push", "aio-posix", "loom_plug_vs_unplug", Expect::Panic("an entry's notification must be sent exactly once");
+ListBypassesPlug = "list-bypasses-plug", "aio-posix", "loom_list_notification_follows_its_entries", Expect::Panic("the list's notification came before an entry's");
 ReapsNoRecheck = "reaps-no-recheck", "aio-posix", "loom_reaps_flag_vs_instance_build", Expect::Panic("an instance built as the process began to reap never reaps");
 QueuePushNoNotify = "queue-push-no-notify", "blockdev", "loom_queue_push_vs_sleeping_consumer", Expect::Deadlock;
 QueueCloseNoNotify = "queue-close-no-notify", "blockdev", "loom_queue_close_vs_sleeping_consumer", Expect::Deadlock;

@@ -104,19 +104,24 @@ impl Instance {
                 unsafe { self.set_final(cb, e) };
             }
         }
-        let mut held = group.unplug();
-        if group.put() {
-            if wait {
-                group.notify.send(&self.core.dispatch);
-            } else {
-                held.push(Deferred {
-                    notify: group.notify,
-                    marker: std::ptr::null(),
-                    generation: 0,
-                });
-            }
+        let last = group.put();
+        if last && wait {
+            group.notify.send(&self.core.dispatch);
         }
-        self.core.dispatch.push_batch(held);
+        let own = (last && !wait).then(|| Deferred {
+            notify: group.notify,
+            marker: std::ptr::null(),
+            generation: 0,
+        });
+        // What completed meanwhile (and the list's own, if this was the
+        // last reference), sent from a dispatcher thread, which then opens
+        // the plug (`Group::release`): the list's notification is never
+        // sent before its entries'.
+        let held = group.release(own);
+        let g = Arc::clone(&group);
+        self.core
+            .dispatch
+            .push_batch(held, Box::new(move || g.release(None)));
         if wait {
             let end = self.sleep_until(None, || group.is_done());
             if end == SuspendEnd::Interrupted {

@@ -243,11 +243,30 @@ pub(crate) struct Job {
     pub(crate) attr: usize,
 }
 
+/// What takes the notifications kept while a batch was being sent (its
+/// group's `release(None)`): the dispatcher sends them too, until it gives
+/// nothing.
+pub(crate) type Then = Box<dyn FnMut() -> Vec<Deferred> + Send>;
+
+/// Held-back notifications, and what to ask for more once they are sent.
+struct Batch {
+    items: Vec<Deferred>,
+    then: Then,
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("items", &self.items.len())
+            .finish()
+    }
+}
+
 #[derive(Debug, Default)]
 struct Queue {
     jobs: VecDeque<Job>,
     /// Notifications held back while their `lio_listio` ran, to send.
-    batches: VecDeque<Vec<Deferred>>,
+    batches: VecDeque<Batch>,
     idle: usize,
     threads: usize,
     exit: bool,
@@ -335,12 +354,12 @@ impl Dispatcher {
     /// Queues notifications to be sent from a library thread (those a
     /// `lio_listio(LIO_NOWAIT)` held back until it returned).
     #[cfg_attr(loom, allow(dead_code))]
-    pub(crate) fn push_batch(&self, batch: Vec<Deferred>) {
+    pub(crate) fn push_batch(&self, batch: Vec<Deferred>, then: Then) {
         if batch.is_empty() {
             return;
         }
         let mut q = self.q.lock();
-        q.batches.push_back(batch);
+        q.batches.push_back(Batch { items: batch, then });
         if q.idle > 0 {
             self.cv.notify_one();
             return;
@@ -353,10 +372,18 @@ impl Dispatcher {
         self.start_counted(None);
     }
 
-    /// Sends a batch (on a pool thread).
-    fn send_batch(&self, batch: Vec<Deferred>) {
-        for d in batch {
-            d.send_with(|n| n.send(self));
+    /// Sends a batch, then what its `then` gives, until it gives nothing
+    /// (on a pool thread, or the completing thread when none can start).
+    fn send_batch(&self, batch: Batch) {
+        let Batch {
+            mut items,
+            mut then,
+        } = batch;
+        while !items.is_empty() {
+            for d in items {
+                d.send_with(|n| n.send(self));
+            }
+            items = then();
         }
     }
 
@@ -421,11 +448,9 @@ impl Dispatcher {
             if q.threads == 0 {
                 while let Some(b) = q.batches.pop_front() {
                     drop(q);
-                    for d in b {
-                        // Signals only here: a SIGEV_THREAD one would
-                        // come back to this queue, run just below.
-                        d.send_with(|n| n.send(self));
-                    }
+                    // Signals only here: a SIGEV_THREAD one would come
+                    // back to this queue, run just below.
+                    self.send_batch(b);
                     q = self.q.lock();
                 }
                 while let Some(j) = q.jobs.pop_front() {
