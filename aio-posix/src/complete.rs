@@ -127,8 +127,9 @@ impl Completer {
         self.slab.settle(idx, generation);
         self.notify_op(slot, notify, generation, group.as_deref());
         let last = group.as_ref().is_some_and(|g| g.put());
-        if let Some(g) = group.as_ref().filter(|_| last) {
-            g.notify.send(&self.dispatch);
+        // As in `on_complete`: behind the entries' held-back notifications.
+        if let Some(d) = group.as_ref().filter(|_| last).and_then(|g| g.list_done()) {
+            d.send_with(|n| n.send(&self.dispatch));
         }
         self.events.signal();
     }

@@ -110,23 +110,27 @@ impl Instance {
         // one lock. (Cancelling op by op, each after the previous device
         // cancel's round trip, let the workers start most of a long
         // queue meanwhile: 128 queued 1 MiB writes, 38 cancelled.)
-        let mut targets: Vec<usize> = Vec::new();
+        // The targets themselves are held (not just their addresses) until
+        // the sweep is done, so that no address can be reused meanwhile by
+        // another descriptor's target, whose ops the sweep would take.
+        let mut targets: Vec<aio_core::sync::Arc<dyn aio_core::Target>> = Vec::new();
         for slot in self.core.slab.slots.iter() {
             let st = slot.st.lock();
             if st.fd == fd
                 && st.parked.is_none()
                 && st.pending.as_ref().is_some_and(|p| !p.is_complete())
                 && let Some(t) = &st.target
+                && !targets
+                    .iter()
+                    .any(|h| aio_pool::target_key(h) == aio_pool::target_key(t))
             {
-                let k = aio_pool::target_key(t);
-                if !targets.contains(&k) {
-                    targets.push(k);
-                }
+                targets.push(aio_core::sync::Arc::clone(t));
             }
         }
-        for k in targets {
-            cancelled += self.pools.cancel_target(k);
+        for t in &targets {
+            cancelled += self.pools.cancel_target(aio_pool::target_key(t));
         }
+        drop(targets);
         for (idx, slot) in self.core.slab.slots.iter().enumerate() {
             loop {
                 let mut st = slot.st.lock();

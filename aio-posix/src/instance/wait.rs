@@ -118,10 +118,12 @@ impl Instance {
         // the plug (`Group::release`): the list's notification is never
         // sent before its entries'.
         let held = group.release(own);
-        let g = Arc::clone(&group);
-        self.core
-            .dispatch
-            .push_batch(held, Box::new(move || g.release(None)));
+        if !held.is_empty() {
+            let g = Arc::clone(&group);
+            self.core
+                .dispatch
+                .push_batch(held, Box::new(move || g.release(None)));
+        }
         if wait {
             let end = self.sleep_until(None, || group.is_done());
             if end == SuspendEnd::Interrupted {

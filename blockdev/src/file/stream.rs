@@ -31,6 +31,7 @@ pub(super) fn park(sh: &Arc<FileShared>, op: InFlight, plan: &Plan) {
         nonblock: plan.status.nonblock,
         attempt: ready::epoll::attempt,
         plain: false,
+        once: false,
         fd: sh.fd,
         key: Arc::as_ptr(sh) as usize,
     };

@@ -614,7 +614,8 @@ impl Drop for UringEngine {
 
 /// `ring`, on a descriptor numbered [`FLOOR`](crate::fdreg::FLOOR) or
 /// more if it was made below (see `fdreg::lift`): the same ring, mapped
-/// again through a duplicate of its descriptor, the original closed.
+/// again through a duplicate of its descriptor, the original closed; or
+/// the original if no better number or no second mapping can be had.
 /// (Through the fork gate, before registration.)
 fn lift_ring(ring: IoUring) -> Result<IoUring> {
     let fd = ring.as_raw_fd();
@@ -630,12 +631,16 @@ fn lift_ring(ring: IoUring) -> Result<IoUring> {
         return Ok(ring);
     }
     let params = ring.params().clone();
-    drop(ring);
+    // Mapped through the duplicate before the original is dropped: if
+    // that fails (no address space left), `from_fd` has already closed
+    // `d` (it owns it from the start), and the original ring still works.
     // SAFETY: `d` is ours and refers to the ring whose parameters these
     // are (the kernel filled them in when it made the ring).
-    unsafe { IoUring::from_fd(d, params) }.map_err(|e| {
-        // SAFETY: ours; the ring could not be mapped through it.
-        unsafe { libc::close(d) };
-        Error::from(e)
-    })
+    match unsafe { IoUring::from_fd(d, params) } {
+        Ok(lifted) => {
+            drop(ring);
+            Ok(lifted)
+        }
+        Err(_) => Ok(ring),
+    }
 }

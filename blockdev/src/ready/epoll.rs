@@ -59,7 +59,7 @@ impl Epoll {
 impl Poller for Epoll {
     fn watch(&self, fd: RawFd, key: usize) -> Result<RawFd> {
         let _gate = crate::fdreg::creating();
-        // SAFETY: plain syscall; the duplicate is ours until `unwatch`.
+        // The duplicate is ours until `unwatch`.
         let dup = crate::fdreg::dup_high(fd);
         if dup < 0 {
             return Err(Error::last_os_error());
@@ -184,6 +184,9 @@ pub(crate) fn attempt(w: &mut Waiter, fd: RawFd) -> Try {
             if n == 0 {
                 return Try::Wait;
             }
+            if w.once {
+                return Try::Done(Ok(w.done));
+            }
             continue; // a short write: try the rest at once
         }
         let e = Error::last_os_error();
@@ -237,8 +240,8 @@ pub(crate) fn fork_done() {
 }
 
 /// The process's readiness waiter, made (epoll instance and thread) on
-/// first use; `None` if either cannot be made (the caller then uses
-/// its engine). A fork child makes its own: the parent's thread does
+/// first use; `None` if either cannot be made (the caller then queues
+/// the op on its lane). A fork child makes its own: the parent's thread does
 /// not exist there, and its epoll instance is shared with the parent.
 pub(crate) fn global(create: bool) -> Option<Arc<Readiness>> {
     let pid = std::process::id();
@@ -286,8 +289,8 @@ pub(crate) const LANE_LINGER: std::time::Duration = std::time::Duration::from_se
 
 fn lane_dup(fd: RawFd) -> Option<RawFd> {
     let _gate = crate::fdreg::creating();
-    // SAFETY: plain syscall; the duplicate is the lane's until its thread
-    // closes it.
+    // The duplicate is its lane entry's until the lane closes it (after
+    // the op's transfer, or when the op is cancelled or cannot be queued).
     let d = crate::fdreg::dup_high(fd);
     if d < 0 {
         return None;

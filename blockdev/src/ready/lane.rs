@@ -19,7 +19,7 @@ pub(crate) struct LaneOs {
     /// A duplicate of an op's descriptor, taken when the op is queued (so
     /// that the program closing or reusing the number changes nothing for
     /// it), or `None` if none can be had (the op then uses the number
-    /// itself, as the engine's path would).
+    /// itself).
     pub(crate) dup: fn(RawFd) -> Option<RawFd>,
     /// Closes one of `dup`'s descriptors.
     pub(crate) close: fn(RawFd),
@@ -76,11 +76,13 @@ impl fmt::Debug for Lane {
 }
 
 /// A blocking transfer of `w` on `fd` (the lane's thread), from
-/// `w.done` on: what `read(2)`/`write(2)` give on that descriptor, a
-/// write continued to its full count (as the readiness waiter completes
-/// one on a blocking descriptor).
+/// `w.done` on: what one `read(2)`/`write(2)` gives on that descriptor.
+/// A blocking write returns its full count (the kernel waits for room),
+/// unless a send time-out or an error cuts it short: then its count, as
+/// `write(2)`, and not another wait of a whole time-out.
 fn transfer(w: &mut Waiter, fd: RawFd) -> Result<usize> {
     w.plain = true;
+    w.once = true;
     match (w.attempt)(w, fd) {
         Try::Done(r) => r,
         // EAGAIN on a descriptor the program made non-blocking since, or

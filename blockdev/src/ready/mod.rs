@@ -74,6 +74,11 @@ pub(crate) struct Waiter {
     /// The attempt is a plain `read`/`write` on a non-blocking reopened
     /// descriptor (see [`Poller::watch_reopen`]), not `RWF_NOWAIT`.
     pub(crate) plain: bool,
+    /// A short write ends the op with its count (a lane's blocking write:
+    /// on a blocking descriptor only a send time-out or an error cuts one
+    /// short, and `write(2)` returns the count then), instead of the rest
+    /// being tried at once.
+    pub(crate) once: bool,
     /// The program's descriptor (the first attempt uses it; a parked op
     /// uses the waiter's duplicate).
     pub(crate) fd: RawFd,

@@ -46,6 +46,7 @@ fn waiter() -> (Pending, Waiter) {
         nonblock: false,
         attempt: fake_write,
         plain: false,
+        once: false,
         fd: 3,
         key: 0x40,
     };

@@ -128,6 +128,7 @@ fn loom_ready_submit_vs_event() {
             nonblock: false,
             attempt: fake_read,
             plain: false,
+            once: false,
             fd: 3,
             key: KEY,
         };
