@@ -39,7 +39,7 @@ impl Group {
     }
 
     /// A group whose entries' notifications are held back until
-    /// [`Group::unplug`] (`LIO_NOWAIT`).
+    /// [`Group::release`] opens the plug (`LIO_NOWAIT`).
     pub(crate) fn plugged(notify: Notification) -> Group {
         Group {
             plug: Mutex::ranked(crate::lock_order::GROUP_PLUG, Some(Vec::new())),
@@ -50,12 +50,12 @@ impl Group {
     /// Holds `d` back if the list's submitter is still running; else gives
     /// it back, for the completer to send at once. Deciding and holding
     /// are one critical section, so a notification is either taken by
-    /// `unplug` or sent by its completer, never both, never neither.
+    /// a `release` or sent by its completer, never both, never neither.
     pub(crate) fn defer(&self, d: Deferred) -> Result<(), Deferred> {
         let mut p = self.plug.lock();
         if aio_core::sync::mutant(aio_core::sync::Mutant::PlugCheckThenPush) {
             // Mutant: decide under one lock hold, push under another; an
-            // unplug in between takes the list, and `d` is lost.
+            // release in between takes the list, and `d` is lost.
             let plugged = p.is_some();
             drop(p);
             if !plugged {

@@ -194,3 +194,8 @@ fn streams_that_block_beside_files() {
 fn numbers_the_library_reused_for_itself() {
     differential("library_fds", &["fds/"]);
 }
+
+#[test]
+fn notification_clauses() {
+    differential("notify", &["notify/"]);
+}

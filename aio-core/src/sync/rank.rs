@@ -91,12 +91,18 @@ mod check {
     #[track_caller]
     pub(crate) fn check(rank: Option<LockRank>) {
         let Some(r) = rank else { return };
-        let bad = HELD.with(|h| {
-            h.borrow()
-                .iter()
-                .copied()
-                .find(|held| held.level >= r.level)
-        });
+        // `try_with`: a lock may be taken during thread teardown (a pthread
+        // key destructor runs after this thread's Rust thread-locals are
+        // gone); nothing is checked then.
+        let bad = HELD
+            .try_with(|h| {
+                h.borrow()
+                    .iter()
+                    .copied()
+                    .find(|held| held.level >= r.level)
+            })
+            .ok()
+            .flatten();
         if let Some(held) = bad {
             panic!(
                 "lock order violated: taking `{}` (rank {}) while holding `{}` (rank {})",
@@ -110,7 +116,10 @@ mod check {
     #[track_caller]
     pub(crate) fn check_nested(rank: Option<LockRank>) {
         let Some(r) = rank else { return };
-        let bad = HELD.with(|h| h.borrow().iter().copied().find(|held| held.level > r.level));
+        let bad = HELD
+            .try_with(|h| h.borrow().iter().copied().find(|held| held.level > r.level))
+            .ok()
+            .flatten();
         if let Some(held) = bad {
             panic!(
                 "lock order violated: taking `{}` (rank {}, nested) while holding `{}` (rank {})",
@@ -120,7 +129,7 @@ mod check {
     }
 
     fn push(r: LockRank) {
-        HELD.with(|h| h.borrow_mut().push(r));
+        let _ = HELD.try_with(|h| h.borrow_mut().push(r));
     }
 
     fn pop(r: LockRank) {

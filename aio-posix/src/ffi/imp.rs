@@ -337,7 +337,10 @@ pub(super) unsafe fn do_listio(
         let aio = instance::global()?;
         // Any length (glibc's sysconf(_SC_AIO_LISTIO_MAX) says "no limit");
         // entries past the op budget fail with EAGAIN.
-        // A negative count is an empty list, as in glibc.
+        // A negative count is an empty list (its LIO_NOWAIT notification
+        // is sent), as glibc does (clauses lio_listio/nent_negative_*;
+        // glibc sizes an array by the count, so what it does there is
+        // undefined: one program saw no signal where these clauses see it).
         let nent = nent.max(0);
         if list.is_null() && nent > 0 {
             return Err(Error::EINVAL);

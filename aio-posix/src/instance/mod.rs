@@ -288,7 +288,9 @@ impl Instance {
         }
         pc.pin = cfg.pin;
         // The workers run only the library's code (its completions and
-        // notifications; a SIGEV_THREAD function gets a thread of its own).
+        // notifications; a SIGEV_THREAD function runs on a notify thread
+        // with default attributes, and on the completing thread, in what
+        // is left of this stack, only if no thread at all can be started).
         pc = pc.stack_size(Some(aio_core::sync::SERVICE_STACK));
         let pools = with_signals_blocked(|| PoolSet::new(pc))?;
         let core = Completer::new(cfg.max_ops, cfg.notify_threads, resubmit);

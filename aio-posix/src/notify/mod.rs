@@ -403,7 +403,12 @@ impl Dispatcher {
             if let Some(job) = q.jobs.pop_front() {
                 drop(q);
                 if job.attr != 0 {
-                    // This thread leaves; its count goes to the new one.
+                    // This thread leaves, for a thread of the job's own:
+                    // that one is counted now, and this one's exit uncounts
+                    // it (`thread_gone`). (It used to hand its count over
+                    // and then drop it again on exit: two decrements for
+                    // one thread, until no thread could be started.)
+                    self.q.lock().threads += 1;
                     self.start_counted(Some(job));
                     return None;
                 }
@@ -546,6 +551,15 @@ mod sys {
         // an unwind out of the function means; the C function may end the
         // thread by a forced unwind, which `C-unwind` allows to pass.
         let f: CallFn = unsafe { std::mem::transmute::<super::ThreadFn, CallFn>(job.function) };
+        // No signal blocked while the function runs, as in glibc's
+        // notification threads (which empty their mask before calling it):
+        // a function that raises a signal, or waits for one, gets it.
+        // SAFETY: plain libc calls on a local set.
+        unsafe {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        }
         // SAFETY: the caller's function (caller's contract).
         unsafe {
             f(libc::sigval {

@@ -128,6 +128,35 @@ int main(void) {
     errno = 0;
     r = lio_listio(LIO_WAIT, list, -1, NULL);
     SAY("lio_listio/nent_negative", "ret=%d errno=%s", r, en(r == -1 ? errno : 0));
+    /* ... with LIO_NOWAIT and a list notification: none is sent (an
+     * empty list's is, above). */
+    {
+        struct sigevent nsev;
+        memset(&nsev, 0, sizeof nsev);
+        nsev.sigev_notify = SIGEV_THREAD;
+        nsev.sigev_notify_function = on_list;
+        atomic_store(&list_calls, 0);
+        errno = 0;
+        r = lio_listio(LIO_NOWAIT, list, -1, &nsev);
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        SAY("lio_listio/nent_negative_LIO_NOWAIT_notification", "ret=%d errno=%s calls=%d", r,
+            en(r == -1 ? errno : 0), atomic_load(&list_calls));
+        /* The same with a signal (blocked, then taken with sigtimedwait). */
+        sigset_t rs, ors;
+        sigemptyset(&rs);
+        sigaddset(&rs, SIGRTMIN + 5);
+        pthread_sigmask(SIG_BLOCK, &rs, &ors);
+        memset(&nsev, 0, sizeof nsev);
+        nsev.sigev_notify = SIGEV_SIGNAL;
+        nsev.sigev_signo = SIGRTMIN + 5;
+        r = lio_listio(LIO_NOWAIT, list, -1, &nsev);
+        siginfo_t si;
+        struct timespec wait = {0, 300 * 1000 * 1000};
+        int got = sigtimedwait(&rs, &si, &wait) == SIGRTMIN + 5;
+        pthread_sigmask(SIG_SETMASK, &ors, NULL);
+        SAY("lio_listio/nent_negative_LIO_NOWAIT_signal", "ret=%d signal=%s", r, got ? "yes" : "no");
+    }
 
     /* An entry with a bad opcode. */
     entry(&cbs[0], fd, 777, b, 16, 0);
