@@ -302,6 +302,25 @@ pub(super) unsafe fn suspend_entry(
             Wake::Interrupted => {
                 // SAFETY: plain libc call.
                 unsafe { pthread_testcancel() };
+                // Often the handler that ran is the awaited op's own
+                // notification, sent just before the wake-up. If an entry
+                // is complete now (and its notification sent), that is
+                // the answer, as glibc's aio_suspend almost always gives
+                // then; POSIX allows either (its EINTR text names this
+                // very case). Otherwise EINTR.
+                // (Its sent mark may trail the handler by a moment: the
+                // completer marks it after the signal is queued.)
+                for _ in 0..20_000 {
+                    // SAFETY: forwarded from the entry point's contract.
+                    match guard(Err(Error::EIO), || Ok(unsafe { suspend_step(list, nent) })) {
+                        Ok(Step::Ready) => return 0,
+                        // SAFETY: plain syscall (async-signal-safe).
+                        Ok(Step::Unsent) => unsafe {
+                            libc::sched_yield();
+                        },
+                        _ => break,
+                    }
+                }
                 set_errno(Error::EINTR);
                 return -1;
             }
