@@ -126,10 +126,9 @@ impl Completer {
         }
         self.slab.settle(idx, generation);
         self.notify_op(slot, notify, generation, group.as_deref());
-        let last = group.as_ref().is_some_and(|g| g.put());
         // As in `on_complete`: behind the entries' held-back notifications.
-        if let Some(d) = group.as_ref().filter(|_| last).and_then(|g| g.list_done()) {
-            d.send_with(|n| n.send(&self.dispatch));
+        if let Some(g) = group.as_ref() {
+            g.put_and_notify(&self.dispatch);
         }
         self.events.signal();
     }
@@ -247,11 +246,10 @@ pub(crate) fn on_complete(c: &Completion<'_>) {
     // sleepers, as glibc (held back while its lio_listio(LIO_NOWAIT)
     // still runs).
     core.notify_op(slot, notify, generation, group.as_deref());
-    let last = group.as_ref().is_some_and(|g| g.put());
     // The list's own: after every entry's, held back with them if they
     // still are (`Group::list_done`).
-    if let Some(d) = group.as_ref().filter(|_| last).and_then(|g| g.list_done()) {
-        d.send_with(|n| n.send(&core.dispatch));
+    if let Some(g) = group.as_ref() {
+        g.put_and_notify(&core.dispatch);
     }
     // K5: wake aio_suspend / LIO_WAIT sleepers.
     core.events.signal();

@@ -101,17 +101,32 @@ impl Group {
     /// to send now, or `None` if it was kept behind the entries' held
     /// back ones (the group is plugged), to be sent after them.
     pub(crate) fn list_done(&self) -> Option<Deferred> {
-        let d = Deferred {
-            notify: self.notify,
-            marker: std::ptr::null(),
-            generation: 0,
-        };
+        let d = self.own_notification();
         if aio_core::sync::mutant(aio_core::sync::Mutant::ListBypassesPlug) {
             // Mutant: sent at once, even while the entries' notifications
             // are still held; it can reach the program first.
             return Some(d);
         }
         self.defer(d).err()
+    }
+
+    /// The list's own notification, as a held-back one (no sent mark).
+    pub(crate) fn own_notification(&self) -> Deferred {
+        Deferred {
+            notify: self.notify,
+            marker: std::ptr::null(),
+            generation: 0,
+        }
+    }
+
+    /// A completer drops its reference: if it was the last, the list's
+    /// notification is sent (or kept behind held entries: `list_done`).
+    pub(crate) fn put_and_notify(&self, dispatch: &crate::notify::Dispatcher) {
+        if self.put()
+            && let Some(d) = self.list_done()
+        {
+            d.send_with(|n| n.send(dispatch));
+        }
     }
 
     /// Counts one more op; call before submitting it.

@@ -90,13 +90,12 @@ pub(crate) fn dup_high(fd: RawFd) -> RawFd {
     d
 }
 
-/// `fd` (one the library just made), moved to [`FLOOR`] or above if it
-/// is below (the duplicate replaces it: `fd` is closed), or left where it
-/// is if no higher number can be had. Call it through the fork gate,
-/// before registering the result.
-pub(crate) fn lift(fd: RawFd) -> RawFd {
+/// A duplicate of `fd` numbered better than `fd` itself ([`FLOOR`] or
+/// more, or at least 3 for a number below 3), or `None` if there is none
+/// (an unhelpful duplicate is closed again). `fd` is left as it is.
+pub(crate) fn better_dup(fd: RawFd) -> Option<RawFd> {
     if !(0..FLOOR).contains(&fd) {
-        return fd;
+        return None;
     }
     let d = dup_high(fd);
     if d < 0 || (d < FLOOR && fd >= 3) {
@@ -104,8 +103,19 @@ pub(crate) fn lift(fd: RawFd) -> RawFd {
             // SAFETY: the duplicate just made, no better than `fd`.
             unsafe { libc::close(d) };
         }
-        return fd;
+        return None;
     }
+    Some(d)
+}
+
+/// `fd` (one the library just made), moved to [`FLOOR`] or above if it
+/// is below (the duplicate replaces it: `fd` is closed), or left where it
+/// is if no better number can be had. Call it through the fork gate,
+/// before registering the result.
+pub(crate) fn lift(fd: RawFd) -> RawFd {
+    let Some(d) = better_dup(fd) else {
+        return fd;
+    };
     // SAFETY: the library's own new descriptor, replaced by `d`.
     unsafe { libc::close(fd) };
     d

@@ -545,24 +545,7 @@ fn a_fifo_through_the_ring() {
 
 #[test]
 fn a_pty_through_the_ring() {
-    // SAFETY: plain libc calls; the name is copied before the next call.
-    let (master, slave_path) = unsafe {
-        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
-        assert_eq!(libc::grantpt(m), 0);
-        assert_eq!(libc::unlockpt(m), 0);
-        let mut name = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
-        let path = std::ffi::CStr::from_ptr(name.as_ptr())
-            .to_str()
-            .unwrap()
-            .to_owned();
-        (OwnedFd::from_raw_fd(m), path)
-    };
-    let slave = open_fd(
-        std::path::Path::new(&slave_path),
-        libc::O_RDWR | libc::O_NOCTTY,
-    );
+    let (master, slave) = pty_pair(false);
     // SAFETY: both descriptors outlive the devices and their ops.
     let mt = into_dyn(
         unsafe { FileDevice::from_raw_fd(master.as_raw_fd(), FileOptions::new()) }.unwrap(),

@@ -185,27 +185,7 @@ fn a_write_waiting_for_room_can_be_cancelled() {
 #[test]
 fn a_pty_read_waits_for_readiness_and_can_be_cancelled() {
     for fallback in [false, true] {
-        // SAFETY: plain libc calls; the name is copied before the next call.
-        let (master, slave_path) = unsafe {
-            let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-            assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
-            assert_eq!(libc::grantpt(m), 0);
-            assert_eq!(libc::unlockpt(m), 0);
-            let mut name = [0 as libc::c_char; 128];
-            assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
-            let path = std::ffi::CStr::from_ptr(name.as_ptr()).to_owned();
-            (OwnedFd::from_raw_fd(m), path)
-        };
-        // SAFETY: a valid C string.
-        let s = unsafe {
-            libc::open(
-                slave_path.as_ptr(),
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
-        };
-        assert!(s >= 0);
-        // SAFETY: just opened, owned by nobody else.
-        let slave = unsafe { OwnedFd::from_raw_fd(s) };
+        let (master, slave) = pty_pair(false);
         let st = device(&slave);
         let mt = device(&master);
         let mut e = engine(fallback);
@@ -234,42 +214,10 @@ fn a_pty_read_waits_for_readiness_and_can_be_cancelled() {
     }
 }
 
-/// A pty master and its slave, in raw mode (no echo, no line discipline
-/// in the way of the bytes).
-fn pty_pair() -> (OwnedFd, OwnedFd) {
-    // SAFETY: plain libc calls; the name is copied before the next call.
-    let (master, slave_path) = unsafe {
-        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
-        assert_eq!(libc::grantpt(m), 0);
-        assert_eq!(libc::unlockpt(m), 0);
-        let mut name = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
-        let path = std::ffi::CStr::from_ptr(name.as_ptr()).to_owned();
-        (OwnedFd::from_raw_fd(m), path)
-    };
-    // SAFETY: a valid C string.
-    let s = unsafe {
-        libc::open(
-            slave_path.as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    assert!(s >= 0);
-    // SAFETY: just opened, owned by nobody else; `t` is a local termios.
-    unsafe {
-        let mut t: libc::termios = std::mem::zeroed();
-        assert_eq!(libc::tcgetattr(s, &mut t), 0);
-        libc::cfmakeraw(&mut t);
-        assert_eq!(libc::tcsetattr(s, libc::TCSANOW, &t), 0);
-        (master, OwnedFd::from_raw_fd(s))
-    }
-}
-
 #[test]
 fn a_pty_master_waits_on_its_lane_not_in_the_engine() {
     for fallback in [false, true] {
-        let (master, slave) = pty_pair();
+        let (master, slave) = pty_pair(true);
         let mt = device(&master);
         let f = TempFile::new("beside-pty", 1 << 16);
         let ft = into_dyn(FileDevice::open(&f.path, FileOptions::new()).unwrap());

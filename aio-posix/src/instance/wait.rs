@@ -8,7 +8,7 @@ use aio_core::{Error, OpKind, Result};
 
 use crate::abi::{LIO_READV, LIO_WRITEV, RawAiocb, field};
 use crate::group::Group;
-use crate::notify::{Deferred, Notification};
+use crate::notify::Notification;
 use crate::suspend::Wake;
 
 use super::{Instance, SuspendEnd};
@@ -108,11 +108,7 @@ impl Instance {
         if last && wait {
             group.notify.send(&self.core.dispatch);
         }
-        let own = (last && !wait).then(|| Deferred {
-            notify: group.notify,
-            marker: std::ptr::null(),
-            generation: 0,
-        });
+        let own = (last && !wait).then(|| group.own_notification());
         // What completed meanwhile (and the list's own, if this was the
         // last reference), sent from a dispatcher thread, which then opens
         // the plug (`Group::release`): the list's notification is never

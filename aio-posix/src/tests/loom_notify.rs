@@ -134,11 +134,7 @@ fn loom_list_notification_follows_its_entries() {
         };
         // The submitter: its reference, then the release; the batch is
         // sent as the dispatcher would, then released again until empty.
-        let own = g.put().then(|| Deferred {
-            notify: g.notify,
-            marker: std::ptr::null(),
-            generation: 0,
-        });
+        let own = g.put().then(|| g.own_notification());
         let mut batch = g.release(own);
         while !batch.is_empty() {
             for d in batch {

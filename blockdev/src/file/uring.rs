@@ -618,18 +618,9 @@ impl Drop for UringEngine {
 /// the original if no better number or no second mapping can be had.
 /// (Through the fork gate, before registration.)
 fn lift_ring(ring: IoUring) -> Result<IoUring> {
-    let fd = ring.as_raw_fd();
-    if fd >= crate::fdreg::FLOOR {
+    let Some(d) = crate::fdreg::better_dup(ring.as_raw_fd()) else {
         return Ok(ring);
-    }
-    let d = crate::fdreg::dup_high(fd);
-    if d < 0 || (d < crate::fdreg::FLOOR && fd >= 3) {
-        if d >= 0 {
-            // SAFETY: the duplicate just made, not better placed.
-            unsafe { libc::close(d) };
-        }
-        return Ok(ring);
-    }
+    };
     let params = ring.params().clone();
     // Mapped through the duplicate before the original is dropped: if
     // that fails (no address space left), `from_fd` has already closed

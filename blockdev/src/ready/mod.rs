@@ -275,7 +275,7 @@ impl Readiness {
                         let _ = self.rearm_locked(&mut st, key);
                         drop(st);
                         w.plain = false;
-                        self.refuse(w)
+                        Err(w)
                     }
                 }
             }
@@ -291,7 +291,7 @@ impl Readiness {
                 if let std::collections::hash_map::Entry::Vacant(v) = st.fds.entry(key) {
                     let Ok(dup) = self.poller.watch(fd, key) else {
                         drop(st);
-                        return self.refuse(w);
+                        return Err(w);
                     };
                     v.insert(FdQueues {
                         dup,
@@ -331,7 +331,8 @@ impl Readiness {
     }
 
     /// Queues `w` on its device's entry (which exists) and arms the
-    /// watch; if the arm fails, takes it back out and refuses it.
+    /// watch; if the arm fails, takes it back out and gives it back (with
+    /// what it moved so far: the caller's lane continues a write).
     fn park_locked(
         &self,
         mut st: aio_core::sync::MutexGuard<'_, State>,
@@ -351,16 +352,9 @@ impl Readiness {
                 let w = q.q(dir).pop_back().expect("just pushed");
                 let _ = self.rearm_locked(&mut st, key);
                 drop(st);
-                self.refuse(w)
+                Err(w)
             }
         }
-    }
-
-    /// A would-block op that cannot be parked: back to the caller, with
-    /// what it moved so far (a blocking write must still complete with
-    /// its full count: the caller's lane continues it).
-    fn refuse(&self, w: Waiter) -> std::result::Result<(), Waiter> {
-        Err(w)
     }
 
     /// Handles readiness of the device `key` (the readiness thread).

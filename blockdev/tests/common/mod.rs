@@ -152,3 +152,41 @@ pub fn integrity(
 pub fn within_deadline<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     test_support::within_deadline(TIMEOUT, f)
 }
+
+/// A new pty: its master and its slave (close-on-exec, no controlling
+/// terminal), the slave in raw mode (no echo, no line discipline in the
+/// way of the bytes) if `raw`, else canonical (a read waits for a line).
+pub fn pty_pair(raw: bool) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: plain libc calls; the name is copied before the next call.
+    let (master, slave_path) = unsafe {
+        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        assert_eq!(libc::grantpt(m), 0);
+        assert_eq!(libc::unlockpt(m), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
+        let path = std::ffi::CStr::from_ptr(name.as_ptr()).to_owned();
+        (OwnedFd::from_raw_fd(m), path)
+    };
+    // SAFETY: a valid C string.
+    let s = unsafe {
+        libc::open(
+            slave_path.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    assert!(s >= 0, "open slave: {}", std::io::Error::last_os_error());
+    // SAFETY: just opened, owned by nobody else.
+    let slave = unsafe { OwnedFd::from_raw_fd(s) };
+    if raw {
+        // SAFETY: `t` is a local termios; `s` is open.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            assert_eq!(libc::tcgetattr(s, &mut t), 0);
+            libc::cfmakeraw(&mut t);
+            assert_eq!(libc::tcsetattr(s, libc::TCSANOW, &t), 0);
+        }
+    }
+    (master, slave)
+}

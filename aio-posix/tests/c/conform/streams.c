@@ -125,23 +125,26 @@ static ssize_t drain(int fd, char *into, size_t n) {
     return (ssize_t)got;
 }
 
-static void ptys(int file) {
-    int m = posix_openpt(O_RDWR | O_NOCTTY);
-    if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0) {
-        perror("posix_openpt");
+/* A raw-mode pty: master in *m, slave returned (non-blocking). */
+static int pty(int *m) {
+    *m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (*m < 0 || grantpt(*m) != 0 || unlockpt(*m) != 0)
         exit(2);
-    }
-    int s = open(ptsname(m), O_RDWR | O_NOCTTY);
-    if (s < 0) {
-        perror("open slave");
+    int s = open(ptsname(*m), O_RDWR | O_NOCTTY);
+    if (s < 0)
         exit(2);
-    }
     struct termios t;
     tcgetattr(s, &t);
     cfmakeraw(&t);
     tcsetattr(s, TCSANOW, &t);
-    /* The slave side reads non-blocking, so drain() polls. */
     fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
+    return s;
+}
+
+static void ptys(int file) {
+    int m;
+    /* The slave side reads non-blocking, so drain() polls. */
+    int s = pty(&m);
 
     /* A write larger than the pty holds: in progress until the slave
      * reads, then its full count. */
@@ -221,21 +224,6 @@ static void ptys(int file) {
     close(m);
 }
 
-/* A raw-mode pty: master in *m, slave returned (non-blocking). */
-static int pty(int *m) {
-    *m = posix_openpt(O_RDWR | O_NOCTTY);
-    if (*m < 0 || grantpt(*m) != 0 || unlockpt(*m) != 0)
-        exit(2);
-    int s = open(ptsname(*m), O_RDWR | O_NOCTTY);
-    if (s < 0)
-        exit(2);
-    struct termios t;
-    tcgetattr(s, &t);
-    cfmakeraw(&t);
-    tcsetattr(s, TCSANOW, &t);
-    fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
-    return s;
-}
 
 static void reuse_and_timeouts(void) {
     /* A master used, closed, its number reused by a new master. */
