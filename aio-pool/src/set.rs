@@ -246,18 +246,6 @@ impl PoolSet {
         r
     }
 
-    /// Counts an op that the layer above completed in the submitting
-    /// thread without submitting it (a read its device finished at once,
-    /// as the inline attempt would have): as submitted and completed
-    /// inline by the calling CPU's pool of its class, so that the
-    /// counters ([`PoolSet::stats`]) still add up to every op.
-    pub fn count_inline(&self, kind: aio_core::OpKind) {
-        let sh = &*self.sh;
-        let pref = crate::cpu::current_cpu() % sh.lim.per_class;
-        let pool = &sh.pools[sh.class_range(Class::of(kind)).start + pref];
-        pool.stats.inline_above.inc();
-    }
-
     /// Enters the gate: false if shutdown has begun. Shutdown sets CLOSED
     /// and then waits for the count to drop to 0; because the increment
     /// and the CLOSED test are one RMW, every submitter either sees CLOSED

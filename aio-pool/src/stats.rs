@@ -52,10 +52,6 @@ pub(crate) struct Counters {
     pub(crate) submitted: Counter,
     pub(crate) completed: Counter,
     pub(crate) inline: Counter,
-    /// Ops the layer above completed itself ([`PoolSet::count_inline`](crate::PoolSet::count_inline)):
-    /// each is both submitted and inline, counted with one increment (a
-    /// locked instruction per op is measurable on that path).
-    pub(crate) inline_above: Counter,
     pub(crate) stolen_in: Counter,
     pub(crate) stolen_out: Counter,
     pub(crate) in_flight_hwm: Counter,
@@ -123,9 +119,9 @@ impl Counters {
             index,
             cpu,
             pinned: self.pinned.get() > 0,
-            submitted: self.submitted.get() + self.inline_above.get(),
+            submitted: self.submitted.get(),
             completed: self.completed.get(),
-            inline: self.inline.get() + self.inline_above.get(),
+            inline: self.inline.get(),
             stolen_in: self.stolen_in.get(),
             stolen_out: self.stolen_out.get(),
             in_flight_hwm: self.in_flight_hwm.get(),

@@ -45,6 +45,7 @@ use aio_core::{Error, OpKind, Result};
 use crate::abi::{RawAiocb, RawSigevent, SigevUnion, field};
 use crate::instance::{self, CancelStatus, SuspendEnd, status};
 use crate::notify::Notification;
+use crate::pthread::NoCancel;
 
 /// An operation to submit: its control block (a glibc `struct aiocb` on
 /// the heap, so its address is stable) and its buffer.
@@ -311,9 +312,20 @@ fn submit(mut req: Request, kind: OpKind) -> std::result::Result<InProgress, Ref
         }
     };
     let mut inline_left = aio.cfg.inline_max;
+    let mut nc = NoCancel::new();
     // SAFETY: the aiocb and buffer are owned by the request, which the
     // InProgress keeps until the op completes.
-    match unsafe { aio.submit(req.ptr(), kind, None, &mut inline_left, None, false) } {
+    match unsafe {
+        aio.submit(
+            req.ptr(),
+            kind,
+            None,
+            &mut inline_left,
+            None,
+            false,
+            &mut nc,
+        )
+    } {
         Ok(()) => Ok(InProgress { req: Some(req) }),
         Err(error) => Err(Refused {
             request: req,

@@ -31,3 +31,59 @@ unsafe extern "C-unwind" {
     #[link_name = "syscall"]
     pub(crate) fn syscall(num: libc::c_long, ...) -> libc::c_long;
 }
+
+/// Thread cancellation disabled on demand: from the first [`NoCancel::off`]
+/// until the guard is dropped, when the caller's state comes back. A
+/// submission's inline read runs before any `off` (its code has no
+/// cancellation point: raw system calls, futexes), so the common case
+/// pays for no `pthread_setcancelstate` pair; everything after it
+/// (routing, the pools, notifications, building the instance) calls
+/// `off` first. See `ffi::imp::guard_nocancel` for why.
+pub(crate) struct NoCancel {
+    /// The caller's state, once `off` changed it.
+    old: Option<libc::c_int>,
+    /// The caller keeps cancellation disabled itself: `off` does nothing.
+    held: bool,
+}
+
+impl NoCancel {
+    /// Nothing disabled yet.
+    pub(crate) const fn new() -> NoCancel {
+        NoCancel {
+            old: None,
+            held: false,
+        }
+    }
+
+    /// For a caller that already runs with cancellation disabled.
+    pub(crate) const fn held() -> NoCancel {
+        NoCancel {
+            old: None,
+            held: true,
+        }
+    }
+
+    /// Disables cancellation for the rest of the guard's life (once).
+    #[inline]
+    pub(crate) fn off(&mut self) {
+        if self.held || self.old.is_some() {
+            return;
+        }
+        let mut old = PTHREAD_CANCEL_ENABLE;
+        // SAFETY: a plain libc call on this thread's own state (not a
+        // cancellation point).
+        unsafe { pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &mut old) };
+        self.old = Some(old);
+    }
+}
+
+impl Drop for NoCancel {
+    fn drop(&mut self) {
+        if let Some(old) = self.old {
+            let mut was = 0;
+            // SAFETY: as in `off`; restores the caller's state (no
+            // cancellation is acted on here: not a cancellation point).
+            unsafe { pthread_setcancelstate(old, &mut was) };
+        }
+    }
+}

@@ -128,6 +128,11 @@ pub(crate) struct Slot {
     /// `aio_return` OPEN|DONE → TAKEN, `aio_waitcomplete` DONE → TAKEN,
     /// reclaim stores the next generation's OPEN.
     pub(crate) claim: AtomicU64,
+    /// Reads finished in the submitting thread on this slot, before any
+    /// routing ([`Slab::count_inline`]): written under `st`'s lock (so a
+    /// load and a store, no locked instruction), read at exit by the
+    /// `AIO_POSIX_STATS` report.
+    inline_reads: AtomicU64,
 }
 
 // SAFETY: `info` holds raw pointers to the caller's aiocb and to the Completer,
@@ -275,6 +280,7 @@ impl Slab {
                 }),
                 sent: AtomicU32::new(NEVER_SENT),
                 claim: AtomicU64::new(claim::word(0, claim::OPEN)),
+                inline_reads: AtomicU64::new(0),
             })
             .collect();
         // Every slot is on the ring at most once at a time (it is pushed
@@ -320,6 +326,23 @@ impl Slab {
             aio_core::sync::thread::yield_now();
         }
         None
+    }
+
+    /// Counts a read finished in the submitting thread on slot `idx`,
+    /// whose lock the caller holds (`_held` says so): one writer at a
+    /// time, so a plain load and store keep the count exact.
+    pub(crate) fn count_inline(&self, idx: u32, _held: &SlotState) {
+        let c = &self.slots[idx as usize].inline_reads;
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    /// Reads finished in the submitting thread so far (statistics: read
+    /// while they change).
+    pub(crate) fn inline_reads(&self) -> u64 {
+        self.slots
+            .iter()
+            .map(|s| s.inline_reads.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Gives back a slot that was never submitted.

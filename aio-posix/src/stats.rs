@@ -20,8 +20,11 @@ static HOOK: aio_core::sync::Once = aio_core::sync::Once::new();
 
 /// How the exit hook reads the counters of the live instance (given by the
 /// instance, which this file does not name: no import cycle).
-static SOURCE: aio_core::sync::OnceLock<fn() -> Option<Vec<PoolStats>>> =
-    aio_core::sync::OnceLock::new();
+/// What the live instance reports: its pools' counters and its count of
+/// reads finished in the submitting thread.
+type Source = fn() -> Option<(Vec<PoolStats>, u64)>;
+
+static SOURCE: aio_core::sync::OnceLock<Source> = aio_core::sync::OnceLock::new();
 
 /// Where the table goes.
 enum Sink {
@@ -39,8 +42,9 @@ fn sink() -> Option<Sink> {
 }
 
 /// Registers the exit hook if `AIO_POSIX_STATS` asks for it (the instance
-/// is being built); `source` gives the live instance's counters.
-pub(crate) fn arm(source: fn() -> Option<Vec<PoolStats>>) {
+/// is being built); `source` gives the live instance's counters and its
+/// count of reads finished in the submitting thread.
+pub(crate) fn arm(source: Source) {
     if sink().is_some() {
         let _ = SOURCE.set(source);
         HOOK.call_once(|| {
@@ -50,13 +54,14 @@ pub(crate) fn arm(source: fn() -> Option<Vec<PoolStats>>) {
     }
 }
 
-/// The report: a header line with the pid and the op totals, then the
-/// table. (The counters are aio-pool's, read one by one: not a consistent
-/// cut, see [`PoolStats`].)
+/// The report: a header line with the pid and the op totals (the reads
+/// finished in the submitting thread, which never reached a pool,
+/// included), then the pools' table. (The counters are read one by one:
+/// not a consistent cut, see [`PoolStats`].)
 pub(crate) fn report() -> Option<String> {
-    let pools = (SOURCE.get()?)()?;
-    let submitted: u64 = pools.iter().map(|p| p.submitted).sum();
-    let done: u64 = pools.iter().map(|p| p.completed + p.inline).sum();
+    let (pools, early) = (SOURCE.get()?)()?;
+    let submitted: u64 = early + pools.iter().map(|p| p.submitted).sum::<u64>();
+    let done: u64 = early + pools.iter().map(|p| p.completed + p.inline).sum::<u64>();
     // SAFETY: plain syscall.
     let pid = unsafe { libc::getpid() };
     // A worker counts a device thread's completions when it next looks
@@ -71,7 +76,7 @@ pub(crate) fn report() -> Option<String> {
         None => String::new(),
     };
     Some(format!(
-        "aio_posix pid={pid}: per-pool counters at exit: {submitted} ops submitted, {done} counted complete\n{uring}{}",
+        "aio_posix pid={pid}: counters at exit: {submitted} ops submitted, {done} counted complete, {early} of them reads finished by the submitting thread before reaching a pool\n{uring}{}",
         stats_table(&pools)
     ))
 }

@@ -9,7 +9,10 @@
 use std::io::Write;
 use std::panic::catch_unwind;
 
-use aio_core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::compiler_fence;
+
+use aio_core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, Ordering};
 
 /// The entry points counted, by index (both names of a twin count under
 /// the POSIX one).
@@ -31,8 +34,110 @@ const NAMES: [&str; 13] = [
 
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
-/// Calls per entry point (statistics only: Relaxed).
-static CALLS: [AtomicU64; 13] = [ZERO; 13];
+#[allow(clippy::declare_interior_mutable_const)]
+const UNSEEN: AtomicBool = AtomicBool::new(false);
+
+/// Calls per entry point made where no thread block could be used (a
+/// thread's first calls from a signal handler, a call that interrupted a
+/// count of its own thread, calls during thread exit): one locked add.
+static SHARED: [AtomicU64; 13] = [ZERO; 13];
+/// Whether each entry point was called in this process (its first call
+/// is traced once).
+static SEEN: [AtomicBool; 13] = [UNSEEN; 13];
+
+/// One thread's call counts. Only the thread that owns the block writes
+/// its counts, with a load and a store (no locked instruction: counting
+/// is on every call's path); readers add up every block. A block is never
+/// freed: when its thread ends, the next new thread takes it over, counts
+/// and all, so the sums stay exact and the blocks number at most the
+/// threads alive at once.
+struct Block {
+    calls: [AtomicU64; 13],
+    owned: AtomicBool,
+    /// The next block of [`BLOCKS`] (set before the block is published).
+    next: *const Block,
+}
+
+/// Every block ever made, newest first (pushed with a CAS, never popped).
+static BLOCKS: AtomicPtr<Block> = AtomicPtr::new(std::ptr::null_mut());
+
+thread_local! {
+    /// This thread's block (null: none yet). No destructor, so reading it
+    /// never registers one: safe in a signal handler.
+    static MINE: Cell<*const Block> = const { Cell::new(std::ptr::null()) };
+    /// Set while this thread updates its block: a signal handler's call
+    /// in between counts in [`SHARED`] instead.
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+    /// Gives the block back when the thread ends (touched only when the
+    /// block is taken, never on a signal-safe path).
+    static RELEASE: Release = const { Release };
+}
+
+struct Release;
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if let Ok(b) = MINE.try_with(|m| m.replace(std::ptr::null()))
+            && !b.is_null()
+        {
+            // SAFETY: blocks are never freed.
+            unsafe { (*b).owned.store(false, Ordering::Release) };
+        }
+    }
+}
+
+/// Takes a block for this thread: a free one if any, else a new one.
+/// Not async-signal-safe (it may allocate): only entry points that are
+/// not signal-safe call it.
+#[cold]
+fn take_block() -> *const Block {
+    // The destructor first: if the thread is already ending, no block.
+    if RELEASE.try_with(|_| ()).is_err() {
+        return std::ptr::null();
+    }
+    let mut b = BLOCKS.load(Ordering::Acquire) as *const Block;
+    while !b.is_null() {
+        // SAFETY: blocks are never freed.
+        let blk = unsafe { &*b };
+        if blk
+            .owned
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            let _ = MINE.try_with(|m| m.set(b));
+            return b;
+        }
+        b = blk.next;
+    }
+    let fresh = Box::leak(Box::new(Block {
+        calls: [ZERO; 13],
+        owned: AtomicBool::new(true),
+        next: std::ptr::null(),
+    }));
+    let mut head = BLOCKS.load(Ordering::Relaxed);
+    loop {
+        fresh.next = head;
+        match BLOCKS.compare_exchange(head, fresh, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => break,
+            Err(now) => head = now,
+        }
+    }
+    let _ = MINE.try_with(|m| m.set(fresh));
+    fresh
+}
+
+/// Every count of entry point `i`: the shared one and every block's.
+fn total(i: usize) -> u64 {
+    let mut n = SHARED[i].load(Ordering::Relaxed);
+    let mut b = BLOCKS.load(Ordering::Acquire) as *const Block;
+    while !b.is_null() {
+        // SAFETY: blocks are never freed.
+        let blk = unsafe { &*b };
+        n += blk.calls[i].load(Ordering::Relaxed);
+        b = blk.next;
+    }
+    n
+}
 static EXIT_HOOK: aio_core::sync::Once = aio_core::sync::Once::new();
 
 fn trace_path() -> Option<std::path::PathBuf> {
@@ -56,8 +161,8 @@ extern "C" fn trace_at_exit() {
         // SAFETY: plain syscall.
         let pid = unsafe { libc::getpid() };
         let mut s = format!("pid={pid} exit");
-        for (n, c) in NAMES.iter().zip(CALLS.iter()) {
-            s.push_str(&format!(" {n}={}", c.load(Ordering::Relaxed)));
+        for (i, n) in NAMES.iter().enumerate() {
+            s.push_str(&format!(" {n}={}", total(i)));
         }
         s.push('\n');
         trace_line(&s);
@@ -157,13 +262,39 @@ fn trace_first(i: usize) {
     }
 }
 
-/// Counts a call of entry point `i`. The first call of each entry point
-/// in a process is written to `AIO_POSIX_TRACE` at once (a process may end
-/// with `_exit`, and then there is no exit line); the non-signal-safe ones
-/// also register the exit line.
+/// Counts a call of entry point `i` (in the thread's block: see
+/// [`Block`]). The first call of each entry point in a process is written
+/// to `AIO_POSIX_TRACE` at once (a process may end with `_exit`, and then
+/// there is no exit line); the non-signal-safe ones also register the
+/// exit line.
 #[inline]
 pub(crate) fn count(i: usize) {
-    if CALLS[i].fetch_add(1, Ordering::Relaxed) == 0 && tracing(!SIGNAL_SAFE[i]) {
+    let mut b = MINE.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if b.is_null() && !SIGNAL_SAFE[i] {
+        b = take_block();
+    }
+    // The thread's own counter, unless it has none or this call
+    // interrupted an update of it (a signal handler's call).
+    match BUSY.try_with(|busy| !b.is_null() && !busy.replace(true)) {
+        Ok(true) => {
+            // Compiler fences: the flag is set before the update and
+            // cleared after it in program order, which is all a signal
+            // handler on this thread can observe.
+            compiler_fence(Ordering::SeqCst);
+            // SAFETY: blocks are never freed; this thread owns `b`.
+            let c = unsafe { &(*b).calls[i] };
+            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            compiler_fence(Ordering::SeqCst);
+            let _ = BUSY.try_with(|busy| busy.set(false));
+        }
+        _ => {
+            SHARED[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    if !SEEN[i].load(Ordering::Relaxed)
+        && !SEEN[i].swap(true, Ordering::Relaxed)
+        && tracing(!SIGNAL_SAFE[i])
+    {
         if !SIGNAL_SAFE[i] {
             EXIT_HOOK.call_once(|| {
                 // SAFETY: registers a plain extern "C" function.
@@ -174,17 +305,27 @@ pub(crate) fn count(i: usize) {
     }
 }
 
-/// Called in a fork child: its counters start again at zero.
+/// Called in a fork child: its counters start again at zero. (The blocks
+/// of the parent's other threads stay owned: those threads do not exist
+/// here, and their blocks are never reused.)
 pub(crate) fn reset_counters() {
-    for c in CALLS.iter() {
+    for (c, s) in SHARED.iter().zip(SEEN.iter()) {
         c.store(0, Ordering::Relaxed);
+        s.store(false, Ordering::Relaxed);
+    }
+    let mut b = BLOCKS.load(Ordering::Acquire) as *const Block;
+    while !b.is_null() {
+        // SAFETY: blocks are never freed; in the child only this thread
+        // runs.
+        let blk = unsafe { &*b };
+        for c in blk.calls.iter() {
+            c.store(0, Ordering::Relaxed);
+        }
+        b = blk.next;
     }
 }
 
 /// Calls of entry point `name` (`"aio_read"`, ...) in this process.
 pub fn calls(name: &str) -> u64 {
-    NAMES
-        .iter()
-        .position(|n| *n == name)
-        .map_or(0, |i| CALLS[i].load(Ordering::Relaxed))
+    NAMES.iter().position(|n| *n == name).map_or(0, total)
 }

@@ -140,6 +140,7 @@ impl StateWord {
     /// terminal phase), so it is inert whichever value it reads; the result
     /// written by the owner is read only by the owner, or by whoever the
     /// next `enqueue` (Release) publishes the op to.
+    #[inline]
     pub(crate) fn finish_sync(&self, cancelled: bool) {
         let s = Snap(self.0.load(Ordering::Relaxed));
         debug_assert!(

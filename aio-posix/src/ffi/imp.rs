@@ -11,7 +11,7 @@ use aio_core::{Error, OpKind, Result};
 use crate::abi::RawAiocb;
 use crate::instance;
 use crate::notify::Notification;
-use crate::pthread::pthread_testcancel;
+use crate::pthread::{NoCancel, pthread_testcancel};
 use crate::suspend::Wake;
 
 // ---------------------------------------------------------------------------
@@ -51,17 +51,20 @@ pub(super) fn guard<T>(fail: T, f: impl FnOnce() -> Result<T>) -> T {
 /// not rethrown"). The request stays pending, to be acted on at the
 /// thread's next cancellation point, as with glibc.
 pub(super) fn guard_nocancel<T>(fail: T, f: impl FnOnce() -> Result<T>) -> T {
-    let mut old = 0;
-    // SAFETY: plain libc calls on this thread's own state.
-    unsafe {
-        crate::pthread::pthread_setcancelstate(crate::pthread::PTHREAD_CANCEL_DISABLE, &mut old)
-    };
-    let r = guard(fail, f);
-    let mut was = 0;
-    // SAFETY: as above; restores the caller's state (no cancellation is
-    // acted on here: this is not a cancellation point).
-    unsafe { crate::pthread::pthread_setcancelstate(old, &mut was) };
-    r
+    let mut nc = NoCancel::new();
+    nc.off();
+    guard(fail, f)
+}
+
+/// [`guard_nocancel`] for a submission: cancellation is disabled only
+/// from where the submission leaves its inline read (see [`NoCancel`]),
+/// or at once when the instance must be built first.
+fn guard_submit<T>(fail: T, f: impl FnOnce(&mut NoCancel) -> Result<T>) -> T {
+    let mut nc = NoCancel::new();
+    if instance::try_global().is_none() {
+        nc.off();
+    }
+    guard(fail, || f(&mut nc))
 }
 
 // ---------------------------------------------------------------------------
@@ -69,7 +72,7 @@ pub(super) fn guard_nocancel<T>(fail: T, f: impl FnOnce() -> Result<T>) -> T {
 // ---------------------------------------------------------------------------
 
 pub(super) unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
-    guard_nocancel(-1, || {
+    guard_submit(-1, |nc| {
         // SAFETY: forwarded from the entry point's contract.
         let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
         let mut inline_left = aio.cfg.inline_max;
@@ -82,6 +85,7 @@ pub(super) unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
                 &mut inline_left,
                 closed,
                 false,
+                nc,
             )?
         };
         Ok(0)
@@ -91,7 +95,7 @@ pub(super) unsafe fn do_submit(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
 // --- aio_readv / aio_writev (extension, FreeBSD) -------------------------
 
 pub(super) unsafe fn do_submitv(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
-    guard_nocancel(-1, || {
+    guard_submit(-1, |nc| {
         // SAFETY: forwarded from the entry point's contract.
         let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
         let mut inline_left = aio.cfg.inline_max;
@@ -104,6 +108,7 @@ pub(super) unsafe fn do_submitv(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
                 &mut inline_left,
                 closed,
                 true,
+                nc,
             )?
         };
         Ok(0)
@@ -113,7 +118,7 @@ pub(super) unsafe fn do_submitv(cb: *mut libc::aiocb, kind: OpKind) -> c_int {
 // --- end aio_readv / aio_writev --------------------------------------------
 
 pub(super) unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
-    guard_nocancel(-1, || {
+    guard_submit(-1, |nc| {
         let kind = match op {
             libc::O_SYNC => OpKind::Fsync,
             libc::O_DSYNC => OpKind::Fdatasync,
@@ -122,7 +127,7 @@ pub(super) unsafe fn do_fsync(op: c_int, cb: *mut libc::aiocb) -> c_int {
         // SAFETY: forwarded from the entry point's contract.
         let (aio, closed) = unsafe { instance::global_for(cb.cast::<RawAiocb>())? };
         // SAFETY: forwarded from the entry point's contract.
-        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut 0, closed, false)? };
+        unsafe { aio.submit(cb.cast::<RawAiocb>(), kind, None, &mut 0, closed, false, nc)? };
         Ok(0)
     })
 }

@@ -61,7 +61,9 @@
 
 use std::collections::HashMap;
 
-use aio_core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::cell::Cell;
+
+use aio_core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use aio_core::sync::{Arc, Mutex};
 use aio_core::{Error, Op, OpKind, Result, Target};
 use aio_pool::{PoolConfig, PoolSet, SubmitFlags, Submitted};
@@ -129,7 +131,7 @@ struct FdEntry {
     read_q: Arc<StreamQ>,
     write_q: Arc<StreamQ>,
     /// A seekable descriptor's device (also `read` and `write`), for the
-    /// submitter's own inline read ([`Instance::probe`]).
+    /// submitter's own inline read ([`Instance::with_probe`]).
     file: Option<Arc<FileDevice>>,
 }
 
@@ -157,6 +159,21 @@ impl std::hash::Hasher for FdHasher {
     fn write_i32(&mut self, n: i32) {
         self.0 = u64::from(n as u32).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
+}
+
+/// A thread's last [`Instance::with_probe`] answer: descriptor `fd` of
+/// instance `instance` named `file` while the table's epoch was `epoch`.
+struct Probed {
+    instance: u32,
+    epoch: u64,
+    fd: i32,
+    file: Arc<FileDevice>,
+}
+
+thread_local! {
+    /// See [`Probed`]. Taken out while in use (a signal handler's
+    /// submission in between finds it empty and asks the table).
+    static PROBE: Cell<Option<Probed>> = const { Cell::new(None) };
 }
 
 /// Where an op goes.
@@ -198,6 +215,10 @@ pub(crate) struct Instance {
     pub(crate) core: Completer,
     pools: PoolSet,
     fds: Mutex<HashMap<i32, FdEntry, FdHash>>,
+    /// Bumped (under `fds`' lock) whenever an entry of `fds` is made or
+    /// re-made: what a thread's cached [`Instance::with_probe`] answer is
+    /// checked against.
+    fds_epoch: AtomicU64,
     blocking: Arc<BlockingPool>,
     pub(crate) cfg: Config,
     /// This incarnation's number (see [`W_INSTANCE`](crate::abi::W_INSTANCE)).
@@ -227,7 +248,7 @@ fn appending(fd: i32) -> bool {
 }
 
 /// A seekable descriptor's one device, seen both as itself (for
-/// [`Instance::probe`]) and as a [`Target`] (for its ops): one
+/// [`Instance::with_probe`]) and as a [`Target`] (for its ops): one
 /// allocation, made as a `std::sync::Arc` because the shim's `Arc` cannot
 /// unsize.
 #[allow(clippy::disallowed_types)]
@@ -304,6 +325,7 @@ impl Instance {
                 crate::lock_order::INSTANCE_FDS,
                 HashMap::with_hasher(FdHash::default()),
             ),
+            fds_epoch: AtomicU64::new(0),
             blocking: BlockingPool::new(4),
             cfg,
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed).wrapping_add(1),
@@ -318,20 +340,64 @@ impl Instance {
         self.core.dispatch.shutdown();
     }
 
-    /// The service pools' counters (`AIO_POSIX_STATS`).
-    pub(crate) fn pool_stats(&self) -> Vec<aio_pool::PoolStats> {
-        self.pools.stats()
+    /// The service pools' counters and the number of reads finished in
+    /// the submitting thread without reaching the pools
+    /// (`AIO_POSIX_STATS`).
+    pub(crate) fn pool_stats(&self) -> (Vec<aio_pool::PoolStats>, u64) {
+        (self.pools.stats(), self.core.slab.inline_reads())
     }
 
-    /// The device of a number cached as naming a seekable file, for a
-    /// read the submitter tries itself before anything else: no system
-    /// call (the read's own `ESPIPE` tells a number reused for a stream;
-    /// see "Descriptors" above). `None`: not cached as seekable.
-    fn probe(&self, fd: i32) -> Option<Arc<FileDevice>> {
-        self.fds.lock().get(&fd).and_then(|e| e.file.clone())
+    /// Runs `f` on the device of a number cached as naming a seekable
+    /// file, for a read the submitter tries itself before anything else:
+    /// no system call (the read's own `ESPIPE` tells a number reused for a
+    /// stream; see "Descriptors" above). `None`: not cached as seekable.
+    ///
+    /// The thread's last answer is kept in [`PROBE`] with the table's
+    /// [`Instance::fds_epoch`] at the time: while the epoch is unchanged
+    /// (no entry was made or re-made since), it is the answer the table
+    /// would give, found with one load instead of the table's lock and a
+    /// reference count taken and dropped.
+    fn with_probe<R>(&self, fd: i32, f: impl FnOnce(&Arc<FileDevice>) -> R) -> Option<R> {
+        // (`try_with`: a submission from another thread-local's destructor
+        // at thread exit asks the table.)
+        let cached = PROBE.try_with(Cell::take).ok().flatten();
+        // Acquire: pairs with the Release bump in `route_slow`, so a
+        // thread that sees the epoch it cached at sees no later entry.
+        let epoch = self.fds_epoch.load(Ordering::Acquire);
+        let hit = cached
+            .as_ref()
+            .filter(|c| c.instance == self.instance && c.epoch == epoch && c.fd == fd);
+        if let Some(c) = hit {
+            let r = f(&c.file);
+            let _ = PROBE.try_with(|p| p.set(cached));
+            return Some(r);
+        }
+        // The epoch read under the lock is the one this entry belongs to
+        // (bumps happen under the lock too).
+        let (file, epoch) = {
+            let fds = self.fds.lock();
+            let file = fds.get(&fd).and_then(|e| e.file.clone());
+            (file, self.fds_epoch.load(Ordering::Relaxed))
+        };
+        // A miss leaves the previous answer in place: a program that
+        // alternates a file with a stream keeps its file's entry.
+        let Some(file) = file else {
+            let _ = PROBE.try_with(|p| p.set(cached));
+            return None;
+        };
+        let r = f(&file);
+        let _ = PROBE.try_with(|p| {
+            p.set(Some(Probed {
+                instance: self.instance,
+                epoch,
+                fd,
+                file,
+            }))
+        });
+        Some(r)
     }
 
-    /// The route of a read that `file`, [`Instance::probe`]'s device for
+    /// The route of a read that `file`, [`Instance::with_probe`]'s device for
     /// `fd`, tried inline and found would block
     /// ([`TryRead::WouldBlock`]): the
     /// number took a positional read when it was tried, as the check of
@@ -431,6 +497,9 @@ impl Instance {
                     file,
                 },
             );
+            // Release: a thread whose probe reads this epoch sees the
+            // entry (see `with_probe`).
+            self.fds_epoch.fetch_add(1, Ordering::Release);
         }
         let e = fds.get(&fd).expect("inserted above");
         let (target, q) = match kind {

@@ -11,6 +11,7 @@ use crate::abi::{Fields, RawAiocb, TAG_SUBMITTED, W_GEN, W_INSTANCE, W_SLOT, W_T
 use crate::complete::on_complete;
 use crate::group::Group;
 use crate::notify::Notification;
+use crate::pthread::NoCancel;
 use crate::stream::StreamQ;
 
 use super::{AIO_PRIO_DELTA_MAX, Instance, check_fd, vectored};
@@ -35,11 +36,16 @@ impl Instance {
     /// `vectored`: `aio_readv`/`aio_writev` (`LIO_READV`/`LIO_WRITEV`):
     /// `aio_buf` is an `iovec` array of `aio_nbytes` entries, copied in
     /// here; a bad count or array fails the call, as in FreeBSD (see
-    /// [`vectored::take`]).
+    /// [`vectored::take`]). `cancel`: thread cancellation is disabled
+    /// through it before anything that is not the inline read (see
+    /// [`NoCancel`]).
     ///
     /// # Safety
     /// `cb` is null or points at a valid aiocb whose buffer stays valid,
     /// like the aiocb, until the op completes.
+    // (Eight arguments: each is one caller's answer to a different
+    // question, and the four callers differ in all of them.)
+    #[allow(clippy::too_many_arguments)]
     pub(crate) unsafe fn submit(
         &self,
         cb: *mut RawAiocb,
@@ -48,7 +54,11 @@ impl Instance {
         inline_left: &mut usize,
         closed_fd: Option<i32>,
         vectored: bool,
+        cancel: &mut NoCancel,
     ) -> Result<()> {
+        if kind != OpKind::Read || vectored {
+            cancel.off();
+        }
         if cb.is_null() || !(cb as usize).is_multiple_of(std::mem::align_of::<RawAiocb>()) {
             return Err(Error::EINVAL);
         }
@@ -66,6 +76,9 @@ impl Instance {
             return Err(Error::EINVAL);
         }
         let notify = Notification::from_raw(&req.sigevent)?;
+        if !matches!(notify, Notification::None) {
+            cancel.off();
+        }
         // aio_readv/aio_writev: the iovec array copied in now, so the
         // program may reuse it (FreeBSD); a bad one fails the call and the
         // aiocb says so too (as for a bad aio_reqprio).
@@ -116,35 +129,47 @@ impl Instance {
             && nbytes <= *inline_left
             && (nbytes == 0 || !req.buf.is_null())
             && let Some(at) = positional(req.offset, nbytes)
-            && let Some(file) = self.probe(req.fd)
+            && let Some(attempt) = self.with_probe(req.fd, |file| {
+                let idx = self.core.slab.alloc()?;
+                // SAFETY: the caller keeps `aio_buf` valid for `aio_nbytes`
+                // bytes until the op completes, and does not touch it
+                // meanwhile; the op completes before this call returns.
+                let r = unsafe { file.try_read(req.buf.cast(), nbytes, at) };
+                // The device, kept only for the route of a read that
+                // would block (rare: the page is not cached).
+                let keep = matches!(r, TryRead::WouldBlock).then(|| Arc::clone(file));
+                Some((idx, r, keep))
+            })
         {
-            let Some(idx) = self.core.slab.alloc() else {
+            let Some((idx, outcome, file)) = attempt else {
                 self.core.dispatch.unreserve(reserved);
                 return Err(Error::EAGAIN);
             };
-            // SAFETY: the caller keeps `aio_buf` valid for `aio_nbytes`
-            // bytes until the op completes, and does not touch it
-            // meanwhile; the op completes before this call returns.
-            match unsafe { file.try_read(req.buf.cast(), nbytes, at) } {
+            match outcome {
                 TryRead::Done(Err(e)) if e == Error::ESPIPE => {
                     self.core.slab.free(idx);
+                    cancel.off();
                     routed = Some(self.route_slow(req.fd, kind));
                 }
                 TryRead::Done(r) => {
                     *inline_left -= nbytes;
-                    self.pools.count_inline(kind);
                     // SAFETY: valid aiocb, not in flight (checked above).
-                    unsafe { self.complete_at_once(idx, cb, r, notify, group) };
+                    unsafe { self.complete_at_once(idx, cb, r, notify, group, true) };
                     return Ok(());
                 }
                 TryRead::WouldBlock => {
                     self.core.slab.free(idx);
                     tried = true;
+                    let file = file.expect("kept for WouldBlock");
+                    cancel.off();
                     routed = Some(self.route_tried(req.fd, &file));
                 }
                 TryRead::NotTried => self.core.slab.free(idx),
             }
         }
+        // Past the inline read: nothing below is free of cancellation
+        // points by design.
+        cancel.off();
         let route = match routed.unwrap_or_else(|| self.route(req.fd, kind)) {
             // The number was closed when the call began; the instance built
             // since may have reused it for its own ring.
@@ -366,7 +391,7 @@ impl Instance {
             return Err(Error::EAGAIN);
         };
         // SAFETY: as the caller promises.
-        unsafe { self.complete_at_once(idx, cb, Err(e), notify, None) };
+        unsafe { self.complete_at_once(idx, cb, Err(e), notify, None, false) };
         Ok(())
     }
 
@@ -375,7 +400,8 @@ impl Instance {
     /// at once, or an op failed at once. It completes exactly as a
     /// submitted op does: the completed list, the aiocb's status,
     /// sleepers, the notification (whose dispatcher credit the caller
-    /// reserved), and `group`'s count and notification.
+    /// reserved), and `group`'s count and notification. `inline`: a read
+    /// the device finished (counted for `AIO_POSIX_STATS`).
     ///
     /// # Safety
     /// `cb` points at a valid aiocb that is not in flight.
@@ -386,12 +412,16 @@ impl Instance {
         res: Result<usize>,
         notify: Notification,
         group: Option<&Arc<Group>>,
+        inline: bool,
     ) {
         let slot = &self.core.slab.slots[idx as usize];
         // Held across the completion, so that reclaim cannot recycle the
         // slot before it is finished.
         let mut st = slot.st.lock();
         st.home = true;
+        if inline {
+            self.core.slab.count_inline(idx, &st);
+        }
         let generation = st.generation;
         // SAFETY: valid aiocb, not in flight (caller); published before
         // its completion (K2..K3b) below.

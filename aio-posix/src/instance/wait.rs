@@ -9,6 +9,7 @@ use aio_core::{Error, OpKind, Result};
 use crate::abi::{LIO_READV, LIO_WRITEV, RawAiocb, field};
 use crate::group::Group;
 use crate::notify::Notification;
+use crate::pthread::NoCancel;
 use crate::suspend::Wake;
 
 use super::{Instance, SuspendEnd};
@@ -86,8 +87,18 @@ impl Instance {
                 }
             };
             // SAFETY: as above.
-            let r =
-                unsafe { self.submit(cb, kind, Some(&group), &mut inline_left, None, vectored) };
+            // (`lio_listio` runs with cancellation disabled throughout.)
+            let r = unsafe {
+                self.submit(
+                    cb,
+                    kind,
+                    Some(&group),
+                    &mut inline_left,
+                    None,
+                    vectored,
+                    &mut NoCancel::held(),
+                )
+            };
             if let Err(e) = r {
                 eagain |= e == Error::EAGAIN;
                 failed = true;
