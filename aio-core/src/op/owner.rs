@@ -399,7 +399,7 @@ impl Op {
     ///
     /// The op's callback or ring, if any, is not called: the caller is the
     /// servicer and receives the result directly.
-    #[inline]
+    #[inline(always)]
     pub fn run_sync(&mut self) -> Result<usize> {
         // SAFETY: `&mut Op` makes us the only thread touching this record.
         let r = match unsafe { self.shared.execute() } {
