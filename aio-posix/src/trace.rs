@@ -61,13 +61,24 @@ struct Block {
 /// Every block ever made, newest first (pushed with a CAS, never popped).
 static BLOCKS: AtomicPtr<Block> = AtomicPtr::new(std::ptr::null_mut());
 
-thread_local! {
-    /// This thread's block (null: none yet). No destructor, so reading it
-    /// never registers one: safe in a signal handler.
-    static MINE: Cell<*const Block> = const { Cell::new(std::ptr::null()) };
+/// A thread's counting state (one thread-local, so one lookup per call).
+struct Mine {
+    /// This thread's block (null: none yet).
+    block: Cell<*const Block>,
     /// Set while this thread updates its block: a signal handler's call
     /// in between counts in [`SHARED`] instead.
-    static BUSY: Cell<bool> = const { Cell::new(false) };
+    busy: Cell<bool>,
+}
+
+thread_local! {
+    /// See [`Mine`]. No destructor, so using it never registers one: safe
+    /// in a signal handler.
+    static MINE: Mine = const {
+        Mine {
+            block: Cell::new(std::ptr::null()),
+            busy: Cell::new(false),
+        }
+    };
     /// Gives the block back when the thread ends (touched only when the
     /// block is taken, never on a signal-safe path).
     static RELEASE: Release = const { Release };
@@ -77,7 +88,7 @@ struct Release;
 
 impl Drop for Release {
     fn drop(&mut self) {
-        if let Ok(b) = MINE.try_with(|m| m.replace(std::ptr::null()))
+        if let Ok(b) = MINE.try_with(|m| m.block.replace(std::ptr::null()))
             && !b.is_null()
         {
             // SAFETY: blocks are never freed.
@@ -104,7 +115,7 @@ fn take_block() -> *const Block {
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
         {
-            let _ = MINE.try_with(|m| m.set(b));
+            let _ = MINE.try_with(|m| m.block.set(b));
             return b;
         }
         b = blk.next;
@@ -122,7 +133,7 @@ fn take_block() -> *const Block {
             Err(now) => head = now,
         }
     }
-    let _ = MINE.try_with(|m| m.set(fresh));
+    let _ = MINE.try_with(|m| m.block.set(fresh));
     fresh
 }
 
@@ -269,27 +280,29 @@ fn trace_first(i: usize) {
 /// exit line.
 #[inline]
 pub(crate) fn count(i: usize) {
-    let mut b = MINE.try_with(Cell::get).unwrap_or(std::ptr::null());
-    if b.is_null() && !SIGNAL_SAFE[i] {
-        b = take_block();
-    }
-    // The thread's own counter, unless it has none or this call
-    // interrupted an update of it (a signal handler's call).
-    match BUSY.try_with(|busy| !b.is_null() && !busy.replace(true)) {
-        Ok(true) => {
-            // Compiler fences: the flag is set before the update and
-            // cleared after it in program order, which is all a signal
-            // handler on this thread can observe.
-            compiler_fence(Ordering::SeqCst);
-            // SAFETY: blocks are never freed; this thread owns `b`.
-            let c = unsafe { &(*b).calls[i] };
-            c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            compiler_fence(Ordering::SeqCst);
-            let _ = BUSY.try_with(|busy| busy.set(false));
+    let counted = MINE.try_with(|m| {
+        let mut b = m.block.get();
+        if b.is_null() && !SIGNAL_SAFE[i] {
+            b = take_block();
         }
-        _ => {
-            SHARED[i].fetch_add(1, Ordering::Relaxed);
+        // The thread's own counter, unless it has none or this call
+        // interrupted an update of it (a signal handler's call).
+        if b.is_null() || m.busy.replace(true) {
+            return false;
         }
+        // Compiler fences: the flag is set before the update and cleared
+        // after it in program order, which is all a signal handler on
+        // this thread can observe.
+        compiler_fence(Ordering::SeqCst);
+        // SAFETY: blocks are never freed; this thread owns `b`.
+        let c = unsafe { &(*b).calls[i] };
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        compiler_fence(Ordering::SeqCst);
+        m.busy.set(false);
+        true
+    });
+    if counted != Ok(true) {
+        SHARED[i].fetch_add(1, Ordering::Relaxed);
     }
     if !SEEN[i].load(Ordering::Relaxed)
         && !SEEN[i].swap(true, Ordering::Relaxed)
