@@ -129,6 +129,14 @@ pub struct PoolConfig {
     pub inline: bool,
     /// Let idle workers steal from sibling pools of their class. Default: true.
     pub steal: bool,
+    /// Idle rounds: how many times a worker that found nothing to do
+    /// yields its CPU (`sched_yield`), staying awake and looking again
+    /// after each, before it falls asleep (sleep/README.md, "Idle rounds";
+    /// rayon-core's rounds before sleepy). A submitter that posts again
+    /// meanwhile finds it awake and needs no wake-up, which on a worker
+    /// pinned to the submitter's own CPU is a futex wake and two context
+    /// switches. Default: 2 (0 under loom, where the models choose).
+    pub idle_rounds: u32,
     /// Makes each worker's engine: the home source of its engine set
     /// ([`Engines`](aio_core::Engines), the source it sleeps in). Default:
     /// aio-core's [`BasicEngine`].
@@ -165,6 +173,7 @@ impl fmt::Debug for PoolConfig {
             .field("queue_cap_total", &self.queue_cap_total)
             .field("inline", &self.inline)
             .field("steal", &self.steal)
+            .field("idle_rounds", &self.idle_rounds)
             .field("lazy", &self.lazy)
             .finish_non_exhaustive()
     }
@@ -184,6 +193,7 @@ impl Default for PoolConfig {
             queue_cap_total: if cfg!(loom) { 4 } else { 4096 },
             inline: true,
             steal: true,
+            idle_rounds: if cfg!(loom) { 0 } else { 2 },
             engine_factory: Box::new(|| Box::new(BasicEngine::new())),
             lazy: !cfg!(loom),
             spawn_with: None,
@@ -236,6 +246,12 @@ impl PoolConfig {
     /// Sets [`PoolConfig::steal`].
     pub fn steal(mut self, on: bool) -> Self {
         self.steal = on;
+        self
+    }
+
+    /// Sets [`PoolConfig::idle_rounds`].
+    pub fn idle_rounds(mut self, rounds: u32) -> Self {
+        self.idle_rounds = rounds;
         self
     }
 

@@ -139,6 +139,7 @@ impl PoolSet {
             cap_total: config.queue_cap_total,
             inline: config.inline,
             steal: config.steal,
+            idle_rounds: config.idle_rounds,
         };
         let cpus = if config.cpus.is_empty() {
             vec![0]

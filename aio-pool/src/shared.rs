@@ -51,6 +51,7 @@ pub(crate) struct Limits {
     pub(crate) cap_total: usize,
     pub(crate) inline: bool,
     pub(crate) steal: bool,
+    pub(crate) idle_rounds: u32,
 }
 
 /// Everything the workers and submitters share.

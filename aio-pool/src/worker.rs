@@ -126,6 +126,10 @@ impl Worker {
         }
         let lim = sh.lim;
         let mut woke = false;
+        // Idle rounds left before this worker may fall asleep (see
+        // sleep/README.md, "Idle rounds"): reset whenever it took work or
+        // woke.
+        let mut rounds = lim.idle_rounds;
         loop {
             let mut progress = false;
             // Completions first: they make room and may release barriers.
@@ -172,6 +176,7 @@ impl Worker {
                 drop(g);
                 self.dispatch_batch();
                 woke = false;
+                rounds = lim.idle_rounds;
                 continue;
             }
             if progress {
@@ -184,6 +189,15 @@ impl Worker {
             }
             if g.exit && g.queue.is_empty() && in_flight == 0 && self.unconfirmed == 0 {
                 break;
+            }
+            // An idle round: give the CPU away still Awake (a producer
+            // posts without waking us), then look again from the top.
+            if rounds > 0 && !g.exit {
+                rounds -= 1;
+                woke = false;
+                drop(g);
+                aio_core::sync::thread::yield_now();
+                continue;
             }
             // Nothing to start. Fall asleep with the lock still held since
             // the checks above, so a producer either saw us Awake before we
@@ -201,6 +215,7 @@ impl Worker {
             );
             pool.stats.wakeups.inc();
             woke = true;
+            rounds = lim.idle_rounds;
         }
         // Answer any cancel request that raced with the exit decision.
         let mut g = pool.q.lock();

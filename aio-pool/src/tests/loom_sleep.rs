@@ -19,9 +19,12 @@ use aio_core::sync::{Arc, thread};
 #[test]
 fn loom_two_producers_one_sleeping_worker() {
     model(|| {
+        // One idle round: the worker may yield once, still awake, before
+        // it falls asleep (sleep/README.md, "Idle rounds").
         let cfg = PoolConfig::default()
             .pools_per_class(1)
             .inline(false)
+            .idle_rounds(1)
             .only(&[Class::Read]);
         let mut cfg = cfg;
         cfg.pin = false;
