@@ -181,30 +181,24 @@ impl Op {
     /// * `EOVERFLOW`: `offset + len` does not fit in an `off_t` (`i64`).
     ///
     /// Flushes ignore `offset` and `len` (both are stored as 0).
-    #[inline]
+    #[inline(always)]
     pub fn prepare(&mut self, kind: OpKind, offset: u64, len: usize) -> Result<()> {
-        let (offset, len) = if kind.is_transfer() {
-            (offset, len)
-        } else {
-            (0, 0)
-        };
+        let transfer = kind.is_transfer();
+        let (offset, len) = if transfer { (offset, len) } else { (0, 0) };
+        // Both below i64::MAX: their sum fits in a u64, and one compare of
+        // it settles EOVERFLOW (each alone past it is EINVAL).
         if offset > i64::MAX as u64 || len > isize::MAX as usize {
             return Err(Error::EINVAL);
         }
-        if offset
-            .checked_add(len as u64)
-            .is_none_or(|end| end > i64::MAX as u64)
-        {
+        if offset + len as u64 > i64::MAX as u64 {
             return Err(Error::EOVERFLOW);
         }
         // SAFETY: `Op` is the unique owner of a non-submitted op.
         unsafe {
             self.shared.desc_mut(|d| {
-                if len > d.buf.len() {
-                    return Err(Error::EINVAL);
-                }
+                let have = d.buf.len();
                 // A segmented transfer is the whole list (as `readv(2)`).
-                if kind.is_transfer() && d.buf.is_segmented() && len != d.buf.len() {
+                if len > have || (transfer && len != have && d.buf.is_segmented()) {
                     return Err(Error::EINVAL);
                 }
                 d.kind = kind;
