@@ -708,17 +708,22 @@ impl CompletionFd {
     fn write(&self) {
         let fd = self.fd.load(Ordering::Acquire);
         let one: u64 = 1;
+        // The system call itself, not glibc's `write`, a cancellation
+        // point: a submitting thread completes its inline read here with
+        // its cancellation state untouched (src/README.md, "Signals and
+        // cancellation").
         // SAFETY: writes 8 bytes from a local to our eventfd (a full
         // counter only fails with EAGAIN: it is readable then anyway).
-        unsafe { libc::write(fd, (&raw const one).cast(), 8) };
+        unsafe { libc::syscall(libc::SYS_write, fd, (&raw const one).cast::<u8>(), 8usize) };
     }
 
     #[cfg(not(loom))]
     fn drain(&self) {
         let fd = self.fd.load(Ordering::Acquire);
         let mut v: u64 = 0;
+        // (The system call itself, as in `write`.)
         // SAFETY: reads 8 bytes into a local from our non-blocking eventfd.
-        unsafe { libc::read(fd, (&raw mut v).cast(), 8) };
+        unsafe { libc::syscall(libc::SYS_read, fd, (&raw mut v).cast::<u8>(), 8usize) };
     }
 
     #[cfg(loom)]

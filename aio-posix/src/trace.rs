@@ -37,9 +37,9 @@ const ZERO: AtomicU64 = AtomicU64::new(0);
 #[allow(clippy::declare_interior_mutable_const)]
 const UNSEEN: AtomicBool = AtomicBool::new(false);
 
-/// Calls per entry point made where no thread block could be used (a
-/// thread's first calls from a signal handler, a call that interrupted a
-/// count of its own thread, calls during thread exit): one locked add.
+/// Calls per entry point counted without a thread block: every call of
+/// an async-signal-safe entry point, a call that interrupted its thread's
+/// own count, calls during thread exit. One locked add each.
 static SHARED: [AtomicU64; 13] = [ZERO; 13];
 /// Whether each entry point was called in this process (its first call
 /// is traced once).
@@ -71,8 +71,8 @@ struct Mine {
 }
 
 thread_local! {
-    /// See [`Mine`]. No destructor, so using it never registers one: safe
-    /// in a signal handler.
+    /// See [`Mine`]. No destructor, so using it never registers one (only
+    /// the entry points that are not async-signal-safe use it).
     static MINE: Mine = const {
         Mine {
             block: Cell::new(std::ptr::null()),
@@ -280,27 +280,15 @@ fn trace_first(i: usize) {
 /// exit line.
 #[inline]
 pub(crate) fn count(i: usize) {
-    let counted = MINE.try_with(|m| {
-        let mut b = m.block.get();
-        if b.is_null() && !SIGNAL_SAFE[i] {
-            b = take_block();
-        }
-        // The thread's own counter, unless it has none or this call
-        // interrupted an update of it (a signal handler's call).
-        if b.is_null() || m.busy.replace(true) {
-            return false;
-        }
-        // Compiler fences: the flag is set before the update and cleared
-        // after it in program order, which is all a signal handler on
-        // this thread can observe.
-        compiler_fence(Ordering::SeqCst);
-        // SAFETY: blocks are never freed; this thread owns `b`.
-        let c = unsafe { &(*b).calls[i] };
-        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        compiler_fence(Ordering::SeqCst);
-        m.busy.set(false);
-        true
-    });
+    // The async-signal-safe entry points (`aio_error`, `aio_return`,
+    // `aio_suspend`) never touch thread-local storage: in a library that
+    // was `dlopen`ed, a thread's first access to it may allocate (glibc's
+    // `__tls_get_addr`), which a signal handler must not.
+    let counted = if SIGNAL_SAFE[i] {
+        Ok(false)
+    } else {
+        MINE.try_with(|m| count_mine(m, i))
+    };
     if counted != Ok(true) {
         SHARED[i].fetch_add(1, Ordering::Relaxed);
     }
@@ -316,6 +304,31 @@ pub(crate) fn count(i: usize) {
         }
         trace_first(i);
     }
+}
+
+/// Counts a call of entry point `i` (not a signal-safe one) in this
+/// thread's block; false if it has none or this call interrupted an
+/// update of it (a signal handler's call, against POSIX's list): the
+/// caller counts it in [`SHARED`] then.
+#[inline]
+fn count_mine(m: &Mine, i: usize) -> bool {
+    let mut b = m.block.get();
+    if b.is_null() {
+        b = take_block();
+    }
+    if b.is_null() || m.busy.replace(true) {
+        return false;
+    }
+    // Compiler fences: the flag is set before the update and cleared
+    // after it in program order, which is all a signal handler on this
+    // thread can observe.
+    compiler_fence(Ordering::SeqCst);
+    // SAFETY: blocks are never freed; this thread owns `b`.
+    let c = unsafe { &(*b).calls[i] };
+    c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    compiler_fence(Ordering::SeqCst);
+    m.busy.set(false);
+    true
 }
 
 /// Called in a fork child: its counters start again at zero. (The blocks

@@ -2,13 +2,17 @@
  * aio-posix/README.md, "The completion descriptor"): it polls readable
  * whenever a completed op waits to be reaped, and not after a drain that
  * left nothing; an epoll loop that waits on it and a pipe together reaps
- * every op exactly once; a fork child gets its own. Linked with
+ * every op exactly once; a fork child gets its own; a thread with a
+ * cancellation pending completes an inline read that arms it. Linked with
  * -laio_posix.
  *
  *   completion_fd    -> every clause, prints "completion_fd ok" */
 #include "check.h"
 #include "aio_posix.h"
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/epoll.h>
 
 #define N 200
@@ -39,6 +43,34 @@ static int drain(struct aiocb *base, int n, int *seen) {
         }
         got_n++;
     }
+}
+
+static int cancel_f;
+static atomic_int cancel_go;
+static volatile int cancel_call = -7, cancel_status = -7;
+static char cancel_buf[BS];
+
+/* Submits a page-cache read with a cancellation already pending, polls it
+ * (aio_error and sched_yield are no cancellation points), then reaches
+ * one. */
+static void *cancel_body(void *a) {
+    (void)a;
+    while (!atomic_load(&cancel_go))
+        sched_yield();
+    struct aiocb cb;
+    memset(&cb, 0, sizeof cb);
+    cb.aio_fildes = cancel_f;
+    cb.aio_buf = cancel_buf;
+    cb.aio_nbytes = 100;
+    cancel_call = aio_read(&cb);
+    if (cancel_call == 0) {
+        int e;
+        while ((e = aio_error(&cb)) == EINPROGRESS)
+            sched_yield();
+        cancel_status = e;
+    }
+    pthread_testcancel();
+    return NULL;
 }
 
 int main(void) {
@@ -151,6 +183,24 @@ int main(void) {
     CHECK_EQ(WEXITSTATUS(st), 0);
     CHECK(!readable(fd, 0)); /* the child's op is not the parent's */
     printf("fork: the child has its own descriptor\n");
+
+    /* A thread with a cancellation pending reads a cached page: the read
+     * finishes inside aio_read, which arms the descriptor, and aio_read
+     * is no cancellation point (the arming write must not be one). */
+    CHECK(!readable(fd, 0));
+    pthread_t t;
+    cancel_f = f;
+    CHECK_EQ(pthread_create(&t, NULL, cancel_body, NULL), 0);
+    pthread_cancel(t);
+    atomic_store(&cancel_go, 1);
+    void *res = NULL;
+    CHECK_EQ(pthread_join(t, &res), 0);
+    CHECK(res == PTHREAD_CANCELED);
+    CHECK_EQ(cancel_call, 0);
+    CHECK_EQ(cancel_status, 0);
+    CHECK(readable(fd, 10000));
+    CHECK_EQ(drain(NULL, 0, NULL), 1);
+    printf("pending cancellation: the inline read completed and armed the descriptor\n");
 
     CHECK(aio_posix_calls("aio_posix_completion_fd") >= 2);
     printf("completion_fd ok\n");

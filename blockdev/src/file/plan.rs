@@ -41,13 +41,21 @@ impl FileShared {
             // A caller's descriptor gets read(2)'s or write(2)'s own answer
             // (EBADF on the wrong mode, EISDIR for a directory; io_uring
             // says 0 for both). A zero-length transfer never blocks.
+            // The system calls themselves, not glibc's wrappers, which are
+            // cancellation points: a submitter's inline read plans here in
+            // the caller's thread, whose cancellation state aio-posix leaves
+            // untouched (`FileShared::read_nowait` does the same).
             // SAFETY: zero bytes at `addr`: nothing is read or written.
             let r = unsafe {
                 match (kind, sh.seekable) {
-                    (OpKind::Read, true) => libc::pread(sh.fd, addr as *mut _, 0, offset as i64),
-                    (OpKind::Read, false) => libc::read(sh.fd, addr as *mut _, 0),
-                    (_, true) => libc::pwrite(sh.fd, addr as *const _, 0, offset as i64),
-                    (_, false) => libc::write(sh.fd, addr as *const _, 0),
+                    (OpKind::Read, true) => {
+                        libc::syscall(libc::SYS_pread64, sh.fd, addr, 0usize, offset as i64)
+                    }
+                    (OpKind::Read, false) => libc::syscall(libc::SYS_read, sh.fd, addr, 0usize),
+                    (_, true) => {
+                        libc::syscall(libc::SYS_pwrite64, sh.fd, addr, 0usize, offset as i64)
+                    }
+                    (_, false) => libc::syscall(libc::SYS_write, sh.fd, addr, 0usize),
                 }
             };
             return Err(if r < 0 {

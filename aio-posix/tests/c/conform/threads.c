@@ -55,6 +55,9 @@ static void *body(void *a) {
     errno = 0;
     if (!strcmp(j->what, "aio_read_small")) {
         j->call = aio_read(&cb);
+    } else if (!strcmp(j->what, "aio_read_zero")) {
+        cb.aio_nbytes = 0;
+        j->call = aio_read(&cb);
     } else if (!strcmp(j->what, "aio_read_large")) {
         cb.aio_nbytes = sizeof rbuf;
         j->call = aio_read(&cb);
@@ -145,6 +148,7 @@ int main(void) {
     outcome("cancel/warm_up_read", aio_read(&w), &w);
 
     pending_cancel("aio_read_small", "cancel/aio_read_cached");
+    pending_cancel("aio_read_zero", "cancel/aio_read_zero_length");
     pending_cancel("aio_read_large", "cancel/aio_read_large");
     pending_cancel("aio_write", "cancel/aio_write");
     pending_cancel("aio_fsync", "cancel/aio_fsync");
