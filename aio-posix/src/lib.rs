@@ -58,6 +58,7 @@ pub mod abi;
 pub mod api;
 mod complete;
 mod config;
+mod counters;
 #[cfg(not(loom))]
 pub mod ffi;
 mod group;

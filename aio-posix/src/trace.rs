@@ -12,11 +12,13 @@ use std::panic::catch_unwind;
 use std::cell::Cell;
 use std::sync::atomic::compiler_fence;
 
-use aio_core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, Ordering};
+use aio_core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+
+use crate::counters::{Block, N, Registry};
 
 /// The entry points counted, by index (both names of a twin count under
 /// the POSIX one).
-const NAMES: [&str; 13] = [
+const NAMES: [&str; N] = [
     "aio_read",
     "aio_write",
     "aio_fsync",
@@ -40,31 +42,18 @@ const UNSEEN: AtomicBool = AtomicBool::new(false);
 /// Calls per entry point counted without a thread block: every call of
 /// an async-signal-safe entry point, a call that interrupted its thread's
 /// own count, calls during thread exit. One locked add each.
-static SHARED: [AtomicU64; 13] = [ZERO; 13];
+static SHARED: [AtomicU64; N] = [ZERO; N];
 /// Whether each entry point was called in this process (its first call
 /// is traced once).
-static SEEN: [AtomicBool; 13] = [UNSEEN; 13];
+static SEEN: [AtomicBool; N] = [UNSEEN; N];
 
-/// One thread's call counts. Only the thread that owns the block writes
-/// its counts, with a load and a store (no locked instruction: counting
-/// is on every call's path); readers add up every block. A block is never
-/// freed: when its thread ends, the next new thread takes it over, counts
-/// and all, so the sums stay exact and the blocks number at most the
-/// threads alive at once.
-struct Block {
-    calls: [AtomicU64; 13],
-    owned: AtomicBool,
-    /// The next block of [`BLOCKS`] (set before the block is published).
-    next: *const Block,
-}
-
-/// Every block ever made, newest first (pushed with a CAS, never popped).
-static BLOCKS: AtomicPtr<Block> = AtomicPtr::new(std::ptr::null_mut());
+/// Every thread's block of call counts (see [`crate::counters`]).
+static BLOCKS: Registry = Registry::new();
 
 /// A thread's counting state (one thread-local, so one lookup per call).
 struct Mine {
-    /// This thread's block (null: none yet).
-    block: Cell<*const Block>,
+    /// This thread's block (`None`: none yet).
+    block: Cell<Option<&'static Block>>,
     /// Set while this thread updates its block: a signal handler's call
     /// in between counts in [`SHARED`] instead.
     busy: Cell<bool>,
@@ -75,7 +64,7 @@ thread_local! {
     /// the entry points that are not async-signal-safe use it).
     static MINE: Mine = const {
         Mine {
-            block: Cell::new(std::ptr::null()),
+            block: Cell::new(None),
             busy: Cell::new(false),
         }
     };
@@ -88,66 +77,26 @@ struct Release;
 
 impl Drop for Release {
     fn drop(&mut self) {
-        if let Ok(b) = MINE.try_with(|m| m.block.replace(std::ptr::null()))
-            && !b.is_null()
-        {
-            // SAFETY: blocks are never freed.
-            unsafe { (*b).owned.store(false, Ordering::Release) };
+        if let Ok(Some(b)) = MINE.try_with(|m| m.block.take()) {
+            b.release();
         }
     }
 }
 
-/// Takes a block for this thread: a free one if any, else a new one.
-/// Not async-signal-safe (it may allocate): only entry points that are
-/// not signal-safe call it.
+/// Takes a block for this thread. Not async-signal-safe (it may
+/// allocate): only entry points that are not signal-safe call it.
 #[cold]
-fn take_block() -> *const Block {
+fn take_block() -> Option<&'static Block> {
     // The destructor first: if the thread is already ending, no block.
-    if RELEASE.try_with(|_| ()).is_err() {
-        return std::ptr::null();
-    }
-    let mut b = BLOCKS.load(Ordering::Acquire) as *const Block;
-    while !b.is_null() {
-        // SAFETY: blocks are never freed.
-        let blk = unsafe { &*b };
-        if blk
-            .owned
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            let _ = MINE.try_with(|m| m.block.set(b));
-            return b;
-        }
-        b = blk.next;
-    }
-    let fresh = Box::leak(Box::new(Block {
-        calls: [ZERO; 13],
-        owned: AtomicBool::new(true),
-        next: std::ptr::null(),
-    }));
-    let mut head = BLOCKS.load(Ordering::Relaxed);
-    loop {
-        fresh.next = head;
-        match BLOCKS.compare_exchange(head, fresh, Ordering::Release, Ordering::Relaxed) {
-            Ok(_) => break,
-            Err(now) => head = now,
-        }
-    }
-    let _ = MINE.try_with(|m| m.block.set(fresh));
-    fresh
+    RELEASE.try_with(|_| ()).ok()?;
+    let b = BLOCKS.take();
+    let _ = MINE.try_with(|m| m.block.set(Some(b)));
+    Some(b)
 }
 
 /// Every count of entry point `i`: the shared one and every block's.
 fn total(i: usize) -> u64 {
-    let mut n = SHARED[i].load(Ordering::Relaxed);
-    let mut b = BLOCKS.load(Ordering::Acquire) as *const Block;
-    while !b.is_null() {
-        // SAFETY: blocks are never freed.
-        let blk = unsafe { &*b };
-        n += blk.calls[i].load(Ordering::Relaxed);
-        b = blk.next;
-    }
-    n
+    SHARED[i].load(Ordering::Relaxed) + BLOCKS.total(i)
 }
 static EXIT_HOOK: aio_core::sync::Once = aio_core::sync::Once::new();
 
@@ -183,7 +132,7 @@ extern "C" fn trace_at_exit() {
 /// Entry points that POSIX makes async-signal-safe (`aio_error`,
 /// `aio_return`, `aio_suspend`): their first-call trace line is written
 /// with system calls only, and they never register the exit hook.
-const SIGNAL_SAFE: [bool; 13] = [
+const SIGNAL_SAFE: [bool; N] = [
     false, false, false, true, true, true, false, false, false, false, false, false, false,
 ];
 
@@ -312,20 +261,17 @@ pub(crate) fn count(i: usize) {
 /// caller counts it in [`SHARED`] then.
 #[inline]
 fn count_mine(m: &Mine, i: usize) -> bool {
-    let mut b = m.block.get();
-    if b.is_null() {
-        b = take_block();
-    }
-    if b.is_null() || m.busy.replace(true) {
+    let Some(b) = m.block.get().or_else(take_block) else {
+        return false;
+    };
+    if m.busy.replace(true) {
         return false;
     }
     // Compiler fences: the flag is set before the update and cleared
     // after it in program order, which is all a signal handler on this
     // thread can observe.
     compiler_fence(Ordering::SeqCst);
-    // SAFETY: blocks are never freed; this thread owns `b`.
-    let c = unsafe { &(*b).calls[i] };
-    c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    b.bump(i);
     compiler_fence(Ordering::SeqCst);
     m.busy.set(false);
     true
@@ -339,16 +285,7 @@ pub(crate) fn reset_counters() {
         c.store(0, Ordering::Relaxed);
         s.store(false, Ordering::Relaxed);
     }
-    let mut b = BLOCKS.load(Ordering::Acquire) as *const Block;
-    while !b.is_null() {
-        // SAFETY: blocks are never freed; in the child only this thread
-        // runs.
-        let blk = unsafe { &*b };
-        for c in blk.calls.iter() {
-            c.store(0, Ordering::Relaxed);
-        }
-        b = blk.next;
-    }
+    BLOCKS.reset();
 }
 
 /// Calls of entry point `name` (`"aio_read"`, ...) in this process.

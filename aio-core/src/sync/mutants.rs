@@ -112,6 +112,7 @@ SentBeforeSignal = "sent-before-signal", "aio-posix", "loom_sent_mark_follows_th
 PlugCheckThenPush = "plug-check-then-push", "aio-posix", "loom_plug_vs_unplug", Expect::Panic("an entry's notification must be sent exactly once");
 ListBypassesPlug = "list-bypasses-plug", "aio-posix", "loom_list_notification_follows_its_entries", Expect::Panic("the list's notification came before an entry's");
 ReapsNoRecheck = "reaps-no-recheck", "aio-posix", "loom_reaps_flag_vs_instance_build", Expect::Panic("an instance built as the process began to reap never reaps");
+CountReleaseRelaxed = "count-release-relaxed", "aio-posix", "loom_counter_block_handover", Expect::Panic("a count was lost when a block changed hands");
 QueuePushNoNotify = "queue-push-no-notify", "blockdev", "loom_queue_push_vs_sleeping_consumer", Expect::Deadlock;
 QueueCloseNoNotify = "queue-close-no-notify", "blockdev", "loom_queue_close_vs_sleeping_consumer", Expect::Deadlock;
 NbdInsertAfterClose = "nbd-insert-after-close", "blockdev", "loom_nbd_submit_vs_disconnect", Expect::Panic("a request was lost on a dead connection");

@@ -6,6 +6,7 @@
 //! Each model is one small scenario with two or three threads; a comment
 //! on each says what a failure looks like.
 
+mod loom_counters;
 mod loom_dispatch;
 mod loom_lio;
 mod loom_notify;

@@ -58,10 +58,7 @@ static void *cancel_body(void *a) {
     while (!atomic_load(&cancel_go))
         sched_yield();
     struct aiocb cb;
-    memset(&cb, 0, sizeof cb);
-    cb.aio_fildes = cancel_f;
-    cb.aio_buf = cancel_buf;
-    cb.aio_nbytes = 100;
+    fill_cb(&cb, cancel_f, cancel_buf, 100, 0);
     cancel_call = aio_read(&cb);
     if (cancel_call == 0) {
         int e;
